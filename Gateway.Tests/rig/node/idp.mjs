@@ -1,0 +1,38 @@
+// A real OpenID Provider (node oidc-provider) for the gateway's login and logout tests.
+// Accounts: any login name typed into the dev interaction form; claims are derived from it
+// (user "alice" gets email alice@example.test and role "editor"; "admin*" also gets "admin").
+import Provider from 'oidc-provider';
+
+const port = Number(process.env.PORT);
+const issuer = `http://127.0.0.1:${port}`;
+const clientId = process.env.CLIENT_ID ?? 'gateway';
+const clientSecret = process.env.CLIENT_SECRET ?? 'gateway-test-secret';
+const redirectUris = (process.env.REDIRECT_URIS ?? '').split(' ').filter(Boolean);
+const postLogoutUris = (process.env.POST_LOGOUT_REDIRECT_URIS ?? '').split(' ').filter(Boolean);
+const backchannel = process.env.BACKCHANNEL_LOGOUT_URI;
+const names = { jose: 'José Łukasz' };
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: clientId, client_secret: clientSecret, redirect_uris: redirectUris,
+    post_logout_redirect_uris: postLogoutUris, response_types: ['code'], grant_types: ['authorization_code'],
+    token_endpoint_auth_method: 'client_secret_post',
+    ...(backchannel ? { backchannel_logout_uri: backchannel, backchannel_logout_session_required: true } : {}),
+  }],
+  pkce: { required: () => true, methods: ['S256'] },
+  claims: { openid: ['sub', 'sid'], email: ['email'], profile: ['name'], roles: ['roles'] },
+  scopes: ['openid', 'email', 'profile', 'roles'],
+  conformIdTokenClaims: false,
+  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true }, backchannelLogout: { enabled: true } },
+  cookies: { keys: ['idp-test-cookie-key'] },
+  ttl: { IdToken: 300, AccessToken: 300, AuthorizationCode: 60, Session: 3600, Interaction: 600, Grant: 3600 },
+  async findAccount(ctx, sub) {
+    return { accountId: sub, async claims() {
+      const roles = ['editor', ...(sub.startsWith('admin') ? ['admin'] : [])];
+      return { sub, email: `${sub}@example.test`, name: names[sub] ?? sub, roles };
+    } };
+  },
+});
+provider.proxy = false;
+const server = provider.listen(port, '127.0.0.1', () => console.log(`IDP_LISTENING ${port}`));
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => { server.close(); process.exit(0); });

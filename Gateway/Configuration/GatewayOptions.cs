@@ -1,0 +1,38 @@
+using Gateway.Admin;
+using Gateway.Identity;
+using Gateway.Login;
+using Gateway.Logout;
+using Gateway.Redis;
+using Gateway.Routing;
+using Gateway.Sessions;
+
+namespace Gateway.Configuration;
+
+/// <summary>Everything under <c>Gateway:</c>. Each sub-section lives beside the feature that uses it.</summary>
+public sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    /// <summary>The YARP route file. Default <c>proxy.json</c> (relative to the content root).</summary>
+    public string ProxyConfigPath { get; set; } = "proxy.json";
+
+    /// <summary>How often the route file is checked for changes. Default 2 s.</summary>
+    public TimeSpan ProxyConfigPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Allows the in-memory session store outside Development. Default false: production needs Redis.</summary>
+    public bool AllowInMemorySessions { get; set; }
+
+    public RedisOptions Redis { get; set; } = new();
+    public GatewaySessionOptions Session { get; set; } = new();
+    public LoginOptions Login { get; set; } = new();
+    public IdentityOptions Identity { get; set; } = new();
+    public LogoutOptions Logout { get; set; } = new();
+    public ForwardingOptions Forwarding { get; set; } = new();
+    public AdminOptions Admin { get; set; } = new();
+
+    /// <summary>Named route policies, referenced from proxy.json <c>AuthorizationPolicy</c>.</summary>
+    public Dictionary<string, RoutePolicyOptions> Policies { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>OTLP endpoint for metrics, e.g. <c>http://otel-collector:4317</c>. Empty: no export.</summary>
+    public string? OtlpEndpoint { get; set; }
+}

@@ -1,0 +1,29 @@
+using Gateway.Observability;
+
+namespace Gateway.Identity;
+
+/// <summary>
+/// Runs first on every request, public routes included: removes every client header that could be
+/// taken for an identity header, so only what the gateway injects reaches upstream.
+/// </summary>
+internal sealed partial class IncomingIdentityHeaderStripper(RequestDelegate next, IdentityHeaderRules rules, GatewayMetrics metrics, ILogger<IncomingIdentityHeaderStripper> logger)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        var headers = context.Request.Headers;
+        List<string>? forged = null;
+        foreach (var header in headers)
+            if (rules.IsIdentityHeader(header.Key)) (forged ??= []).Add(header.Key);
+        if (forged is not null)
+        {
+            foreach (var name in forged) headers.Remove(name);
+            metrics.AuthFailure("forged-identity-header");
+            if (logger.IsEnabled(LogLevel.Information)) LogStripped(logger, forged.Count, string.Join(",", forged));
+        }
+        return next(context);
+    }
+
+    [LoggerMessage(EventId = 1700, EventName = "IdentityHeadersStripped", Level = LogLevel.Information,
+        Message = "Removed {Count} client-supplied identity header(s): {Names}")]
+    private static partial void LogStripped(ILogger logger, int count, string names);
+}

@@ -1,0 +1,122 @@
+using System.Security.Claims;
+using Gateway.Health;
+using Gateway.Observability;
+using Gateway.Security;
+using Gateway.Sessions;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+
+namespace Gateway.Login;
+
+/// <summary>The built-in login form for configured dev users.</summary>
+internal sealed partial class DevLoginService(
+    DevUserDirectory users,
+    LoginAttemptLimiter limiter,
+    IAntiforgery antiforgery,
+    IStoreReadiness store,
+    GatewayMetrics metrics,
+    ILogger<DevLoginService> logger)
+{
+    public async Task ShowFormAsync(HttpContext context, string returnUrl)
+    {
+        if (!users.Enabled)
+        {
+            await GatewayResponses.PageAsync(context, StatusCodes.Status404NotFound, "No login configured",
+                "<p>This gateway has neither an OpenID Connect provider nor dev users enabled.</p>");
+            return;
+        }
+        if (!(await store.CheckAsync(context.RequestAborted)).Ready)
+        {
+            await GatewayResponses.StoreUnavailableAsync(context);
+            return;
+        }
+        await RenderFormAsync(context, StatusCodes.Status200OK, returnUrl, null);
+    }
+
+    public async Task SubmitAsync(HttpContext context)
+    {
+        if (!users.Enabled)
+        {
+            await GatewayResponses.PageAsync(context, StatusCodes.Status404NotFound, "No login configured", "<p>Dev users are not enabled.</p>");
+            return;
+        }
+        if (!context.Request.HasFormContentType)
+        {
+            await GatewayResponses.PageAsync(context, StatusCodes.Status400BadRequest, "Bad request", "<p>Expected a form post.</p>");
+            return;
+        }
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        var returnUrl = LocalRedirect.OrDefault(form["returnUrl"], "/");
+        try
+        {
+            await antiforgery.ValidateRequestAsync(context);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            metrics.AuthFailure("antiforgery");
+            await RenderFormAsync(context, StatusCodes.Status400BadRequest, returnUrl, "The form expired. Please sign in again.");
+            return;
+        }
+
+        var name = form["username"].ToString();
+        var client = context.Connection.RemoteIpAddress?.ToString();
+        if (!limiter.TryAcquire(name, client))
+        {
+            metrics.AuthFailure("rate-limited");
+            LogRateLimited(logger, client);
+            context.Response.Headers.RetryAfter = "60";
+            await RenderFormAsync(context, StatusCodes.Status429TooManyRequests, returnUrl, "Too many attempts. Wait a minute and try again.");
+            return;
+        }
+
+        var user = users.Verify(name, form["password"]);
+        if (user is null)
+        {
+            metrics.AuthFailure("bad-credentials");
+            LogFailed(logger, client);
+            await RenderFormAsync(context, StatusCodes.Status401Unauthorized, returnUrl, "Invalid user name or password.");
+            return;
+        }
+
+        var claims = new List<Claim> { new(GatewayClaims.UserId, user.Name), new(GatewayClaims.Name, user.Name), new(GatewayClaims.Method, "dev") };
+        if (user.Email is not null) claims.Add(new Claim(GatewayClaims.Email, user.Email));
+        claims.AddRange(user.Roles.Select(r => new Claim(GatewayClaims.Role, r)));
+        try
+        {
+            await context.SignInAsync(GatewaySessionSchemeOptions.Scheme, new ClaimsPrincipal(new ClaimsIdentity(claims, "dev")));
+        }
+        catch (StoreUnavailableException)
+        {
+            await GatewayResponses.StoreUnavailableAsync(context, "<p>Sign-in is temporarily unavailable; nothing was changed. Please try again in a few seconds.</p>");
+            return;
+        }
+        LogSucceeded(logger, "dev");
+        context.Response.Headers.CacheControl = "no-store";
+        context.Response.StatusCode = StatusCodes.Status303SeeOther;
+        context.Response.Headers.Location = returnUrl;
+    }
+
+    private async Task RenderFormAsync(HttpContext context, int status, string returnUrl, string? error)
+    {
+        var tokens = antiforgery.GetAndStoreTokens(context);
+        var message = error is null ? "" : $"<p role=\"alert\" id=\"error\" style=\"color:#b00\">{GatewayResponses.Encode(error)}</p>";
+        await GatewayResponses.PageAsync(context, status, "Sign in", message + $"""
+            <form method="post" action="/login">
+              <input type="hidden" name="{GatewayResponses.Encode(tokens.FormFieldName)}" value="{GatewayResponses.Encode(tokens.RequestToken)}">
+              <input type="hidden" name="returnUrl" value="{GatewayResponses.Encode(returnUrl)}">
+              <p><label>User name <input id="username" name="username" autocomplete="username" required autofocus></label></p>
+              <p><label>Password <input id="password" name="password" type="password" autocomplete="current-password" required></label></p>
+              <p><button id="signin" type="submit">Sign in</button></p>
+            </form>
+            """);
+    }
+
+    [LoggerMessage(EventId = LogEvents.LoginSucceeded, EventName = nameof(LogEvents.LoginSucceeded), Level = LogLevel.Information, Message = "Login succeeded ({Method})")]
+    private static partial void LogSucceeded(ILogger logger, string method);
+
+    [LoggerMessage(EventId = LogEvents.LoginFailed, EventName = nameof(LogEvents.LoginFailed), Level = LogLevel.Warning, Message = "Login failed: bad credentials from {ClientAddress}")]
+    private static partial void LogFailed(ILogger logger, string? clientAddress);
+
+    [LoggerMessage(EventId = LogEvents.LoginRateLimited, EventName = nameof(LogEvents.LoginRateLimited), Level = LogLevel.Warning, Message = "Login rate-limited for {ClientAddress}")]
+    private static partial void LogRateLimited(ILogger logger, string? clientAddress);
+}

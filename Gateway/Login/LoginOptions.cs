@@ -1,0 +1,43 @@
+namespace Gateway.Login;
+
+/// <summary><c>Gateway:Login</c>.</summary>
+public sealed class LoginOptions
+{
+    /// <summary>Users for the built-in login form. Honoured only in Development unless <see cref="AllowDevUsers"/>.</summary>
+    public List<DevUser> DevUsers { get; set; } = [];
+
+    /// <summary>Allows dev users outside Development (a test rig, a demo). Default false: production refuses to start with them.</summary>
+    public bool AllowDevUsers { get; set; }
+
+    /// <summary>Login attempts allowed per user name and client address per minute. Default 10.</summary>
+    public int AttemptsPerMinute { get; set; } = 10;
+
+    public OidcOptions Oidc { get; set; } = new();
+
+    internal bool OidcEnabled => !string.IsNullOrWhiteSpace(Oidc.Authority);
+
+    internal void Validate(Action<string, string> add, bool isDevelopment)
+    {
+        if (DevUsers.Count > 0 && !isDevelopment && !AllowDevUsers)
+            add("Login:DevUsers", "dev users are configured outside Development; remove them, or set Gateway:Login:AllowDevUsers=true on purpose.");
+        for (var i = 0; i < DevUsers.Count; i++)
+        {
+            var u = DevUsers[i];
+            if (string.IsNullOrWhiteSpace(u.Name)) add($"Login:DevUsers:{i}:Name", "is required.");
+            if (string.IsNullOrEmpty(u.Password)) add($"Login:DevUsers:{i}:Password", "is required.");
+        }
+        if (AttemptsPerMinute < 1) add("Login:AttemptsPerMinute", "must be at least 1.");
+        if (OidcEnabled) Oidc.Validate(add);
+        else if (DevUsers.Count == 0 && isDevelopment is false && !AllowDevUsers)
+            add("Login:Oidc:Authority", "no way to sign in: set an OIDC authority (or dev users in Development).");
+    }
+}
+
+/// <summary>One entry of <c>Gateway:Login:DevUsers</c>.</summary>
+public sealed class DevUser
+{
+    public string Name { get; set; } = "";
+    public string Password { get; set; } = "";
+    public string? Email { get; set; }
+    public string[] Roles { get; set; } = [];
+}

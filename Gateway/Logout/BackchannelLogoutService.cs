@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Gateway.Login;
+using Gateway.Observability;
+using Gateway.Sessions;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace Gateway.Logout;
+
+/// <summary>
+/// <c>POST /backchannel-logout</c> (OpenID Connect Back-Channel Logout 1.0): the provider tells us a
+/// user's session ended there. The logout_token is validated (signature via the provider's JWKS,
+/// iss, aud, iat, the back-channel event, no nonce, jti used once), then the user's sessions with
+/// that sid — or all of them when no sid is given — are revoked on every replica.
+/// </summary>
+internal sealed partial class BackchannelLogoutService(
+    OidcMetadata oidc,
+    SessionManager sessions,
+    IReplayGuard replays,
+    TimeProvider time,
+    GatewayMetrics metrics,
+    ILogger<BackchannelLogoutService> logger)
+{
+    public const string Path = "/backchannel-logout";
+    private const string LogoutEvent = "http://schemas.openid.net/event/backchannel-logout";
+    private static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        context.Response.Headers.CacheControl = "no-store";
+        if (!oidc.Enabled)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+        if (!context.Request.HasFormContentType)
+        {
+            await RejectAsync(context, "expected application/x-www-form-urlencoded with logout_token");
+            return;
+        }
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        var logoutToken = form["logout_token"].ToString();
+        if (string.IsNullOrEmpty(logoutToken))
+        {
+            await RejectAsync(context, "logout_token is missing");
+            return;
+        }
+
+        var configuration = await oidc.GetAsync(context.RequestAborted);
+        var result = await OidcTokenValidator.ValidateAsync(logoutToken, configuration, oidc.Settings.ClientId!, oidc.Settings.ClockSkew);
+        if (!result.IsValid)
+        {
+            await RejectAsync(context, $"logout_token is not valid ({result.Exception?.GetType().Name})");
+            return;
+        }
+        var token = (JsonWebToken)result.SecurityToken;
+        var problem = CheckClaims(token);
+        if (problem is not null)
+        {
+            await RejectAsync(context, problem);
+            return;
+        }
+
+        token.TryGetPayloadValue<string>("sid", out var sid);
+        var sub = token.Subject;
+        try
+        {
+            if (!await replays.TryUseAsync($"bcl:{token.Issuer}:{token.Id}", MaxAge + oidc.Settings.ClockSkew * 2, context.RequestAborted))
+            {
+                await RejectAsync(context, "logout_token was already used (jti replay)");
+                return;
+            }
+            var revoked = await sessions.RevokeUserAsync(sub, "backchannel-logout",
+                string.IsNullOrEmpty(sid) ? null : record => record.ProviderSessionId == sid, context.RequestAborted);
+            LogAccepted(logger, revoked);
+            context.Response.StatusCode = StatusCodes.Status200OK;
+        }
+        catch (StoreUnavailableException)
+        {
+            // The provider retries on an error; nothing was deleted.
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = GatewayResponses.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    private string? CheckClaims(JsonWebToken token)
+    {
+        if (!token.TryGetPayloadValue<JsonElement>("events", out var events) || events.ValueKind != JsonValueKind.Object ||
+            !events.TryGetProperty(LogoutEvent, out var logoutEvent) || logoutEvent.ValueKind != JsonValueKind.Object)
+            return "events claim lacks the back-channel logout event";
+        if (token.TryGetPayloadValue<JsonElement>("nonce", out _)) return "logout_token must not carry a nonce";
+        if (string.IsNullOrEmpty(token.Id)) return "logout_token has no jti";
+        if (!token.TryGetPayloadValue<long>("iat", out var iat)) return "logout_token has no iat";
+        var issuedAt = DateTimeOffset.FromUnixTimeSeconds(iat);
+        var now = time.GetUtcNow();
+        if (issuedAt > now + oidc.Settings.ClockSkew || issuedAt < now - MaxAge - oidc.Settings.ClockSkew) return "logout_token iat is out of range";
+        if (string.IsNullOrEmpty(token.Subject))
+            return "logout_token has no sub; sessions are indexed by user, so sid-only tokens cannot be mapped";
+        if (oidc.Settings.UserIdClaim != "sub") return "back-channel logout needs Gateway:Login:Oidc:UserIdClaim=sub";
+        return null;
+    }
+
+    private async Task RejectAsync(HttpContext context, string reason)
+    {
+        metrics.AuthFailure("backchannel-logout-rejected");
+        LogRejected(logger, reason);
+        await GatewayResponses.JsonErrorAsync(context, StatusCodes.Status400BadRequest, "invalid_request", reason, null);
+    }
+
+    [LoggerMessage(EventId = LogEvents.BackchannelLogout, EventName = nameof(LogEvents.BackchannelLogout), Level = LogLevel.Information,
+        Message = "Back-channel logout accepted; {Count} session(s) revoked")]
+    private static partial void LogAccepted(ILogger logger, int count);
+
+    [LoggerMessage(EventId = LogEvents.BackchannelLogoutRejected, EventName = nameof(LogEvents.BackchannelLogoutRejected), Level = LogLevel.Warning,
+        Message = "Back-channel logout rejected: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string reason);
+}

@@ -1,0 +1,28 @@
+namespace Gateway.Observability;
+
+/// <summary>Event ids and names for every log line ops alert on. Names are stable; keep them.</summary>
+internal static class LogEvents
+{
+    public const int LoginSucceeded = 1000;
+    public const int LoginFailed = 1001;
+    public const int LoginRateLimited = 1002;
+    public const int OidcLoginFailed = 1003;
+    public const int LogoutCompleted = 1100;
+    public const int LogoutStoreUnavailable = 1101;
+    public const int LogoutConfirmationShown = 1102;
+    public const int BackchannelLogout = 1103;
+    public const int BackchannelLogoutRejected = 1104;
+    public const int LegacySessionPurged = 1105;
+    public const int SessionRevoked = 1200;
+    public const int SessionCookieRejected = 1201;
+    public const int SessionCacheDistrusted = 1202;
+    public const int SessionCacheTrusted = 1203;
+    public const int SessionStoreUnavailable = 1204;
+    public const int ConfigReloaded = 1300;
+    public const int ConfigReloadFailed = 1301;
+    public const int RedisUnavailable = 1400;
+    public const int RedisRestored = 1401;
+    public const int SigningKeyCreated = 1500;
+    public const int AdminRevocation = 1600;
+    public const int AdminDenied = 1601;
+}

@@ -1,0 +1,108 @@
+using Gateway.Configuration;
+using Gateway.Observability;
+using Gateway.Sessions;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+using StackExchange.Redis;
+
+namespace Gateway.Redis;
+
+/// <summary>
+/// Every Redis call goes through here: a per-attempt timeout, retries with jitter for reads only,
+/// and one circuit breaker shared by all calls, so an outage costs milliseconds per request
+/// instead of piling up waiting callers. Failures surface as <see cref="StoreUnavailableException"/>.
+/// </summary>
+internal sealed class RedisCalls
+{
+    private readonly RedisConnection _connection;
+    private readonly GatewayMetrics _metrics;
+    private readonly ResiliencePipeline _core;
+    private readonly ResiliencePipeline _readRetry;
+
+    public RedisCalls(RedisConnection connection, IOptions<GatewayOptions> options, GatewayMetrics metrics, TimeProvider time)
+    {
+        _connection = connection;
+        _metrics = metrics;
+        var redis = options.Value.Redis;
+        var handled = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>().Handle<TimeoutRejectedException>();
+        // One breaker for reads and writes alike: a Redis that is down is down for both.
+        _core = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                ShouldHandle = handled,
+                FailureRatio = 0.5,
+                MinimumThroughput = 4,
+                SamplingDuration = TimeSpan.FromSeconds(10),
+                BreakDuration = redis.BreakDuration,
+                StateProvider = CircuitState,
+            })
+            .AddTimeout(redis.OperationTimeout)
+            .Build();
+        // Reads are idempotent: retry a transient failure with jittered backoff, within a total budget.
+        _readRetry = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddTimeout(redis.OperationTimeout * 3)
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = handled,
+                MaxRetryAttempts = 2,
+                Delay = TimeSpan.FromMilliseconds(10),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+            })
+            .Build();
+    }
+
+    public CircuitBreakerStateProvider CircuitState { get; } = new();
+
+    public string Key(string suffix) => _connection.KeyPrefix + suffix;
+
+    public Task<T> ReadAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
+        RunAsync(retry: true, operation, call, cancellationToken);
+
+    public Task<T> WriteAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
+        RunAsync(retry: false, operation, call, cancellationToken);
+
+    public async Task PublishAsync(string channel, string message, CancellationToken cancellationToken)
+    {
+        await WriteAsync("publish", async _ =>
+        {
+            var multiplexer = await _connection.GetAsync();
+            return await multiplexer.GetSubscriber().PublishAsync(channel, message);
+        }, cancellationToken);
+    }
+
+    private ValueTask<T> AttemptAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
+        _core.ExecuteAsync(
+            static async (state, ct) =>
+            {
+                var db = await state.connection.DatabaseAsync().WaitAsync(ct);
+                // StackExchange.Redis 1.x takes no token: stop waiting on it when the attempt times out.
+                return await state.call(db).WaitAsync(ct);
+            },
+            (connection: _connection, call),
+            cancellationToken);
+
+    private async Task<T> RunAsync<T>(bool retry, string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    {
+        var started = GatewayMetrics.Timestamp();
+        try
+        {
+            var state = (calls: this, call);
+            return retry
+                ? await _readRetry.ExecuteAsync(static (s, ct) => s.calls.AttemptAsync(s.call, ct), state, cancellationToken)
+                : await AttemptAsync(call, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or TimeoutRejectedException or BrokenCircuitException)
+        {
+            _metrics.RedisError(operation);
+            throw new StoreUnavailableException($"Redis {operation} failed: {ex.GetType().Name}", ex);
+        }
+        finally
+        {
+            _metrics.RedisLatency(operation, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
+    }
+}

@@ -1,0 +1,39 @@
+namespace Gateway.Redis;
+
+/// <summary><c>Gateway:Redis</c>.</summary>
+public sealed class RedisOptions
+{
+    /// <summary>StackExchange.Redis configuration string, e.g. <c>redis:6379,password=...</c>. Empty: the in-memory store (one instance only).</summary>
+    public string? Configuration { get; set; }
+
+    /// <summary>Prefix of every key the gateway writes; the Redis is shared with the CMS. Default <c>gw:</c>.</summary>
+    public string KeyPrefix { get; set; } = "gw:";
+
+    /// <summary>Timeout of one Redis call, including its retries. Default 250 ms.</summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long the circuit stays open after Redis failed repeatedly. Default 5 s.</summary>
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Redis list holding the DataProtection keys (Microsoft's layout). Default <c>DataProtection-Keys</c>.</summary>
+    public string DataProtectionKey { get; set; } = "DataProtection-Keys";
+
+    internal bool IsConfigured => !string.IsNullOrWhiteSpace(Configuration);
+
+    internal void Validate(Action<string, string> add)
+    {
+        if (string.IsNullOrEmpty(KeyPrefix) || KeyPrefix.IndexOfAny(['{', '}', ' ']) >= 0)
+            add("Redis:KeyPrefix", "must be non-empty and hold no '{', '}' or spaces (braces would break Redis Cluster hash tags).");
+        if (OperationTimeout < TimeSpan.FromMilliseconds(10) || OperationTimeout > TimeSpan.FromSeconds(30))
+            add("Redis:OperationTimeout", "must be between 00:00:00.010 and 00:00:30.");
+        if (BreakDuration < TimeSpan.FromMilliseconds(100) || BreakDuration > TimeSpan.FromMinutes(5))
+            add("Redis:BreakDuration", "must be between 00:00:00.1 and 00:05:00.");
+        if (string.IsNullOrWhiteSpace(DataProtectionKey))
+            add("Redis:DataProtectionKey", "must name the Redis list of DataProtection keys.");
+        if (IsConfigured)
+        {
+            try { StackExchange.Redis.ConfigurationOptions.Parse(Configuration!); }
+            catch (ArgumentException ex) { add("Redis:Configuration", $"is not a valid StackExchange.Redis configuration string: {ex.Message}"); }
+        }
+    }
+}

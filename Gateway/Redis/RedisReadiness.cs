@@ -1,0 +1,20 @@
+using Gateway.Sessions;
+
+namespace Gateway.Redis;
+
+/// <summary>Answers /readyz's "is Redis reachable" through the same pipeline the sessions use.</summary>
+internal sealed class RedisReadiness(RedisCalls redis) : Health.IStoreReadiness
+{
+    public async Task<(bool Ready, string Detail)> CheckAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var latency = await redis.ReadAsync("ping", db => db.PingAsync(), cancellationToken);
+            return (true, $"redis ok ({latency.TotalMilliseconds:0.0} ms)");
+        }
+        catch (StoreUnavailableException ex)
+        {
+            return (false, ex.Message);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using System.Security.Claims;
+
+namespace Gateway.Sessions;
+
+/// <summary>Claim types of the gateway's principal; roles use <see cref="Role"/> so policies can require them.</summary>
+internal static class GatewayClaims
+{
+    public const string AuthenticationType = "GatewaySession";
+    public const string UserId = "sub";
+    public const string Email = "email";
+    public const string Name = "name";
+    public const string Role = "role";
+    public const string Method = "amr";
+    public const string IdToken = "gw:id_token";
+    public const string ProviderSessionId = "sid";
+
+    public static ClaimsPrincipal ToPrincipal(SessionRecord record)
+    {
+        var claims = new List<Claim>(4 + record.Roles.Length) { new(UserId, record.UserId), new(Method, record.Method) };
+        if (record.Email is not null) claims.Add(new Claim(Email, record.Email));
+        if (record.Name is not null) claims.Add(new Claim(Name, record.Name));
+        foreach (var role in record.Roles) claims.Add(new Claim(Role, role));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, AuthenticationType, Name, Role));
+    }
+
+    /// <summary>Builds the record a login hands to sign-in; the id_token and sid stay server-side.</summary>
+    public static SessionRecord ToRecord(ClaimsPrincipal principal, DateTimeOffset now, TimeSpan absoluteLifetime)
+    {
+        var userId = principal.FindFirst(UserId)?.Value;
+        if (string.IsNullOrEmpty(userId)) throw new InvalidOperationException("The signed-in principal has no user id claim.");
+        return new SessionRecord
+        {
+            UserId = userId,
+            Email = principal.FindFirst(Email)?.Value,
+            Name = principal.FindFirst(Name)?.Value,
+            Roles = principal.FindAll(Role).Select(c => c.Value).Distinct(StringComparer.Ordinal).ToArray(),
+            CreatedAt = now,
+            AbsoluteExpiresAt = now + absoluteLifetime,
+            Method = principal.FindFirst(Method)?.Value ?? "unknown",
+            IdToken = principal.FindFirst(IdToken)?.Value,
+            ProviderSessionId = principal.FindFirst(ProviderSessionId)?.Value,
+        };
+    }
+}

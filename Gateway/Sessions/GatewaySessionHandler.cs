@@ -1,0 +1,101 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Gateway.Observability;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Sessions;
+
+internal sealed class GatewaySessionSchemeOptions : AuthenticationSchemeOptions
+{
+    public const string Scheme = "GatewaySession";
+    public string LoginPath { get; set; } = "/login";
+}
+
+/// <summary>
+/// Authenticates a request from the session cookie, signs a user in (new session every time), and
+/// answers challenges: a browser navigation goes to the login page, an API call gets 401 JSON,
+/// and when the store is down a protected route gets 503 — never a guess in either direction.
+/// </summary>
+internal sealed partial class GatewaySessionHandler(
+    IOptionsMonitor<GatewaySessionSchemeOptions> options,
+    ILoggerFactory loggerFactory,
+    UrlEncoder encoder,
+    SessionCookies cookies,
+    SessionManager sessions,
+    TimeProvider time,
+    IOptions<Configuration.GatewayOptions> gatewayOptions,
+    GatewayMetrics metrics)
+    : SignInAuthenticationHandler<GatewaySessionSchemeOptions>(options, loggerFactory, encoder)
+{
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        if (!cookies.IsPresent(Request)) return AuthenticateResult.NoResult();
+        var key = cookies.Read(Request);
+        if (key is null)
+        {
+            metrics.AuthFailure("bad-cookie");
+            LogCookieRejected(Logger);
+            return AuthenticateResult.NoResult();
+        }
+        try
+        {
+            var session = await sessions.ResolveAsync(key.Value, Context.RequestAborted);
+            if (session is null)
+            {
+                metrics.AuthFailure("no-session");
+                return AuthenticateResult.NoResult();
+            }
+            Context.Features.Set(new SessionFeature(session));
+            return AuthenticateResult.Success(new AuthenticationTicket(session.Principal, Scheme.Name));
+        }
+        catch (StoreUnavailableException ex)
+        {
+            Context.Features.Set(SessionStoreUnavailableFeature.Instance);
+            LogStoreUnavailable(Logger, key.Value.ShortHash, ex.Message);
+            return AuthenticateResult.NoResult();
+        }
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        if (Context.Features.Get<SessionStoreUnavailableFeature>() is not null)
+        {
+            await GatewayResponses.StoreUnavailableAsync(Context);
+            return;
+        }
+        if (GatewayResponses.IsBrowserNavigation(Request))
+        {
+            var returnUrl = Request.PathBase + Request.Path + Request.QueryString;
+            Response.Redirect($"{Options.LoginPath}?returnUrl={Uri.EscapeDataString(returnUrl)}");
+            return;
+        }
+        await GatewayResponses.JsonErrorAsync(Context, StatusCodes.Status401Unauthorized, "unauthenticated", "Sign in first.", Options.LoginPath);
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        GatewayResponses.IsBrowserNavigation(Request)
+            ? GatewayResponses.PageAsync(Context, StatusCodes.Status403Forbidden, "Access denied", "<p>You are signed in, but this page needs a role you do not have.</p>")
+            : GatewayResponses.JsonErrorAsync(Context, StatusCodes.Status403Forbidden, "forbidden", "Your account may not use this route.", null);
+
+    protected override async Task HandleSignInAsync(ClaimsPrincipal user, AuthenticationProperties? properties)
+    {
+        // No fixation: the session a browser had before login is ended, and the new one gets a fresh id.
+        if (cookies.Read(Request) is { } previous)
+            await sessions.RevokeAsync(previous, "replaced-by-login", Context.RequestAborted);
+        var record = GatewayClaims.ToRecord(user, time.GetUtcNow(), gatewayOptions.Value.Session.AbsoluteLifetime);
+        var key = await sessions.CreateAsync(record, Context.RequestAborted);
+        cookies.Append(Response, key);
+    }
+
+    protected override Task HandleSignOutAsync(AuthenticationProperties? properties) =>
+        throw new NotSupportedException("Logout is handled by the logout service, which confirms the purge before clearing the cookie.");
+
+    [LoggerMessage(EventId = LogEvents.SessionCookieRejected, EventName = nameof(LogEvents.SessionCookieRejected), Level = LogLevel.Information,
+        Message = "Session cookie rejected (tampered, truncated or from foreign keys); request treated as anonymous")]
+    private static partial void LogCookieRejected(ILogger logger);
+
+    [LoggerMessage(EventId = LogEvents.SessionStoreUnavailable, EventName = nameof(LogEvents.SessionStoreUnavailable), Level = LogLevel.Warning,
+        Message = "Session {SessionHash} could not be resolved, the store is unavailable: {Reason}")]
+    private static partial void LogStoreUnavailable(ILogger logger, string sessionHash, string reason);
+}

@@ -1,0 +1,39 @@
+namespace Gateway.Sessions;
+
+/// <summary><c>Gateway:Session</c>.</summary>
+public sealed class GatewaySessionOptions
+{
+    /// <summary>Cookie name. On https it gets the <c>__Host-</c> prefix (or <c>__Secure-</c> when a domain is set). Default <c>gw_session</c>.</summary>
+    public string CookieName { get; set; } = "gw_session";
+
+    /// <summary>Cookie domain. Default none (host-only), which allows the <c>__Host-</c> prefix.</summary>
+    public string? CookieDomain { get; set; }
+
+    /// <summary>Sliding idle timeout, enforced in the store. Default 20 min.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(20);
+
+    /// <summary>Absolute lifetime from login, enforced in the store. Default 8 h.</summary>
+    public TimeSpan AbsoluteLifetime { get; set; } = TimeSpan.FromHours(8);
+
+    /// <summary>At most one sliding-expiry write per session per replica in this interval. Default 1 min.</summary>
+    public TimeSpan TouchInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long a replica trusts its in-memory copy of a session (revocations drop it at once). Default 30 s.</summary>
+    public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most sessions one replica caches. Default 100000.</summary>
+    public int CacheMaxEntries { get; set; } = 100_000;
+
+    internal void Validate(Action<string, string> add)
+    {
+        if (string.IsNullOrWhiteSpace(CookieName) || CookieName.Any(c => c <= ' ' || c >= 127 || "()<>@,;:\\\"/[]?={}".Contains(c)))
+            add("Session:CookieName", $"'{CookieName}' is not a valid cookie name.");
+        if (CookieName.StartsWith("__", StringComparison.Ordinal))
+            add("Session:CookieName", "must not carry a __Host-/__Secure- prefix; the gateway adds the right one for https.");
+        if (IdleTimeout < TimeSpan.FromMinutes(1)) add("Session:IdleTimeout", "must be at least 00:01:00.");
+        if (AbsoluteLifetime < IdleTimeout) add("Session:AbsoluteLifetime", "must be at least Session:IdleTimeout.");
+        if (TouchInterval <= TimeSpan.Zero || TouchInterval >= IdleTimeout) add("Session:TouchInterval", "must be positive and shorter than Session:IdleTimeout.");
+        if (CacheDuration < TimeSpan.Zero || CacheDuration > TimeSpan.FromMinutes(5)) add("Session:CacheDuration", "must be between 0 and 00:05:00.");
+        if (CacheMaxEntries < 0) add("Session:CacheMaxEntries", "must not be negative.");
+    }
+}
