@@ -30,7 +30,7 @@ internal static class GatewayCommands
     {
         var path = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : null;
         var rest = path is null ? args : args[1..];
-        await using var app = Build(rest);
+        await using var app = Build(rest, validateSettings: false);
         path = Path.GetFullPath(path ?? app.Configuration["Gateway:ProxyConfigPath"] ?? "proxy.json");
         var (snapshot, content) = await ProxyConfigFileReader.ReadAsync(path, app.Configuration, CancellationToken.None);
         IReadOnlyList<string> errors = content is null && !File.Exists(path)
@@ -55,7 +55,7 @@ internal static class GatewayCommands
             await Console.Error.WriteLineAsync("usage: sessions list --user ID | sessions revoke --user ID | sessions revoke --all");
             return 64;
         }
-        await using var app = Build(args.Where(a => a is not "--all").Except([user ?? "", "--user"]).ToArray());
+        await using var app = Build(args.Where(a => a is not "--all").Except([user ?? "", "--user"]).ToArray(), validateSettings: true);
         var sessions = app.Services.GetRequiredService<SessionManager>();
         if (verb == "list")
         {
@@ -70,11 +70,11 @@ internal static class GatewayCommands
         return 0;
     }
 
-    private static WebApplication Build(string[] args)
+    private static WebApplication Build(string[] args, bool validateSettings)
     {
         var builder = WebApplication.CreateBuilder(args);
+        builder.AddGateway(validateSettings);
         builder.Logging.ClearProviders();
-        builder.AddGateway();
         return builder.Build();
     }
 

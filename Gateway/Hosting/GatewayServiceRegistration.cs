@@ -19,12 +19,19 @@ namespace Gateway.Hosting;
 /// <summary>Registers the gateway's parts; each step is one small method.</summary>
 internal static class GatewayServiceRegistration
 {
-    public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
+    /// <param name="validateSettings">
+    /// False for offline tools (<c>config check</c>): they validate a route file on machines where the
+    /// rest of the settings would not start a gateway, such as an ops laptop without Redis.
+    /// </param>
+    public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder, bool validateSettings = true)
     {
-        var settings = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
+        // A value the binder cannot convert is reported by the start-up check with its key; register with defaults meanwhile.
+        GatewayOptions settings;
+        try { settings = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions(); }
+        catch (InvalidOperationException) { settings = new GatewayOptions(); }
         builder.AddGatewayLogging();
         var services = builder.Services;
-        services.AddGatewayOptions(builder.Configuration);
+        services.AddGatewayOptions(builder.Configuration, validateSettings);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayMetrics>();
         services.AddGatewayTelemetry(settings);
@@ -40,9 +47,11 @@ internal static class GatewayServiceRegistration
         return builder;
     }
 
-    private static void AddGatewayOptions(this IServiceCollection services, ConfigurationManager configuration)
+    private static void AddGatewayOptions(this IServiceCollection services, ConfigurationManager configuration, bool validate)
     {
-        services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.SectionName)).ValidateOnStart();
+        var options = services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.SectionName));
+        if (!validate) return;
+        options.ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
     }
 

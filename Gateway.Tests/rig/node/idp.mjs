@@ -10,7 +10,9 @@ const clientSecret = process.env.CLIENT_SECRET ?? 'gateway-test-secret';
 const redirectUris = (process.env.REDIRECT_URIS ?? '').split(' ').filter(Boolean);
 const postLogoutUris = (process.env.POST_LOGOUT_REDIRECT_URIS ?? '').split(' ').filter(Boolean);
 const backchannel = process.env.BACKCHANNEL_LOGOUT_URI;
-const names = { jose: 'José Łukasz' };
+const names = { jose: 'José Łukasz', crlf: 'Eve\r\nX-Auth-Roles: admin' };
+// The tests pass the signing key, so they can also sign hostile tokens "from" this provider.
+const jwks = process.env.IDP_JWKS ? JSON.parse(process.env.IDP_JWKS) : undefined;
 
 const provider = new Provider(issuer, {
   clients: [{
@@ -25,6 +27,7 @@ const provider = new Provider(issuer, {
   conformIdTokenClaims: false,
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true }, backchannelLogout: { enabled: true } },
   cookies: { keys: ['idp-test-cookie-key'] },
+  ...(jwks ? { jwks } : {}),
   ttl: { IdToken: 300, AccessToken: 300, AuthorizationCode: 60, Session: 3600, Interaction: 600, Grant: 3600 },
   async findAccount(ctx, sub) {
     return { accountId: sub, async claims() {

@@ -1,0 +1,45 @@
+namespace Gateway.Tests.Foundation;
+
+/// <summary>The committed tree builds and runs on a fresh clone with an empty NuGet cache: no manual step.</summary>
+public sealed class FreshCloneTests
+{
+    [Fact]
+    public async Task Fresh_clone_with_an_empty_package_cache_builds_and_runs()
+    {
+        var dir = Tools.NewTempDir("clone");
+        try
+        {
+            var clone = Path.Combine(dir, "repo");
+            Assert.Equal(0, await RunAsync("git", ["clone", "--quiet", Tools.RepoRoot, clone], dir, null));
+            var env = new Dictionary<string, string?>
+            {
+                ["NUGET_PACKAGES"] = Path.Combine(dir, "packages"),
+                ["DOTNET_CLI_HOME"] = Path.Combine(dir, "home"),
+                ["MSBUILDDISABLENODEREUSE"] = "1",
+            };
+            Assert.False(File.Exists(Path.Combine(clone, "build", ".local-feed", "System.IO.Hashing.10.0.12.nupkg")));
+
+            var (build, buildOutput) = await RunWithOutputAsync("dotnet", ["build", "Gateway.sln", "-nologo", "-v", "q"], clone, env);
+            Assert.True(build == 0, buildOutput);
+            Assert.True(File.Exists(Path.Combine(clone, "build", ".local-feed", "System.IO.Hashing.10.0.12.nupkg")));
+
+            var (run, runOutput) = await RunWithOutputAsync("dotnet", ["run", "--project", "Gateway", "--no-build", "--", "config", "check", "../proxy.json"], clone, env);
+            Assert.True(run == 0, runOutput);
+            Assert.Contains("OK (4 routes, 1 clusters)", runOutput);
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static async Task<int> RunAsync(string file, string[] args, string cwd, Dictionary<string, string?>? env) =>
+        (await RunWithOutputAsync(file, args, cwd, env)).Exit;
+
+    private static async Task<(int Exit, string Output)> RunWithOutputAsync(string file, string[] args, string cwd, Dictionary<string, string?>? env)
+    {
+        await using var process = new ServerProcess(file, args, env, cwd);
+        var exit = await process.WaitForExitAsync(TimeSpan.FromMinutes(8));
+        return (exit, process.Output);
+    }
+}

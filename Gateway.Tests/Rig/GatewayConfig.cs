@@ -1,0 +1,69 @@
+namespace Gateway.Tests.Rig;
+
+/// <summary>Settings for one gateway under test: configuration keys, the route file, the environment.</summary>
+internal sealed class GatewayConfig
+{
+    public Dictionary<string, string?> Settings { get; } = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Gateway:AllowInMemorySessions"] = "true",
+        ["Gateway:Login:AllowDevUsers"] = "true",
+        ["Gateway:Login:DevUsers:0:Name"] = "alice",
+        ["Gateway:Login:DevUsers:0:Password"] = "alice-password",
+        ["Gateway:Login:DevUsers:0:Email"] = "alice@example.test",
+        ["Gateway:Login:DevUsers:0:Roles:0"] = "editor",
+        ["Gateway:Login:DevUsers:1:Name"] = "admin",
+        ["Gateway:Login:DevUsers:1:Password"] = "admin-password",
+        ["Gateway:Login:DevUsers:1:Roles:0"] = "editor",
+        ["Gateway:Login:DevUsers:1:Roles:1"] = "admin",
+        ["Gateway:Policies:admins:Roles:0"] = "admin",
+        ["Gateway:Logout:Paths:0"] = "/logout",
+        ["Gateway:Logout:Paths:1"] = "/admin/logout",
+        ["Gateway:Logout:LegacyCookies:0:Name"] = "connect.sid",
+        ["Gateway:Logout:LegacyCookies:0:Secrets:0"] = CmsSecret,
+        ["Gateway:ProxyConfigPollInterval"] = "00:00:00.200",
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Logging:LogLevel:Gateway"] = "Information",
+    };
+
+    public const string CmsSecret = "cms-test-secret";
+
+    public string Environment { get; set; } = "Testing";
+
+    /// <summary>proxy.json content; default: the standard CMS routes towards <see cref="UpstreamUrl"/>.</summary>
+    public string? ProxyJson { get; set; }
+
+    public string UpstreamUrl { get; set; } = "http://127.0.0.1:9/";
+
+    public GatewayConfig WithRedis(string configuration, string? prefix = null)
+    {
+        Settings["Gateway:Redis:Configuration"] = configuration;
+        Settings["Gateway:Redis:KeyPrefix"] = prefix ?? $"gw{Guid.NewGuid():N}"[..12] + ":";
+        return this;
+    }
+
+    public GatewayConfig Set(string key, string? value)
+    {
+        Settings[key] = value;
+        return this;
+    }
+
+    public string RouteFile() => ProxyJson ?? StandardRoutes(UpstreamUrl);
+
+    public static string StandardRoutes(string upstream) => $$"""
+        {
+          "ReverseProxy": {
+            "Routes": {
+              "cms-admin-users": { "ClusterId": "cms", "AuthorizationPolicy": "admins", "Match": { "Path": "/admin/users/{**rest}" } },
+              "cms-admin": { "ClusterId": "cms", "AuthorizationPolicy": "default", "Match": { "Path": "/admin/{**rest}" } },
+              "cms-api": { "ClusterId": "cms", "AuthorizationPolicy": "default", "Match": { "Path": "/api/{**rest}" } },
+              "cms-cacheable-private": { "ClusterId": "cms", "AuthorizationPolicy": "default", "Match": { "Path": "/private-cacheable" },
+                 "Metadata": { "Gateway.AuthenticatedCacheControl": "private" }, "Transforms": [ { "PathSet": "/cacheable" } ] },
+              "cms-public": { "ClusterId": "cms", "AuthorizationPolicy": "anonymous", "Order": 100, "Match": { "Path": "{**catch-all}" } }
+            },
+            "Clusters": {
+              "cms": { "Destinations": { "primary": { "Address": "{{upstream}}" } }, "HttpRequest": { "ActivityTimeout": "00:00:05" } }
+            }
+          }
+        }
+        """;
+}

@@ -1,0 +1,94 @@
+using Microsoft.AspNetCore.Hosting;
+using System.Collections.Concurrent;
+using Gateway.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace Gateway.Tests.Rig;
+
+/// <summary>The gateway in the test process, on a real Kestrel port on loopback.</summary>
+internal sealed class GatewayHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private GatewayHost(WebApplication app, string contentRoot, CapturedLogs logs)
+    {
+        _app = app;
+        ContentRoot = contentRoot;
+        Logs = logs;
+        BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1");
+    }
+
+    public string BaseUrl { get; }
+    public string ContentRoot { get; }
+    public CapturedLogs Logs { get; }
+    public IServiceProvider Services => _app.Services;
+    public string RouteFilePath => Path.Combine(ContentRoot, "proxy.json");
+
+    public static async Task<GatewayHost> StartAsync(GatewayConfig config, TimeProvider? time = null, string url = "http://127.0.0.1:0")
+    {
+        var app = Build(config, time, url, out var root, out var logs);
+        await app.PrepareGatewayAsync();
+        await app.StartAsync();
+        return new GatewayHost(app, root, logs);
+    }
+
+    /// <summary>Builds and prepares without starting, for start-up validation tests.</summary>
+    public static async Task PrepareOnlyAsync(GatewayConfig config)
+    {
+        await using var app = Build(config, null, "http://127.0.0.1:0", out _, out _);
+        await app.PrepareGatewayAsync();
+    }
+
+    private static WebApplication Build(GatewayConfig config, TimeProvider? time, string url, out string root, out CapturedLogs logs)
+    {
+        root = Tools.NewTempDir("gw");
+        if (config.ProxyJson != "<none>") File.WriteAllText(Path.Combine(root, "proxy.json"), config.RouteFile());
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = config.Environment, ContentRootPath = root, Args = [] });
+        builder.Configuration.AddInMemoryCollection(config.Settings);
+        builder.WebHost.UseUrls(url);
+        builder.Logging.ClearProviders();
+        logs = new CapturedLogs();
+        builder.Logging.AddProvider(logs);
+        if (time is not null) builder.Services.AddSingleton(time);
+        builder.AddGateway();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        return builder.Build();
+    }
+
+    public Browser Browser() => new(BaseUrl);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try { Directory.Delete(ContentRoot, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>Every log line the gateway wrote, for asserting events and that no secret leaks.</summary>
+internal sealed class CapturedLogs : ILoggerProvider
+{
+    private readonly ConcurrentQueue<(string Category, EventId Event, string Message)> _lines = new();
+
+    public IReadOnlyList<(string Category, EventId Event, string Message)> Lines => _lines.ToList();
+
+    public string All => string.Join("\n", _lines.Select(l => $"{l.Category} [{l.Event.Name}] {l.Message}"));
+
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, ConcurrentQueue<(string, EventId, string)> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel)) lines.Enqueue((category, eventId, formatter(state, exception) + (exception is null ? "" : " " + exception)));
+        }
+    }
+}

@@ -1,0 +1,48 @@
+namespace Gateway.Tests.Rig;
+
+/// <summary>The gateway as its own process (`dotnet Gateway.dll`), for replica tests and start-up failures.</summary>
+internal sealed class GatewayProcess : IAsyncDisposable
+{
+    private readonly ServerProcess _process;
+    private readonly string _root;
+
+    private GatewayProcess(ServerProcess process, string root, int port)
+    {
+        _process = process;
+        _root = root;
+        Port = port;
+    }
+
+    public int Port { get; }
+    public string BaseUrl => $"http://127.0.0.1:{Port}";
+    public string Output => _process.Output;
+    public ServerProcess Process => _process;
+
+    public static GatewayProcess Launch(GatewayConfig config, string[]? extraArgs = null, int? port = null)
+    {
+        var root = Tools.NewTempDir("gwp");
+        if (config.ProxyJson != "<none>") File.WriteAllText(Path.Combine(root, "proxy.json"), config.RouteFile());
+        var chosen = port ?? Tools.FreePort();
+        var env = new Dictionary<string, string?> { ["ASPNETCORE_ENVIRONMENT"] = config.Environment, ["DOTNET_ENVIRONMENT"] = null };
+        foreach (var (key, value) in config.Settings) env[key.Replace(":", "__")] = value;
+        var args = new List<string> { Tools.GatewayDll, "--urls", $"http://127.0.0.1:{chosen}" };
+        if (extraArgs is not null) args.AddRange(extraArgs);
+        var process = new ServerProcess("dotnet", args, env, root, readyMarker: "Now listening on");
+        return new GatewayProcess(process, root, chosen);
+    }
+
+    public static async Task<GatewayProcess> StartAsync(GatewayConfig config, int? port = null)
+    {
+        var gateway = Launch(config, port: port);
+        await gateway._process.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        return gateway;
+    }
+
+    public Browser Browser() => new(BaseUrl);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _process.DisposeAsync();
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Gateway.Tests.Rig;
+
+/// <summary>node oidc-provider with a test client, signing with a key the test holds.</summary>
+internal sealed class IdentityProvider : IAsyncDisposable
+{
+    public const string ClientId = "gateway";
+    public const string ClientSecret = "gateway-test-client-secret";
+    private readonly NodeApp _app;
+
+    private IdentityProvider(NodeApp app, RSA key)
+    {
+        _app = app;
+        Key = key;
+    }
+
+    public string Issuer => _app.BaseUrl;
+    public RSA Key { get; }
+    public string KeyId => "test-idp-key";
+    public string Output => _app.Output;
+
+    public static async Task<IdentityProvider> StartAsync(string gatewayBaseUrl, string? backchannelUri = null)
+    {
+        var rsa = RSA.Create(2048);
+        var p = rsa.ExportParameters(true);
+        string B(byte[] b) => Base64Url.EncodeToString(b);
+        var jwk = new Dictionary<string, string>
+        {
+            ["kty"] = "RSA", ["kid"] = "test-idp-key", ["use"] = "sig", ["alg"] = "RS256",
+            ["n"] = B(p.Modulus!), ["e"] = B(p.Exponent!), ["d"] = B(p.D!), ["p"] = B(p.P!), ["q"] = B(p.Q!),
+            ["dp"] = B(p.DP!), ["dq"] = B(p.DQ!), ["qi"] = B(p.InverseQ!),
+        };
+        var env = new Dictionary<string, string?>
+        {
+            ["CLIENT_ID"] = ClientId,
+            ["CLIENT_SECRET"] = ClientSecret,
+            ["REDIRECT_URIS"] = $"{gatewayBaseUrl}/signin-oidc",
+            ["POST_LOGOUT_REDIRECT_URIS"] = $"{gatewayBaseUrl}/",
+            ["BACKCHANNEL_LOGOUT_URI"] = backchannelUri ?? $"{gatewayBaseUrl}/backchannel-logout",
+            ["IDP_JWKS"] = JsonSerializer.Serialize(new { keys = new[] { jwk } }),
+        };
+        return new IdentityProvider(await NodeApp.StartAsync("idp.mjs", "IDP_LISTENING", env), rsa);
+    }
+
+    /// <summary>Signs a token with the provider's own key, for hostile-token tests.</summary>
+    public string Sign(Dictionary<string, object> claims, string type = "JWT") =>
+        new JsonWebTokenHandler().CreateToken(JsonSerializer.Serialize(claims),
+            new SigningCredentials(new RsaSecurityKey(Key) { KeyId = KeyId }, SecurityAlgorithms.RsaSha256),
+            new Dictionary<string, object> { ["typ"] = type });
+
+    public GatewayConfig Configure(GatewayConfig config) => config
+        .Set("Gateway:Login:Oidc:Authority", Issuer)
+        .Set("Gateway:Login:Oidc:ClientId", ClientId)
+        .Set("Gateway:Login:Oidc:ClientSecret", ClientSecret)
+        .Set("Gateway:Login:Oidc:AllowHttpAuthority", "true")
+        .Set("Gateway:Login:Oidc:Scopes:0", "openid")
+        .Set("Gateway:Login:Oidc:Scopes:1", "email")
+        .Set("Gateway:Login:Oidc:Scopes:2", "profile")
+        .Set("Gateway:Login:Oidc:Scopes:3", "roles");
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+}
