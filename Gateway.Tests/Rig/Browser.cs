@@ -6,10 +6,10 @@ namespace Gateway.Tests.Rig;
 /// <summary>An HTTP client that behaves like a browser tab: cookies, no automatic redirects, navigation headers.</summary>
 internal sealed partial class Browser : IDisposable
 {
-    public Browser(string baseUrl)
+    public Browser(string baseUrl, bool useCookies = true)
     {
         BaseUrl = baseUrl;
-        Handler = new SocketsHttpHandler { CookieContainer = Cookies, UseCookies = true, AllowAutoRedirect = false };
+        Handler = new SocketsHttpHandler { CookieContainer = Cookies, UseCookies = useCookies, AllowAutoRedirect = false };
         Http = new HttpClient(Handler) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(30) };
     }
 

@@ -32,15 +32,17 @@ internal static class GatewayPipeline
     public static async Task PrepareGatewayAsync(this WebApplication app)
     {
         await app.CheckStartupAsync();
+        var options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         app.UseMiddleware<ClientAddressNormalizer>();
-        app.UseForwardedHeaders();
+        // With empty KnownProxies and KnownIPNetworks, ASP.NET Core's middleware skips the address check
+        // and believes every client's X-Forwarded-*: add it only when ops name the proxies to trust.
+        if (options.Forwarding.KnownProxies.Length + options.Forwarding.KnownNetworks.Length > 0) app.UseForwardedHeaders();
         app.UseMiddleware<IncomingIdentityHeaderStripper>();
         app.UseMiddleware<StoreUnavailableGuard>();
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();
 
-        var options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         app.MapGatewayHealth();
         app.MapJwks();
         app.MapGet("/login", (HttpContext c, LoginService s) => s.StartAsync(c)).AllowAnonymous();

@@ -178,6 +178,7 @@ internal static class GatewayServiceRegistration
         services.Configure<ForwardedHeadersOptions>(o =>
         {
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
+            // Only the configured proxies: ASP.NET Core's defaults would trust loopback.
             o.KnownProxies.Clear();
             o.KnownIPNetworks.Clear();
             foreach (var proxy in forwarding.KnownProxies)

@@ -50,7 +50,7 @@ const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 app.get('/', (req, res) => res.send(page('CMS home', '<h1 id="public">Public CMS home</h1><a id="admin" href="/admin">Admin</a>')));
 app.get('/healthz', (req, res) => res.send('ok'));
 
-app.get('/whoami', async (req, res) => {
+app.get(['/whoami', '/api/whoami', '/admin/whoami'], async (req, res) => {
   const headers = Object.fromEntries(Object.entries(req.headers));
   res.json({ identity: await identity(req), headers, rawHeaders: req.rawHeaders, cmsSession: req.session?.user ?? null });
 });
