@@ -27,15 +27,28 @@ internal sealed class GatewayProcess : IAsyncDisposable
         foreach (var (key, value) in config.Settings) env[key.Replace(":", "__")] = value;
         var args = new List<string> { Tools.GatewayDll, "--urls", $"http://127.0.0.1:{chosen}" };
         if (extraArgs is not null) args.AddRange(extraArgs);
-        var process = new ServerProcess("dotnet", args, env, root, readyMarker: "Now listening on");
+        var process = new ServerProcess("dotnet", args, env, root);
         return new GatewayProcess(process, root, chosen);
     }
 
     public static async Task<GatewayProcess> StartAsync(GatewayConfig config, int? port = null)
     {
         var gateway = Launch(config, port: port);
-        await gateway._process.WaitReadyAsync(TimeSpan.FromSeconds(30));
-        return gateway;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (gateway._process.HasExited) throw new InvalidOperationException($"The gateway exited with {gateway._process.ExitCode}:\n{gateway.Output}");
+            try
+            {
+                if ((await http.GetAsync($"{gateway.BaseUrl}/healthz")).IsSuccessStatusCode) return gateway;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            await Task.Delay(100);
+        }
+        await gateway.DisposeAsync();
+        throw new TimeoutException($"The gateway did not answer /healthz within 30 s:\n{gateway.Output}");
     }
 
     public Browser Browser() => new(BaseUrl);

@@ -8,15 +8,22 @@ internal sealed class RedisServer : IAsyncDisposable
     private readonly string _dataDir = Tools.NewTempDir("redis");
     private ServerProcess? _process;
 
-    private RedisServer(int port) => Port = port;
+    private readonly bool _persistent;
+
+    private RedisServer(int port, bool persistent)
+    {
+        Port = port;
+        _persistent = persistent;
+    }
 
     public int Port { get; }
 
     public string Configuration => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> StartAsync()
+    /// <param name="persistent">Append-only with fsync on every write, so data survives a kill (outage tests).</param>
+    public static async Task<RedisServer> StartAsync(bool persistent = false)
     {
-        var server = new RedisServer(Tools.FreePort());
+        var server = new RedisServer(Tools.FreePort(), persistent);
         await server.StartAgainAsync();
         return server;
     }
@@ -25,7 +32,7 @@ internal sealed class RedisServer : IAsyncDisposable
     {
         var exe = Tools.Require("redis-server", "apt-get install -y redis-server");
         _process = new ServerProcess(exe,
-            ["--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _dataDir, "--protected-mode", "no"],
+            ["--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", _persistent ? "yes" : "no", "--appendfsync", "always", "--dir", _dataDir, "--protected-mode", "no"],
             readyMarker: "Ready to accept connections");
         await _process.WaitReadyAsync(TimeSpan.FromSeconds(15));
     }

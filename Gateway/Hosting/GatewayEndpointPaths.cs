@@ -13,6 +13,6 @@ internal sealed class GatewayEndpointPaths(IConfiguration configuration) : IGate
     public IEnumerable<string> Paths =>
     [
         "/login", "/healthz", "/readyz", Identity.JwksEndpoint.Path, Logout.BackchannelLogoutService.Path,
-        Admin.SessionAdminEndpoint.Path, _options.Login.Oidc.CallbackPath, .. _options.Logout.Paths,
+        Admin.SessionAdminEndpoint.Path, _options.Login.Oidc.CallbackPath, .. _options.Logout.EffectivePaths,
     ];
 }

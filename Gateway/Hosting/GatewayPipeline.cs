@@ -47,7 +47,7 @@ internal static class GatewayPipeline
         app.MapJwks();
         app.MapGet("/login", (HttpContext c, LoginService s) => s.StartAsync(c)).AllowAnonymous();
         app.MapPost("/login", (HttpContext c, DevLoginService s) => s.SubmitAsync(c)).AllowAnonymous().DisableAntiforgery();
-        foreach (var path in options.Logout.Paths)
+        foreach (var path in options.Logout.EffectivePaths)
             app.MapMethods(path, [HttpMethods.Get, HttpMethods.Post], (HttpContext c, LogoutService s) => s.HandleAsync(c)).AllowAnonymous().DisableAntiforgery();
         app.MapPost(BackchannelLogoutService.Path, (HttpContext c, BackchannelLogoutService s) => s.HandleAsync(c)).AllowAnonymous().DisableAntiforgery();
         app.MapGet(SessionAdminEndpoint.Path, (HttpContext c, SessionAdminEndpoint s) => s.ListAsync(c)).AllowAnonymous();

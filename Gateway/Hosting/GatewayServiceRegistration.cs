@@ -153,6 +153,7 @@ internal static class GatewayServiceRegistration
             o.FormFieldName = "__gw_af";
             o.Cookie.SecurePolicy = Microsoft.AspNetCore.Http.CookieSecurePolicy.SameAsRequest;
         });
+        services.AddSingleton<Security.FormTokens>();
         services.AddSingleton<OidcMetadata>();
         services.AddSingleton<DevUserDirectory>();
         services.AddSingleton<LoginAttemptLimiter>();

@@ -3,7 +3,6 @@ using Gateway.Health;
 using Gateway.Observability;
 using Gateway.Security;
 using Gateway.Sessions;
-using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 
 namespace Gateway.Login;
@@ -12,7 +11,7 @@ namespace Gateway.Login;
 internal sealed partial class DevLoginService(
     DevUserDirectory users,
     LoginAttemptLimiter limiter,
-    IAntiforgery antiforgery,
+    FormTokens formTokens,
     IStoreReadiness store,
     GatewayMetrics metrics,
     ILogger<DevLoginService> logger)
@@ -47,11 +46,7 @@ internal sealed partial class DevLoginService(
         }
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
         var returnUrl = LocalRedirect.OrDefault(form["returnUrl"], "/");
-        try
-        {
-            await antiforgery.ValidateRequestAsync(context);
-        }
-        catch (AntiforgeryValidationException)
+        if (!await formTokens.IsValidAsync(context))
         {
             metrics.AuthFailure("antiforgery");
             await RenderFormAsync(context, StatusCodes.Status400BadRequest, returnUrl, "The form expired. Please sign in again.");
@@ -98,7 +93,7 @@ internal sealed partial class DevLoginService(
 
     private async Task RenderFormAsync(HttpContext context, int status, string returnUrl, string? error)
     {
-        var tokens = antiforgery.GetAndStoreTokens(context);
+        var tokens = formTokens.Issue(context);
         var message = error is null ? "" : $"<p role=\"alert\" id=\"error\" style=\"color:#b00\">{GatewayResponses.Encode(error)}</p>";
         await GatewayResponses.PageAsync(context, status, "Sign in", message + $"""
             <form method="post" action="/login">

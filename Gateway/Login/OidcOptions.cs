@@ -9,7 +9,10 @@ public sealed class OidcOptions
     public string? ClientSecret { get; set; }
 
     /// <summary>Scopes requested. Default <c>openid profile email</c>.</summary>
-    public string[] Scopes { get; set; } = ["openid", "profile", "email"];
+    /// <remarks>Empty by default: the configuration binder appends to an initialised array instead of replacing it.</remarks>
+    public string[] Scopes { get; set; } = [];
+
+    internal IReadOnlyList<string> EffectiveScopes => Scopes.Length == 0 ? ["openid", "profile", "email"] : Scopes.Distinct(StringComparer.Ordinal).ToArray();
 
     /// <summary>Callback path registered at the provider. Default <c>/signin-oidc</c>.</summary>
     public string CallbackPath { get; set; } = "/signin-oidc";
@@ -40,7 +43,7 @@ public sealed class OidcOptions
         if (string.IsNullOrWhiteSpace(ClientId)) add("Login:Oidc:ClientId", "is required when Login:Oidc:Authority is set.");
         if (string.IsNullOrWhiteSpace(ClientSecret)) add("Login:Oidc:ClientSecret", "is required when Login:Oidc:Authority is set.");
         if (!CallbackPath.StartsWith('/')) add("Login:Oidc:CallbackPath", "must start with '/'.");
-        if (!Scopes.Contains("openid")) add("Login:Oidc:Scopes", "must include 'openid'.");
+        if (!EffectiveScopes.Contains("openid")) add("Login:Oidc:Scopes", "must include 'openid'.");
         if (string.IsNullOrWhiteSpace(UserIdClaim)) add("Login:Oidc:UserIdClaim", "is required.");
     }
 }

@@ -19,7 +19,7 @@ internal static class OidcRegistration
             o.AuthorizationEndpoint = settings.Authority!;
             o.TokenEndpoint = settings.Authority!;
             o.Scope.Clear();
-            foreach (var scope in settings.Scopes) o.Scope.Add(scope);
+            foreach (var scope in settings.EffectiveScopes) o.Scope.Add(scope);
             // The callback is a top-level GET from the provider: Lax is sent, and works on plain http test rigs.
             o.CorrelationCookie.SameSite = SameSiteMode.Lax;
             o.CorrelationCookie.Name = "gw_oidc_corr";

@@ -4,7 +4,10 @@ namespace Gateway.Logout;
 public sealed class LogoutOptions
 {
     /// <summary>Paths the gateway answers as logout (GET and POST), never proxied. Default <c>/logout</c>.</summary>
-    public string[] Paths { get; set; } = ["/logout"];
+    /// <remarks>Empty by default: the configuration binder appends to an initialised array instead of replacing it.</remarks>
+    public string[] Paths { get; set; } = [];
+
+    internal IReadOnlyList<string> EffectivePaths => Paths.Length == 0 ? ["/logout"] : Paths.Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
 
     /// <summary>Public page after logout when no valid returnUrl is given. Default <c>/</c>.</summary>
     public string RedirectTo { get; set; } = "/";
@@ -14,7 +17,6 @@ public sealed class LogoutOptions
 
     internal void Validate(Action<string, string> add)
     {
-        if (Paths.Length == 0) add("Logout:Paths", "must list at least one path.");
         for (var i = 0; i < Paths.Length; i++)
             if (!Paths[i].StartsWith('/') || Paths[i].Contains('?') || Paths[i].Contains('{'))
                 add($"Logout:Paths:{i}", $"'{Paths[i]}' must be a literal path starting with '/'.");

@@ -3,7 +3,6 @@ using Gateway.Login;
 using Gateway.Observability;
 using Gateway.Security;
 using Gateway.Sessions;
-using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 
@@ -22,7 +21,7 @@ internal sealed partial class LogoutService(
     SessionManager sessions,
     LegacySessionCookies legacyCookies,
     ILegacySessionStore legacyStore,
-    IAntiforgery antiforgery,
+    FormTokens formTokens,
     OidcMetadata oidc,
     GatewayMetrics metrics,
     ILogger<LogoutService> logger)
@@ -89,7 +88,7 @@ internal sealed partial class LogoutService(
     {
         if (!isPost) return !CrossSiteGuard.IsForeign(context.Request);
         if (CrossSiteGuard.HasSameOrigin(context.Request)) return true;
-        return await antiforgery.IsRequestValidAsync(context);
+        return await formTokens.IsValidAsync(context);
     }
 
     private async Task PurgeLegacySessionsAsync(HttpRequest request, CancellationToken cancellationToken)
@@ -139,7 +138,7 @@ internal sealed partial class LogoutService(
 
     private string LogoutForm(HttpContext context, string returnUrl, bool everywhere, string button)
     {
-        var tokens = antiforgery.GetAndStoreTokens(context);
+        var tokens = formTokens.Issue(context);
         var path = GatewayResponses.Encode(context.Request.Path.Value);
         return $"""
             <form method="post" action="{path}">
