@@ -84,8 +84,11 @@ internal sealed class ServerProcess : IAsyncDisposable
         if (_readyMarker is not null && line.Contains(_readyMarker, StringComparison.Ordinal)) _ready.TrySetResult(line);
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         if (!_process.HasExited)
         {
             try

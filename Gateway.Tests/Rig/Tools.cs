@@ -16,11 +16,32 @@ internal static class Tools
         throw new InvalidOperationException($"The test rig needs '{name}', which is not installed. Install it with: {install} (the README's test command does this).");
     }
 
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A free loopback port below Linux's ephemeral range (32768-60999), so an outgoing connection of a
+    /// parallel test cannot take it between this check and the server's bind; never the same one twice.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        lock (HandedOut)
+        {
+            for (var attempt = 0; attempt < 1000; attempt++)
+            {
+                var port = Random.Shared.Next(20000, 32000);
+                if (!HandedOut.Add(port)) continue;
+                try
+                {
+                    using var listener = new TcpListener(IPAddress.Loopback, port);
+                    listener.Start();
+                    return port;
+                }
+                catch (SocketException)
+                {
+                }
+            }
+        }
+        throw new InvalidOperationException("No free loopback port found in 20000-32000.");
     }
 
     public static string RepoRoot { get; } = FindRepoRoot();

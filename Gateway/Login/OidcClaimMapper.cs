@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using System.Text.Json;
 using Gateway.Sessions;
 using Microsoft.IdentityModel.JsonWebTokens;
 
@@ -8,9 +7,8 @@ namespace Gateway.Login;
 /// <summary>Maps the provider's id_token claims to the gateway's, by the configured claim names.</summary>
 internal static class OidcClaimMapper
 {
-    public static List<Claim> Map(JsonWebToken idToken, JsonElement tokenResponse, OidcOptions settings)
+    public static List<Claim> Map(JsonWebToken idToken, OidcOptions settings)
     {
-        _ = tokenResponse;
         var userId = Value(idToken, settings.UserIdClaim);
         if (string.IsNullOrEmpty(userId))
             throw new Microsoft.AspNetCore.Authentication.AuthenticationFailureException($"The id_token has no '{settings.UserIdClaim}' claim (Gateway:Login:Oidc:UserIdClaim).");
@@ -23,24 +21,11 @@ internal static class OidcClaimMapper
     }
 
     private static string? Value(JsonWebToken token, string claim) =>
-        token.TryGetPayloadValue<JsonElement>(claim, out var element)
-            ? element.ValueKind switch
-            {
-                JsonValueKind.String => element.GetString(),
-                JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => element.GetRawText(),
-                _ => null,
-            }
-            : null;
+        token.Claims.FirstOrDefault(c => c.Type == claim)?.Value;
 
-    private static IEnumerable<string> Roles(JsonWebToken token, string claim)
-    {
-        if (!token.TryGetPayloadValue<JsonElement>(claim, out var element)) return [];
-        var raw = element.ValueKind switch
-        {
-            JsonValueKind.Array => element.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!),
-            JsonValueKind.String => element.GetString()!.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries),
-            _ => [],
-        };
-        return raw.Select(r => r.Trim()).Where(r => r.Length > 0).Distinct(StringComparer.Ordinal);
-    }
+    // IdentityModel yields one claim per array element; a single string may still list several roles.
+    private static IEnumerable<string> Roles(JsonWebToken token, string claim) =>
+        token.Claims.Where(c => c.Type == claim)
+            .SelectMany(c => c.Value.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct(StringComparer.Ordinal);
 }

@@ -68,7 +68,7 @@ internal sealed class OidcLoginHandler(IOptionsMonitor<OidcLoginOptions> options
             throw new AuthenticationFailureException("The id_token nonce does not match this login.");
         properties.Items.Remove(NonceKey);
 
-        var claims = OidcClaimMapper.Map(token, tokens.Response.RootElement, settings);
+        var claims = OidcClaimMapper.Map(token, settings);
         claims.Add(new Claim(GatewayClaims.IdToken, idToken));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, Scheme.Name, GatewayClaims.Name, GatewayClaims.Role));
         return new AuthenticationTicket(principal, properties, Scheme.Name);
