@@ -1,0 +1,83 @@
+namespace Gateway.Tests.Identity;
+
+/// <summary>Nothing a client sends can look like an identity header upstream, on any route, signed in or not.</summary>
+public sealed class SpoofedHeaderTests(SharedRedis redis)
+{
+    public static TheoryData<string, string, bool> Cases()
+    {
+        var names = new[] { "X-Auth-User", "x-auth-user", "X-AUTH-ROLES", "X_Auth_User", "x_auth_roles", "X-Auth_Email", "X_AUTH-NAME",
+            "X-Auth-Assertion", "x_auth_assertion", "X-Auth-Anything-Else", "x-auth-" };
+        var data = new TheoryData<string, string, bool>();
+        foreach (var name in names)
+            foreach (var path in new[] { "/whoami", "/admin/whoami" })
+                foreach (var signedIn in new[] { false, true })
+                    if (signedIn || path == "/whoami") data.Add(name, path, signedIn);
+        return data;
+    }
+
+    private static CmsRig? _rig;
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+
+    private async Task<CmsRig> RigAsync()
+    {
+        await Gate.WaitAsync();
+        try { return _rig ??= await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Login:AttemptsPerMinute", "1000")); }
+        finally { Gate.Release(); }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Spoofed_identity_headers_never_reach_upstream(string header, string path, bool signedIn)
+    {
+        var rig = await RigAsync();
+        using var browser = rig.Gateway.Browser();
+        if (signedIn) await browser.LoginAsync("alice", "alice-password");
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
+        // Duplicated, and with a value that would grant admin.
+        request.Headers.TryAddWithoutValidation(header, "admin");
+        request.Headers.TryAddWithoutValidation(header, "mallory");
+        var seen = await (await browser.Http.SendAsync(request)).Content.ReadFromJsonAsync<JsonElement>();
+
+        var raw = seen.GetProperty("rawHeaders").EnumerateArray().Select(e => e.GetString()!).ToList();
+        var names = raw.Where((_, i) => i % 2 == 0).ToList();
+        var values = raw.Where((_, i) => i % 2 == 1).ToList();
+        Assert.DoesNotContain(names, n => n.Replace('_', '-').Equals(header.Replace('_', '-'), StringComparison.OrdinalIgnoreCase) && !signedIn);
+        Assert.DoesNotContain("mallory", values);
+        Assert.DoesNotContain(names, n => n.Contains('_', StringComparison.Ordinal) && n.StartsWith("x", StringComparison.OrdinalIgnoreCase));
+        if (signedIn)
+        {
+            var identity = seen.GetProperty("identity");
+            Assert.True(identity.GetProperty("verified").GetBoolean());
+            Assert.Equal("alice", identity.GetProperty("user").GetString());
+            Assert.Equal(["editor"], identity.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+            Assert.Equal(1, names.Count(n => n.Equals("x-auth-user", StringComparison.OrdinalIgnoreCase)));
+            Assert.Equal(1, names.Count(n => n.Equals("x-auth-roles", StringComparison.OrdinalIgnoreCase)));
+        }
+        else
+        {
+            Assert.DoesNotContain(names, n => n.StartsWith("x-auth", StringComparison.OrdinalIgnoreCase) || n.StartsWith("x_auth", StringComparison.OrdinalIgnoreCase));
+        }
+    }
+
+    [Fact]
+    public async Task A_forged_alg_none_assertion_from_the_client_is_removed()
+    {
+        var rig = await RigAsync();
+        using var browser = rig.Gateway.Browser();
+        var none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhZG1pbiIsInJvbGVzIjpbImFkbWluIl19.";
+        var request = new HttpRequestMessage(HttpMethod.Get, "/whoami");
+        request.Headers.TryAddWithoutValidation("X-Auth-Assertion", none);
+        request.Headers.TryAddWithoutValidation("X-Auth-User", "admin");
+        var seen = await (await browser.Http.SendAsync(request)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.False(seen.GetProperty("identity").GetProperty("verified").GetBoolean());
+        Assert.Equal("no-assertion", seen.GetProperty("identity").GetProperty("reason").GetString());
+
+        // Signed in, the gateway's own assertion replaces it.
+        await browser.LoginAsync("alice", "alice-password");
+        var signedIn = new HttpRequestMessage(HttpMethod.Get, "/admin/whoami");
+        signedIn.Headers.TryAddWithoutValidation("X-Auth-Assertion", none);
+        var mine = await (await browser.Http.SendAsync(signedIn)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(mine.GetProperty("identity").GetProperty("verified").GetBoolean());
+        Assert.NotEqual(none, mine.GetProperty("headers").GetProperty("x-auth-assertion").GetString());
+    }
+}
