@@ -12,7 +12,7 @@ internal static class OidcTokenValidator
          SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512, SecurityAlgorithms.RsaSsaPssSha256, "EdDSA"];
 
     public static async Task<TokenValidationResult> ValidateAsync(string token, OpenIdConnectConfiguration configuration, string audience,
-        TimeSpan clockSkew, bool validateLifetime = true, string? tokenType = null)
+        TimeSpan clockSkew, bool requireExpiration = true)
     {
         var parameters = new TokenValidationParameters
         {
@@ -21,11 +21,10 @@ internal static class OidcTokenValidator
             IssuerSigningKeys = configuration.SigningKeys,
             ValidateIssuerSigningKey = true,
             RequireSignedTokens = true,
-            RequireExpirationTime = validateLifetime,
-            ValidateLifetime = validateLifetime,
+            RequireExpirationTime = requireExpiration,
+            ValidateLifetime = true,
             ClockSkew = clockSkew,
             ValidAlgorithms = Algorithms,
-            ValidTypes = tokenType is null ? null : [tokenType],
         };
         return await new JsonWebTokenHandler { MapInboundClaims = false }.ValidateTokenAsync(token, parameters);
     }

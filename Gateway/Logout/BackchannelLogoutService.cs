@@ -46,7 +46,8 @@ internal sealed partial class BackchannelLogoutService(
         }
 
         var configuration = await oidc.GetAsync(context.RequestAborted);
-        var result = await OidcTokenValidator.ValidateAsync(logoutToken, configuration, oidc.Settings.ClientId!, oidc.Settings.ClockSkew);
+        // A logout_token must carry iat (checked below); exp is optional in the spec, but honoured when present.
+        var result = await OidcTokenValidator.ValidateAsync(logoutToken, configuration, oidc.Settings.ClientId!, oidc.Settings.ClockSkew, requireExpiration: false);
         if (!result.IsValid)
         {
             await RejectAsync(context, $"logout_token is not valid ({result.Exception?.GetType().Name})");
@@ -87,7 +88,7 @@ internal sealed partial class BackchannelLogoutService(
         if (!token.TryGetPayloadValue<JsonElement>("events", out var events) || events.ValueKind != JsonValueKind.Object ||
             !events.TryGetProperty(LogoutEvent, out var logoutEvent) || logoutEvent.ValueKind != JsonValueKind.Object)
             return "events claim lacks the back-channel logout event";
-        if (token.TryGetPayloadValue<JsonElement>("nonce", out _)) return "logout_token must not carry a nonce";
+        if (token.Claims.Any(c => c.Type == "nonce")) return "logout_token must not carry a nonce";
         if (string.IsNullOrEmpty(token.Id)) return "logout_token has no jti";
         if (!token.TryGetPayloadValue<long>("iat", out var iat)) return "logout_token has no iat";
         var issuedAt = DateTimeOffset.FromUnixTimeSeconds(iat);

@@ -1,0 +1,167 @@
+namespace Gateway.Tests.Logout;
+
+public sealed class LogoutTests(SharedRedis redis)
+{
+    private static async Task<string> LegacyLoginAsync(Browser browser)
+    {
+        // The CMS's own session, created through the gateway like the legacy CMS does today.
+        var response = await browser.Http.PostAsync("/legacy/login", null);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sessionId").GetString()!;
+    }
+
+    [Fact]
+    public async Task Logout_purges_the_session_its_index_entry_and_the_cms_session_then_clears_cookies_and_redirects()
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        using var browser = rig.Gateway.Browser();
+        await browser.LoginAsync("alice", "alice-password");
+        var cmsSession = await LegacyLoginAsync(browser);
+        using var mux = await redis.Server.ConnectAsync();
+        var db = mux.GetDatabase();
+        var server = mux.GetServer(redis.Configuration);
+        var sessionKey = Assert.Single(server.Keys(pattern: rig.KeyPrefix + "{u:*}:s:*"));
+        var indexKey = Assert.Single(server.Keys(pattern: rig.KeyPrefix + "{u:*}:idx"));
+        Assert.True(await db.KeyExistsAsync($"sess:{cmsSession}"));
+
+        // The CMS's own logout link: intercepted, never proxied (the CMS would redirect to /?cms-logout=1).
+        var response = await browser.NavigateAsync("/admin/logout", site: "same-origin");
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal("/", response.Headers.Location!.OriginalString);
+
+        Assert.False(await db.KeyExistsAsync(sessionKey));
+        Assert.Equal(0, await db.SetLengthAsync(indexKey));
+        Assert.False(await db.KeyExistsAsync($"sess:{cmsSession}"));
+
+        var setCookies = response.Headers.GetValues("Set-Cookie").ToList();
+        var gw = Assert.Single(setCookies, c => c.StartsWith("gw_session=", StringComparison.Ordinal));
+        Assert.Equal("gw_session=; expires=Thu, 01 Jan 1970 00:00:00 GMT; max-age=0; path=/; samesite=lax; httponly", gw);
+        Assert.Contains(setCookies, c => c.StartsWith("connect.sid=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/", StringComparison.Ordinal));
+        Assert.True(response.Headers.CacheControl!.NoStore);
+        Assert.Null(browser.Cookie("gw_session"));
+        Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "LogoutCompleted");
+    }
+
+    [Fact]
+    public async Task Post_logout_with_same_origin_answers_303_to_the_validated_return_url()
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        using var browser = rig.Gateway.Browser();
+        await browser.LoginAsync("alice", "alice-password");
+        var request = new HttpRequestMessage(HttpMethod.Post, "/logout?returnUrl=%2Fgoodbye") { Content = new FormUrlEncodedContent([]) };
+        request.Headers.Add("Origin", rig.Gateway.BaseUrl);
+        var response = await browser.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        Assert.Equal("/goodbye", response.Headers.Location!.OriginalString);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Logout_without_a_session_or_with_a_tampered_cookie_still_clears_and_redirects()
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        foreach (var cookie in new string?[] { null, "tampered-value" })
+        {
+            using var browser = rig.Gateway.Browser();
+            if (cookie is not null) browser.SetCookie("gw_session", cookie);
+            var response = await browser.NavigateAsync("/logout");
+            Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+            Assert.Equal("/", response.Headers.Location!.OriginalString);
+            Assert.Contains(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("gw_session=;", StringComparison.Ordinal));
+        }
+    }
+
+    public static TheoryData<string, string> CrossSite => new()
+    {
+        { "Sec-Fetch-Site", "cross-site" },
+        { "Sec-Fetch-Site", "same-site" },
+        { "Referer", "https://evil.example/page" },
+        { "Origin", "https://evil.example" },
+    };
+
+    [Theory]
+    [MemberData(nameof(CrossSite))]
+    public async Task A_cross_site_get_shows_a_confirmation_that_posts_and_does_not_log_out_silently(string header, string value)
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        using var browser = rig.Gateway.Browser();
+        await browser.LoginAsync("alice", "alice-password");
+        var request = new HttpRequestMessage(HttpMethod.Get, "/logout?returnUrl=%2Fbye");
+        request.Headers.TryAddWithoutValidation(header, value);
+        var confirm = await browser.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, confirm.StatusCode);
+        var page = await confirm.Content.ReadAsStringAsync();
+        Assert.Contains("Another site asked to sign you out", page);
+        Assert.DoesNotContain(confirm.Headers.TryGetValues("Set-Cookie", out var sc) ? sc : [], c => c.StartsWith("gw_session=", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+
+        var post = await browser.Http.PostAsync("/logout", new FormUrlEncodedContent(Browser.HiddenFields(page)));
+        Assert.Equal(HttpStatusCode.SeeOther, post.StatusCode);
+        Assert.Equal("/bye", post.Headers.Location!.OriginalString);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_post_from_a_foreign_origin_without_the_token_does_not_log_out()
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        using var browser = rig.Gateway.Browser();
+        await browser.LoginAsync("alice", "alice-password");
+        var request = new HttpRequestMessage(HttpMethod.Post, "/logout") { Content = new FormUrlEncodedContent([]) };
+        request.Headers.Add("Origin", "https://evil.example");
+        var response = await browser.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("Another site asked to sign you out", await response.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Logout_everywhere_ends_every_session_of_the_user_and_no_one_elses()
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        using var laptop = rig.Gateway.Browser();
+        using var phone = rig.Gateway.Browser();
+        using var someoneElse = rig.Gateway.Browser();
+        await laptop.LoginAsync("alice", "alice-password");
+        await phone.LoginAsync("alice", "alice-password");
+        await someoneElse.LoginAsync("admin", "admin-password");
+        var request = new HttpRequestMessage(HttpMethod.Post, "/logout?scope=all") { Content = new FormUrlEncodedContent([]) };
+        request.Headers.Add("Origin", rig.Gateway.BaseUrl);
+        Assert.Equal(HttpStatusCode.SeeOther, (await laptop.Http.SendAsync(request)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await laptop.ApiGetAsync("/api/whoami")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await phone.ApiGetAsync("/api/whoami")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await someoneElse.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_legacy_cookie_with_a_bad_signature_is_cleared_but_purges_nothing()
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        using var victim = rig.Gateway.Browser();
+        var victimSession = await LegacyLoginAsync(victim);
+        using var attacker = rig.Gateway.Browser();
+        attacker.SetCookie("connect.sid", $"s%3A{victimSession}.forgedsignatureAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        var response = await attacker.NavigateAsync("/logout");
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Contains(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("connect.sid=;", StringComparison.Ordinal));
+        using var mux = await redis.Server.ConnectAsync();
+        Assert.True(await mux.GetDatabase().KeyExistsAsync($"sess:{victimSession}"));
+        Assert.Equal(victimSession, (await victim.Http.GetFromJsonAsync<JsonElement>("/legacy/me")).GetProperty("sessionId").GetString());
+    }
+
+    [Fact]
+    public async Task Logout_of_an_oidc_session_goes_through_the_providers_end_session()
+    {
+        await using var rig = await OidcRig.StartAsync(redis.Configuration);
+        using var browser = rig.Gateway.Browser();
+        await rig.LoginAsync(browser, "alice");
+        var response = await browser.NavigateAsync("/logout", site: "same-origin");
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        var location = response.Headers.Location!;
+        Assert.StartsWith($"{rig.Idp.Issuer}/session/end?", location.OriginalString);
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(location.Query);
+        Assert.Equal($"{rig.Gateway.BaseUrl}/", query["post_logout_redirect_uri"].ToString());
+        Assert.StartsWith("eyJ", query["id_token_hint"].ToString());
+        Assert.NotEmpty(query["state"].ToString());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+}
