@@ -56,6 +56,8 @@ internal static class GatewayCommands
             return 64;
         }
         await using var app = Build(args.Where(a => a is not "--all").Except([user ?? "", "--user"]).ToArray(), validateSettings: true);
+        // Connect first: the per-call timeout is sized for a live connection, not for establishing one.
+        if (app.Services.GetService<Redis.RedisConnection>() is { } redis) await redis.GetAsync();
         var sessions = app.Services.GetRequiredService<SessionManager>();
         if (verb == "list")
         {

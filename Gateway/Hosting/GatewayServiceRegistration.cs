@@ -59,12 +59,8 @@ internal static class GatewayServiceRegistration
     {
         if (builder.Environment.IsDevelopment()) return;
         builder.Logging.ClearProviders();
-        builder.Logging.AddJsonConsole(o =>
-        {
-            o.IncludeScopes = false;
-            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            o.UseUtcTimestamp = true;
-        });
+        builder.Logging.AddConsole(o => o.FormatterName = GatewayJsonConsoleFormatter.Name)
+            .AddConsoleFormatter<GatewayJsonConsoleFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
     }
 
     private static void AddGatewayStore(this IServiceCollection services, GatewayOptions settings)

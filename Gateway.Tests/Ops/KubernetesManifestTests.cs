@@ -1,0 +1,73 @@
+using YamlDotNet.RepresentationModel;
+
+namespace Gateway.Tests.Ops;
+
+/// <summary>Every overlay renders, and the rendered manifests keep the invariants ops rely on.</summary>
+public sealed class KubernetesManifestTests
+{
+    public static TheoryData<string> Overlays => new() { "try-it", "production" };
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task Overlay_renders_with_the_invariants_ops_rely_on(string overlay)
+    {
+        var docs = await RenderAsync(overlay);
+        YamlMappingNode Single(string kind, string? name = null) =>
+            Assert.Single(docs, d => Str(d, "kind") == kind && (name is null || Str(Map(d, "metadata"), "name")!.StartsWith(name, StringComparison.Ordinal)));
+
+        var deployment = Single("Deployment", "gateway");
+        var spec = Map(deployment, "spec");
+        Assert.True(int.Parse(Str(spec, "replicas")!) >= 2);
+        Assert.Equal("0", Str(Map(Map(spec, "strategy"), "rollingUpdate"), "maxUnavailable"));
+        var pod = Map(Map(spec, "template"), "spec");
+        Assert.Equal("true", Str(Map(pod, "securityContext"), "runAsNonRoot"));
+        var container = (YamlMappingNode)((YamlSequenceNode)pod.Children["containers"]).Children.Single();
+        Assert.Equal("/readyz", Str(Map(Map(container, "readinessProbe"), "httpGet"), "path"));
+        Assert.Equal("/healthz", Str(Map(Map(container, "livenessProbe"), "httpGet"), "path"));
+        var security = Map(container, "securityContext");
+        Assert.Equal("true", Str(security, "readOnlyRootFilesystem"));
+        Assert.Equal("false", Str(security, "allowPrivilegeEscalation"));
+        Assert.Equal("ALL", ((YamlSequenceNode)Map(security, "capabilities").Children["drop"]).Children.Single().ToString());
+        Assert.NotNull(Str(Map(Map(container, "resources"), "requests"), "memory"));
+        Assert.NotNull(Str(Map(Map(container, "resources"), "limits"), "memory"));
+
+        // The routes are mounted as a directory (no subPath), so ConfigMap edits reach the file poller.
+        var mount = ((YamlSequenceNode)container.Children["volumeMounts"]).Children.Cast<YamlMappingNode>().Single(m => Str(m, "name") == "routes");
+        Assert.False(mount.Children.ContainsKey("subPath"));
+        var env = ((YamlSequenceNode)container.Children["env"]).Children.Cast<YamlMappingNode>().ToDictionary(e => Str(e, "name")!, e => e);
+        Assert.Equal(Str(mount, "mountPath") + "/proxy.json", Str(env["Gateway__ProxyConfigPath"], "value"));
+        var redisSecret = Map(Map(env["Gateway__Redis__Configuration"], "valueFrom"), "secretKeyRef");
+        var secretName = Str(redisSecret, "name")!;
+        Assert.StartsWith("gateway-secrets", secretName);
+        if (overlay == "production")
+            Assert.Equal("oidc-client-secret", Str(Map(Map(env["Gateway__Login__Oidc__ClientSecret"], "valueFrom"), "secretKeyRef"), "key"));
+
+        var configMap = Single("ConfigMap", "gateway-routes");
+        var volume = ((YamlSequenceNode)pod.Children["volumes"]).Children.Cast<YamlMappingNode>().Single(v => Str(v, "name") == "routes");
+        Assert.Equal(Str(Map(configMap, "metadata"), "name"), Str(Map(volume, "configMap"), "name"));
+        Assert.Equal(await File.ReadAllTextAsync(Path.Combine(Tools.RepoRoot, "proxy.json")), Str(Map(configMap, "data"), "proxy.json"));
+
+        Assert.Equal("gateway", Str(Map(Single("Service", "gateway"), "metadata"), "name"));
+        Assert.True(int.Parse(Str(Map(Single("PodDisruptionBudget"), "spec"), "minAvailable")!) >= 1);
+        Assert.True(int.Parse(Str(Map(Single("HorizontalPodAutoscaler"), "spec"), "minReplicas")!) >= 2);
+        var policy = Map(Single("NetworkPolicy"), "spec");
+        Assert.Equal("cms", Str(Map(Map(policy, "podSelector"), "matchLabels"), "app.kubernetes.io/name"));
+        var from = ((YamlSequenceNode)((YamlMappingNode)((YamlSequenceNode)policy.Children["ingress"]).Children.Single()).Children["from"]).Children.Cast<YamlMappingNode>().Single();
+        Assert.Equal("gateway", Str(Map(Map(from, "podSelector"), "matchLabels"), "app.kubernetes.io/name"));
+    }
+
+    private static async Task<List<YamlMappingNode>> RenderAsync(string overlay)
+    {
+        var kubectl = Tools.Require("kubectl", "the kubectl client (https://kubernetes.io/docs/tasks/tools/)");
+        await using var process = new ServerProcess(kubectl, ["kustomize", "--load-restrictor", "LoadRestrictionsNone", Path.Combine(Tools.RepoRoot, "k8s", "overlays", overlay)]);
+        Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        var stream = new YamlStream();
+        stream.Load(new StringReader(process.Output));
+        return stream.Documents.Select(d => (YamlMappingNode)d.RootNode).ToList();
+    }
+
+    private static YamlMappingNode Map(YamlMappingNode node, string key) => (YamlMappingNode)node.Children[new YamlScalarNode(key)];
+
+    private static string? Str(YamlMappingNode node, string key) =>
+        node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? ((YamlScalarNode)value).Value : null;
+}
