@@ -103,20 +103,23 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewayAuth(this IServiceCollection services, GatewayOptions settings)
     {
+        // Resolved from DI per request instead of ActivatorUtilities reflection (the authentication provider checks DI first).
+        services.AddTransient<GatewaySessionHandler>();
         var auth = services.AddAuthentication(GatewaySessionSchemeOptions.Scheme)
             .AddScheme<GatewaySessionSchemeOptions, GatewaySessionHandler>(GatewaySessionSchemeOptions.Scheme, _ => { });
         if (settings.Login.OidcEnabled) auth.AddGatewayOidc(settings.Login.Oidc);
 
         services.AddAuthorization(options =>
         {
-            var signedIn = new AuthorizationPolicyBuilder(GatewaySessionSchemeOptions.Scheme).RequireAuthenticatedUser().Build();
+            // No scheme named on the policies: UseAuthentication already ran the default (session) scheme, and a
+            // policy that names schemes re-authenticates and merges a new principal on every request.
+            var signedIn = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build();
             options.DefaultPolicy = signedIn;
             // Fail closed: a route with no AuthorizationPolicy in proxy.json needs a signed-in user.
             options.FallbackPolicy = signedIn;
             foreach (var (name, policy) in settings.Policies)
             {
-                options.AddPolicy(name, p => p.AddAuthenticationSchemes(GatewaySessionSchemeOptions.Scheme)
-                    .RequireAuthenticatedUser().RequireRole(policy.Roles));
+                options.AddPolicy(name, p => p.RequireAuthenticatedUser().RequireRole(policy.Roles));
             }
         });
     }

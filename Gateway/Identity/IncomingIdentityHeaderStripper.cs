@@ -12,8 +12,8 @@ internal sealed partial class IncomingIdentityHeaderStripper(RequestDelegate nex
     {
         var headers = context.Request.Headers;
         List<string>? forged = null;
-        foreach (var header in headers)
-            if (rules.IsIdentityHeader(header.Key)) (forged ??= []).Add(header.Key);
+        foreach (var name in headers.Keys)
+            if (rules.IsIdentityHeader(name)) (forged ??= []).Add(name);
         if (forged is not null)
         {
             foreach (var name in forged) headers.Remove(name);

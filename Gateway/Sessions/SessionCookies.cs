@@ -15,6 +15,13 @@ namespace Gateway.Sessions;
 internal sealed class SessionCookies(IOptions<GatewayOptions> options, IDataProtectionProvider dataProtection)
 {
     private const int MaxCookieLength = 512;
+
+    // Unprotect derives subkeys, decrypts and checks a MAC: tens of microseconds on every request. A cookie
+    // value that verified once maps to the same key forever, so remember it (bounded). Only values that
+    // verified are remembered; a tampered value always takes the full check. Revocation is unaffected:
+    // the key is still resolved through the session cache and store on every request.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SessionKey> _verified = new(StringComparer.Ordinal);
+    private readonly int _maxVerified = Math.Max(1, options.Value.Session.CacheMaxEntries);
     private readonly IDataProtector _protector = dataProtection.CreateProtector("Gateway.SessionCookie.v1");
     private readonly GatewaySessionOptions _options = options.Value.Session;
     private readonly string _httpsName = (options.Value.Session.CookieDomain is null ? "__Host-" : "__Secure-") + options.Value.Session.CookieName;
@@ -34,11 +41,15 @@ internal sealed class SessionCookies(IOptions<GatewayOptions> options, IDataProt
     {
         if (!request.Cookies.TryGetValue(NameFor(request), out var value) || string.IsNullOrEmpty(value) || value.Length > MaxCookieLength)
             return null;
+        if (_verified.TryGetValue(value, out var known)) return known;
         try
         {
             var bytes = Base64Url.DecodeFromChars(value);
             var plain = _protector.Unprotect(bytes);
-            return SessionKey.TryParse(Encoding.ASCII.GetString(plain), out var key) ? key : null;
+            if (!SessionKey.TryParse(Encoding.ASCII.GetString(plain), out var key)) return null;
+            if (_verified.Count >= _maxVerified) _verified.Clear();
+            _verified[value] = key;
+            return key;
         }
         catch (Exception ex) when (ex is CryptographicException or FormatException)
         {
