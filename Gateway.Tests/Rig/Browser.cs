@@ -38,6 +38,14 @@ internal sealed partial class Browser : IDisposable
         return Http.SendAsync(request);
     }
 
+    /// <summary>A form POST from one of our own pages: the browser sends our Origin.</summary>
+    public Task<HttpResponseMessage> PostSameOriginAsync(string path)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent([]) };
+        request.Headers.Add("Origin", BaseUrl);
+        return Http.SendAsync(request);
+    }
+
     public Task<HttpResponseMessage> ApiGetAsync(string path)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, path);

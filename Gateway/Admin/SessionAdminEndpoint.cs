@@ -44,7 +44,7 @@ internal sealed partial class SessionAdminEndpoint(
         if (!await AuthorizeAsync(context)) return;
         var user = context.Request.Query["user"].ToString();
         var all = string.Equals(context.Request.Query["all"], "true", StringComparison.OrdinalIgnoreCase);
-        if (user.Length == 0 == !all)
+        if ((user.Length > 0) == all)
         {
             await GatewayResponses.JsonErrorAsync(context, StatusCodes.Status400BadRequest, "invalid_request", "Give exactly one of ?user=<id> or ?all=true.", null);
             return;

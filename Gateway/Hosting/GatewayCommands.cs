@@ -32,10 +32,8 @@ internal static class GatewayCommands
         var rest = path is null ? args : args[1..];
         await using var app = Build(rest, validateSettings: false);
         path = Path.GetFullPath(path ?? app.Configuration["Gateway:ProxyConfigPath"] ?? "proxy.json");
-        var (snapshot, content) = await ProxyConfigFileReader.ReadAsync(path, app.Configuration, CancellationToken.None);
-        IReadOnlyList<string> errors = content is null && !File.Exists(path)
-            ? [$"{path}: the route file does not exist."]
-            : await app.Services.GetRequiredService<ProxyConfigValidator>().ValidateAsync(path, snapshot);
+        var (snapshot, _) = await ProxyConfigFileReader.ReadAsync(path, app.Configuration, CancellationToken.None);
+        var errors = await app.Services.GetRequiredService<ProxyConfigValidator>().ValidateAsync(path, snapshot);
         if (errors.Count == 0)
         {
             Console.WriteLine($"{path}: OK ({snapshot.Routes.Count} routes, {snapshot.Clusters.Count} clusters)");

@@ -72,8 +72,8 @@ internal static class GatewayPipeline
         if (errors.Count > 0)
         {
             var path = Path.GetFullPath(settings.ProxyConfigPath ?? "proxy.json", app.Environment.ContentRootPath);
-            var (snapshot, content) = await ProxyConfigFileReader.ReadAsync(path, app.Configuration, CancellationToken.None);
-            errors.AddRange(content is null && !File.Exists(path) ? [$"{path}: the route file does not exist (set Gateway:ProxyConfigPath)."] : snapshot.Errors);
+            var (snapshot, _) = await ProxyConfigFileReader.ReadAsync(path, app.Configuration, CancellationToken.None);
+            errors.AddRange(snapshot.Errors);
             throw new GatewayStartupException("  - " + string.Join(Environment.NewLine + "  - ", errors));
         }
         await app.Services.GetRequiredService<FileProxyConfigProvider>().LoadInitialAsync(CancellationToken.None);

@@ -40,7 +40,7 @@ internal static class GatewayServiceRegistration
         services.AddGatewayAuth(settings);
         services.AddGatewayRouting();
         services.AddGatewayIdentity();
-        services.AddGatewayLogin(settings);
+        services.AddGatewayLogin();
         services.AddGatewayLogout();
         services.AddGatewayAdmin();
         services.AddGatewayForwarding(settings.Forwarding);
@@ -65,7 +65,8 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewayStore(this IServiceCollection services, GatewayOptions settings)
     {
-        var dataProtection = services.AddDataProtection().SetApplicationName("Gateway");
+        // A fixed application name: every replica (and every version) reads every other's cookies and records.
+        services.AddDataProtection().SetApplicationName("Gateway");
         if (settings.Redis.IsConfigured)
         {
             services.AddSingleton<RedisConnection>();
@@ -90,7 +91,6 @@ internal static class GatewayServiceRegistration
             services.AddSingleton<ILegacySessionStore, NoLegacySessionStore>();
             services.AddSingleton<IReplayGuard, InMemoryReplayGuard>();
         }
-        _ = dataProtection;
     }
 
     private static void AddGatewaySessions(this IServiceCollection services)
@@ -144,7 +144,7 @@ internal static class GatewayServiceRegistration
         services.AddSingleton<Yarp.ReverseProxy.Transforms.Builder.ITransformProvider, IdentityTransformProvider>();
     }
 
-    private static void AddGatewayLogin(this IServiceCollection services, GatewayOptions settings)
+    private static void AddGatewayLogin(this IServiceCollection services)
     {
         services.AddAntiforgery(o =>
         {
@@ -158,7 +158,6 @@ internal static class GatewayServiceRegistration
         services.AddSingleton<LoginAttemptLimiter>();
         services.AddSingleton<DevLoginService>();
         services.AddSingleton<LoginService>();
-        _ = settings;
     }
 
     private static void AddGatewayLogout(this IServiceCollection services)

@@ -21,7 +21,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         KeyPrefix = redis.KeyPrefix;
         var config = ConfigurationOptions.Parse(redis.Configuration!);
         config.AbortOnConnectFail = false;
-        config.ConnectTimeout = Math.Max(config.ConnectTimeout == 5000 ? 2000 : config.ConnectTimeout, 500);
+        // StackExchange.Redis waits 5 s by default; start-up and reconnects should not stall that long unless ops ask.
+        if (!redis.Configuration!.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase)) config.ConnectTimeout = 2000;
         config.ClientName ??= "gateway";
         _connection = new(() => ConnectAsync(config), LazyThreadSafetyMode.ExecutionAndPublication);
     }

@@ -25,6 +25,7 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
         cache.Distrust("waiting for the revocation subscription");
         connection.ConnectionFailed += OnFailed;
         connection.ConnectionRestored += OnRestored;
+        // Not awaited: start-up must not wait for Redis. The loop retries until subscribed; until then the cache is distrusted.
         _ = SubscribeAsync();
         await Task.CompletedTask;
     }

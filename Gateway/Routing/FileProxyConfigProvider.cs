@@ -35,34 +35,24 @@ internal sealed partial class FileProxyConfigProvider(
     /// <summary>Loads the file at start-up; any problem stops the gateway with every error listed.</summary>
     public async Task LoadInitialAsync(CancellationToken cancellationToken)
     {
-        var (errors, hash) = await TryLoadAsync(cancellationToken);
+        var (snapshot, content) = await ProxyConfigFileReader.ReadAsync(_path, configuration, cancellationToken);
+        var errors = await validator.ValidateAsync(_path, snapshot);
         if (errors.Count > 0)
             throw new GatewayStartupException($"The route file {_path} is not valid:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", errors)}");
+        var hash = Convert.ToHexString(SHA256.HashData(content!));
+        Apply(snapshot, hash);
         _lastSeenHash = hash;
     }
 
     /// <summary>Re-reads the file if its content changed. Returns true when a new config was applied.</summary>
     public async Task<bool> ReloadIfChangedAsync(CancellationToken cancellationToken)
     {
-        byte[] content;
-        try
-        {
-            content = await File.ReadAllBytesAsync(_path, cancellationToken);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // A missing file during a symlink swap is normal for a moment; report it only if it lasts.
-            if (_lastSeenHash == "missing") return false;
-            _lastSeenHash = "missing";
-            Reject([$"{_path}: cannot be read: {ex.Message}"]);
-            return false;
-        }
-
-        var hash = Convert.ToHexString(SHA256.HashData(content));
+        var (snapshot, content) = await ProxyConfigFileReader.ReadAsync(_path, configuration, cancellationToken);
+        // A missing file during a symlink swap is normal for a moment: report an unreadable file once, not every poll.
+        var hash = content is null ? "unreadable" : Convert.ToHexString(SHA256.HashData(content));
         if (hash == _lastSeenHash) return false;
         _lastSeenHash = hash;
 
-        var snapshot = ProxyConfigFileReader.Parse(_path, content, configuration);
         var errors = await validator.ValidateAsync(_path, snapshot);
         if (errors.Count > 0)
         {
@@ -95,18 +85,6 @@ internal sealed partial class FileProxyConfigProvider(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-    }
-
-    private async Task<(IReadOnlyList<string> Errors, string? Hash)> TryLoadAsync(CancellationToken cancellationToken)
-    {
-        var (snapshot, content) = await ProxyConfigFileReader.ReadAsync(_path, configuration, cancellationToken);
-        if (content is null && !File.Exists(_path))
-            return ([$"{_path}: the route file does not exist (set Gateway:ProxyConfigPath)."], null);
-        var errors = await validator.ValidateAsync(_path, snapshot);
-        if (errors.Count > 0) return (errors, null);
-        var hash = Convert.ToHexString(SHA256.HashData(content!));
-        Apply(snapshot, hash);
-        return ([], hash);
     }
 
     private void Apply(ProxyConfigSnapshot snapshot, string hash)

@@ -40,6 +40,10 @@ internal static class ProxyConfigFileReader
         {
             content = await File.ReadAllBytesAsync(path, cancellationToken);
         }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return (ProxyConfigSnapshot.Failed($"{path}: the route file does not exist (set Gateway:ProxyConfigPath)."), null);
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return (ProxyConfigSnapshot.Failed($"{path}: cannot be read: {ex.Message}"), null);
