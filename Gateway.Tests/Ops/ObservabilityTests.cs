@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 namespace Gateway.Tests.Ops;
 
 /// <summary>JSON logs carry event names ops can alert on, metrics count what matters, and nothing secret is written.</summary>
@@ -55,5 +56,40 @@ public sealed class ObservabilityTests(SharedRedis redis)
         Assert.Equal(1, metrics.Sum("gateway.sessions.revoked", "reason=logout"));
         Assert.True(metrics.Sum("gateway.session_cache.lookups", "result=hit") >= 4);
         Assert.Equal(1, metrics.Sum("gateway.config.reloads", "result=rejected"));
+    }
+}
+
+/// <summary>Metrics really leave the process over OTLP/HTTP when an endpoint is configured.</summary>
+public sealed class OtlpExportTests(SharedRedis redis)
+{
+    [Fact]
+    public async Task Metrics_are_exported_over_otlp_http_to_the_configured_endpoint()
+    {
+        var received = new System.Collections.Concurrent.ConcurrentQueue<(string ContentType, byte[] Body)>();
+        var receiverPort = Tools.FreePort();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        Microsoft.AspNetCore.Hosting.HostingAbstractionsWebHostBuilderExtensions.UseUrls(builder.WebHost, $"http://127.0.0.1:{receiverPort}");
+        await using var receiver = builder.Build();
+        receiver.MapPost("/v1/metrics", async (HttpContext context) =>
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            received.Enqueue((context.Request.ContentType ?? "", body.ToArray()));
+            return Results.Ok();
+        });
+        await receiver.StartAsync();
+
+        var config = new GatewayConfig().WithRedis(redis.Configuration)
+            .Set("Gateway:OtlpEndpoint", $"http://127.0.0.1:{receiverPort}/v1/metrics")
+            .Set("OTEL_METRIC_EXPORT_INTERVAL", "300");
+        await using var gateway = await GatewayProcess.StartAsync(config);
+        using var browser = gateway.Browser();
+        await browser.LoginAsync("alice", "alice-password");
+
+        var exported = await Routing.LiveReloadTests.Eventually(() => Task.FromResult(
+            received.Any(r => System.Text.Encoding.UTF8.GetString(r.Body).Contains("gateway.sessions.created", StringComparison.Ordinal)) ? (bool?)true : null), 15_000);
+        Assert.True(exported, $"{received.Count} OTLP posts, none with gateway.sessions.created:\n{gateway.Output}");
+        Assert.All(received, r => Assert.Equal("application/x-protobuf", r.ContentType));
     }
 }

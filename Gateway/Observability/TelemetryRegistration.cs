@@ -5,7 +5,11 @@ using OpenTelemetry.Metrics;
 
 namespace Gateway.Observability;
 
-/// <summary>OTLP export of the gateway's, ASP.NET Core's and Kestrel's meters when Gateway:OtlpEndpoint is set.</summary>
+/// <summary>
+/// OTLP export of the gateway's, ASP.NET Core's and Kestrel's meters when Gateway:OtlpEndpoint is set:
+/// <c>http://collector:4318/v1/metrics</c> for OTLP/HTTP, <c>http://collector:4317</c> for gRPC. The export
+/// interval follows OTEL_METRIC_EXPORT_INTERVAL (default 60 s).
+/// </summary>
 internal static class TelemetryRegistration
 {
     public static void AddGatewayTelemetry(this IServiceCollection services, GatewayOptions settings)
@@ -26,7 +30,8 @@ internal static class TelemetryRegistration
                 .AddOtlpExporter(o =>
                 {
                     o.Endpoint = endpoint;
-                    o.Protocol = endpoint.Port == 4318 ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc;
+                    // OTLP/HTTP endpoints name the signal path (.../v1/metrics); anything else is a gRPC collector.
+                    o.Protocol = endpoint.AbsolutePath.EndsWith("/v1/metrics", StringComparison.Ordinal) ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc;
                 })
                 .Build();
             return Task.CompletedTask;
