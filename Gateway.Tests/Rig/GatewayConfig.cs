@@ -37,6 +37,10 @@ internal sealed class GatewayConfig
     public GatewayConfig WithRedis(string configuration, string? prefix = null)
     {
         Settings["Gateway:Redis:Configuration"] = configuration;
+        // The suite runs dozens of processes on two cores; a 250 ms per-call budget (the production default)
+        // occasionally trips under that load and turns a login into an honest 503. Outage tests fail fast on
+        // refused connections, not on this timeout.
+        Settings["Gateway:Redis:OperationTimeout"] = "00:00:02";
         Settings["Gateway:Redis:KeyPrefix"] = prefix ?? $"gw{Guid.NewGuid():N}"[..12] + ":";
         return this;
     }

@@ -22,26 +22,40 @@ internal static class Tools
     /// A free loopback port below Linux's ephemeral range (32768-60999), so an outgoing connection of a
     /// parallel test cannot take it between this check and the server's bind; never the same one twice.
     /// </summary>
-    public static int FreePort()
+    public static int FreePort() => FreePorts(20000, 32000, offset: null);
+
+    /// <summary>A port for a Redis Cluster node: its cluster bus listens on port + 10000, which must be free too.</summary>
+    public static int FreeClusterPort() => FreePorts(20000, 22700, offset: 10000);
+
+    private static int FreePorts(int from, int to, int? offset)
     {
         lock (HandedOut)
         {
             for (var attempt = 0; attempt < 1000; attempt++)
             {
-                var port = Random.Shared.Next(20000, 32000);
-                if (!HandedOut.Add(port)) continue;
-                try
-                {
-                    using var listener = new TcpListener(IPAddress.Loopback, port);
-                    listener.Start();
-                    return port;
-                }
-                catch (SocketException)
-                {
-                }
+                var port = Random.Shared.Next(from, to);
+                if (HandedOut.Contains(port) || (offset is { } o && HandedOut.Contains(port + o))) continue;
+                if (!IsFree(port) || (offset is { } bus && !IsFree(port + bus))) continue;
+                HandedOut.Add(port);
+                if (offset is { } reserved) HandedOut.Add(port + reserved);
+                return port;
             }
         }
-        throw new InvalidOperationException("No free loopback port found in 20000-32000.");
+        throw new InvalidOperationException($"No free loopback port found in {from}-{to}.");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     public static string RepoRoot { get; } = FindRepoRoot();

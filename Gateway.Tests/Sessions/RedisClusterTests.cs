@@ -14,7 +14,7 @@ public sealed class RedisClusterTests
         var dirs = new List<string>();
         try
         {
-            var ports = Enumerable.Range(0, 3).Select(_ => Tools.FreePort()).ToArray();
+            var ports = Enumerable.Range(0, 3).Select(_ => Tools.FreeClusterPort()).ToArray();
             foreach (var port in ports)
             {
                 var dir = Tools.NewTempDir("cluster");
