@@ -33,6 +33,22 @@ public sealed class GatewayOptions
     /// <summary>Named route policies, referenced from proxy.json <c>AuthorizationPolicy</c>.</summary>
     public Dictionary<string, RoutePolicyOptions> Policies { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Binds the <c>Gateway:</c> section. A value the binder cannot convert becomes a start-up error naming
+    /// the key and the value (e.g. <c>Gateway:Session:IdleTimeout</c>).
+    /// </summary>
+    internal static GatewayOptions Read(IConfiguration configuration)
+    {
+        try
+        {
+            return configuration.GetSection(SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new GatewayStartupException("  - " + (ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}"));
+        }
+    }
+
     /// <summary>OTLP endpoint for metrics, e.g. <c>http://otel-collector:4317</c>. Empty: no export.</summary>
     public string? OtlpEndpoint { get; set; }
 }

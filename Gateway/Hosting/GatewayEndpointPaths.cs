@@ -8,7 +8,7 @@ internal sealed class GatewayEndpointPaths(IConfiguration configuration) : IGate
 {
     // Bound directly rather than through IOptions: `config check` validates a route file even where the
     // rest of the settings would not start a gateway (no Redis on an ops laptop).
-    private readonly GatewayOptions _options = configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new();
+    private readonly GatewayOptions _options = GatewayOptions.Read(configuration);
 
     public IEnumerable<string> Paths =>
     [

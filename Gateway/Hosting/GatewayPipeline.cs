@@ -58,16 +58,7 @@ internal static class GatewayPipeline
     /// <summary>Every settings problem and every route-file problem, reported together.</summary>
     private static async Task CheckStartupAsync(this WebApplication app)
     {
-        GatewayOptions settings;
-        try
-        {
-            settings = app.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
-        }
-        catch (InvalidOperationException ex)
-        {
-            // The binder names the key and the value it could not convert, e.g. Gateway:Session:IdleTimeout.
-            throw new GatewayStartupException("  - " + (ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}"));
-        }
+        var settings = GatewayOptions.Read(app.Configuration);
         var errors = GatewayOptionsValidator.Collect(settings, app.Environment.IsDevelopment());
         if (errors.Count > 0)
         {

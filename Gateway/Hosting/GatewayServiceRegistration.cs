@@ -27,8 +27,8 @@ internal static class GatewayServiceRegistration
     {
         // A value the binder cannot convert is reported by the start-up check with its key; register with defaults meanwhile.
         GatewayOptions settings;
-        try { settings = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions(); }
-        catch (InvalidOperationException) { settings = new GatewayOptions(); }
+        try { settings = GatewayOptions.Read(builder.Configuration); }
+        catch (GatewayStartupException) { settings = new GatewayOptions(); }
         builder.AddGatewayLogging();
         var services = builder.Services;
         services.AddGatewayOptions(builder.Configuration, validateSettings);

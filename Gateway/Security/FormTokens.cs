@@ -13,33 +13,31 @@ internal sealed class FormTokens(IAntiforgery antiforgery)
 {
     private static readonly ClaimsPrincipal Anonymous = new(new ClaimsIdentity());
 
-    public AntiforgeryTokenSet Issue(HttpContext context) => AsAnonymous(context, () => antiforgery.GetAndStoreTokens(context));
+    public AntiforgeryTokenSet Issue(HttpContext context)
+    {
+        using var _ = new AnonymousScope(context);
+        return antiforgery.GetAndStoreTokens(context);
+    }
 
     public async Task<bool> IsValidAsync(HttpContext context)
     {
-        var user = context.User;
-        context.User = Anonymous;
-        try
-        {
-            return await antiforgery.IsRequestValidAsync(context);
-        }
-        finally
-        {
-            context.User = user;
-        }
+        using var _ = new AnonymousScope(context);
+        return await antiforgery.IsRequestValidAsync(context);
     }
 
-    private static T AsAnonymous<T>(HttpContext context, Func<T> action)
+    /// <summary>Presents the request as anonymous to the anti-forgery system, and restores the user afterwards.</summary>
+    private readonly struct AnonymousScope : IDisposable
     {
-        var user = context.User;
-        context.User = Anonymous;
-        try
+        private readonly HttpContext _context;
+        private readonly ClaimsPrincipal _user;
+
+        public AnonymousScope(HttpContext context)
         {
-            return action();
+            _context = context;
+            _user = context.User;
+            context.User = Anonymous;
         }
-        finally
-        {
-            context.User = user;
-        }
+
+        public void Dispose() => _context.User = _user;
     }
 }
