@@ -1,9 +1,8 @@
 # Multi-stage build. No Docker engine runs on this project's build machines, so this file is not
-# built in CI; the build stage runs the same restore (System.IO.Hashing generated from the SDK) as a clone.
+# built in CI; the build stage runs the same restore from the package feed as a clone.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
-COPY nuget.config Directory.Build.props Directory.Build.targets Directory.Solution.targets Directory.Packages.props ./
-COPY build/SdkHashingPackage.targets build/
+COPY nuget.config Directory.Build.props Directory.Packages.props ./
 COPY Gateway/Gateway.csproj Gateway/
 RUN dotnet restore Gateway/Gateway.csproj
 COPY Gateway/ Gateway/
@@ -13,7 +12,7 @@ RUN dotnet publish Gateway/Gateway.csproj -c Release -o /app --no-restore
 FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled AS runtime
 WORKDIR /app
 COPY --from=build /app ./
-COPY proxy.json /etc/gateway/routes/proxy.json
+COPY k8s/base/proxy.json /etc/gateway/routes/proxy.json
 ENV ASPNETCORE_URLS=http://+:8080 \
     ASPNETCORE_ENVIRONMENT=Production \
     Gateway__ProxyConfigPath=/etc/gateway/routes/proxy.json

@@ -23,8 +23,10 @@ public sealed class RigTests(SharedRedis redis)
     [Fact]
     public async Task Gateway_serves_health_and_readiness_on_a_real_port()
     {
-        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration));
+        const string key = "rig-admin-key-0123456789abcdef0123456789";
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Admin:ApiKey", key));
         using var http = new HttpClient { BaseAddress = new Uri(gateway.BaseUrl) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         Assert.Equal("ok", await http.GetStringAsync("/healthz"));
         var ready = await http.GetAsync("/readyz");
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);

@@ -59,6 +59,21 @@ public sealed class SpoofedHeaderTests(SharedRedis redis)
         }
     }
 
+    [Theory]
+    [InlineData("X-Real-IP")]
+    [InlineData("x_real_ip")]
+    [InlineData("Forwarded")]
+    public async Task Client_address_claims_never_reach_upstream(string header)
+    {
+        var rig = await RigAsync();
+        using var browser = rig.Gateway.Browser();
+        var request = new HttpRequestMessage(HttpMethod.Get, "/whoami");
+        request.Headers.TryAddWithoutValidation(header, header == "Forwarded" ? "for=203.0.113.66;proto=https" : "203.0.113.66");
+        var seen = await (await browser.Http.SendAsync(request)).Content.ReadFromJsonAsync<JsonElement>();
+        var raw = seen.GetProperty("rawHeaders").EnumerateArray().Select(e => e.GetString()!).ToList();
+        Assert.DoesNotContain(raw, v => v.Contains("203.0.113.66", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_forged_alg_none_assertion_from_the_client_is_removed()
     {
@@ -79,5 +94,30 @@ public sealed class SpoofedHeaderTests(SharedRedis redis)
         var mine = await (await browser.Http.SendAsync(signedIn)).Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(mine.GetProperty("identity").GetProperty("verified").GetBoolean());
         Assert.NotEqual(none, mine.GetProperty("headers").GetProperty("x-auth-assertion").GetString());
+    }
+}
+
+/// <summary>
+/// The header contract: X-Auth-User, -Email, -Name and -Roles are percent-encoded UTF-8 (so no value can split a
+/// header), the assertion carries the raw values, and a downstream that decodes the header finds the assertion's sub.
+/// </summary>
+public sealed class IdentityHeaderEncodingTests(SharedRedis redis)
+{
+    [Theory]
+    [InlineData("josé", "jos%C3%A9")]
+    [InlineData("100%real", "100%25real")]
+    [InlineData("plain-ascii", "plain-ascii")]
+    public async Task A_user_id_with_non_ascii_or_percent_reaches_the_cms_encoded_and_verifies_against_the_assertion(string user, string encoded)
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration, c => c
+            .Set("Gateway:Login:DevUsers:2:Name", user).Set("Gateway:Login:DevUsers:2:Password", "p-" + user).Set("Gateway:Login:DevUsers:2:Roles:0", "editor"));
+        using var browser = rig.Gateway.Browser();
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync(user, "p-" + user)).StatusCode);
+        var seen = await browser.Http.GetFromJsonAsync<JsonElement>("/admin/whoami");
+        Assert.Equal(encoded, seen.GetProperty("headers").GetProperty("x-auth-user").GetString());
+        var identity = seen.GetProperty("identity");
+        Assert.True(identity.GetProperty("verified").GetBoolean(), identity.ToString());
+        Assert.Equal(user, identity.GetProperty("user").GetString());
+        Assert.Equal(user, identity.GetProperty("claims").GetProperty("sub").GetString());
     }
 }

@@ -1,12 +1,17 @@
 using System.Security.Cryptography;
 using Gateway.Login;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Gateway.Tests.Login;
 
-/// <summary>The id_token checks, table-driven: only a token from the provider, for us, still valid, passes.</summary>
+/// <summary>
+/// The id_token checks, table-driven, with the validation parameters the gateway gives Microsoft's OpenID
+/// Connect handler (the same ones back-channel logout tokens are checked with): only a token from the
+/// provider, for us, still valid, passes.
+/// </summary>
 public sealed class IdTokenValidationTests
 {
     private const string Issuer = "https://idp.example.test";
@@ -19,7 +24,7 @@ public sealed class IdTokenValidationTests
     [Fact]
     public async Task A_token_from_the_provider_for_us_passes()
     {
-        var result = await OidcTokenValidator.ValidateAsync(Token(), Configuration(), Audience, TimeSpan.FromSeconds(30));
+        var result = await ValidateAsync(Token());
         Assert.True(result.IsValid, result.Exception?.ToString());
     }
 
@@ -41,8 +46,33 @@ public sealed class IdTokenValidationTests
             }),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
-        var result = await OidcTokenValidator.ValidateAsync(token, Configuration(), Audience, TimeSpan.FromSeconds(30));
+        var result = await ValidateAsync(token);
         Assert.False(result.IsValid);
+    }
+
+    [Theory]
+    [InlineData("one-audience-no-azp", null)]
+    [InlineData("one-audience-our-azp", null)]
+    [InlineData("two-audiences-our-azp", null)]
+    [InlineData("two-audiences-no-azp", "The id_token has several audiences and no azp.")]
+    [InlineData("two-audiences-other-azp", "The id_token's azp is another client.")]
+    [InlineData("one-audience-other-azp", "The id_token's azp is another client.")]
+    public void The_authorized_party_must_be_us_when_named_or_when_there_are_several_audiences(string kind, string? problem)
+    {
+        var audiences = kind.StartsWith("two", StringComparison.Ordinal) ? new[] { Audience, "another-client" } : [Audience];
+        string? azp = kind.EndsWith("our-azp", StringComparison.Ordinal) ? Audience : kind.EndsWith("other-azp", StringComparison.Ordinal) ? "another-client" : null;
+        var claims = new Dictionary<string, object> { ["iss"] = Issuer, ["aud"] = audiences, ["sub"] = "alice" };
+        if (azp is not null) claims["azp"] = azp;
+        var token = new JsonWebToken(new JsonWebTokenHandler().CreateToken(JsonSerializer.Serialize(claims),
+            new SigningCredentials(new RsaSecurityKey(ProviderKey) { KeyId = "k1" }, SecurityAlgorithms.RsaSha256)));
+        Assert.Equal(problem, IdTokenRules.AuthorizedPartyProblem(token, Audience));
+    }
+
+    private static Task<TokenValidationResult> ValidateAsync(string token)
+    {
+        var handler = new OpenIdConnectOptions();
+        OidcHandlerSetup.Apply(handler, new OidcOptions { Authority = Issuer, ClientId = Audience, ClientSecret = "s", ClockSkew = TimeSpan.FromSeconds(30) }, "/signin-oidc");
+        return handler.TokenHandler.ValidateTokenAsync(token, OidcProvider.ValidationParameters(handler, Configuration()));
     }
 
     private static OpenIdConnectConfiguration Configuration()

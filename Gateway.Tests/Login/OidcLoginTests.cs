@@ -71,6 +71,24 @@ public sealed class OidcLoginTests(SharedRedis redis)
         // The same browser replaying it (correlation cookie already consumed) gets the error page too.
         var again = await first.Http.GetAsync(callback);
         Assert.Equal(HttpStatusCode.BadRequest, again.StatusCode);
+
+        // The provider's refusal is logged by its error code only, never its response body.
+        Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "OidcLoginFailed" && l.Message.Contains("provider error: invalid_grant", StringComparison.Ordinal));
+        Assert.DoesNotContain("grant request is invalid", rig.Gateway.Logs.All);
+        Assert.DoesNotContain("error_description", rig.Gateway.Logs.All);
+    }
+
+    [Fact]
+    public async Task A_discovery_document_naming_another_issuer_is_refused_and_login_answers_503()
+    {
+        // The same provider reached under another name: its document says issuer http://127.0.0.1:PORT.
+        await using var rig = await OidcRig.StartAsync(redis.Configuration, c =>
+            c.Set("Gateway:Login:Oidc:Authority", c.Settings["Gateway:Login:Oidc:Authority"]!.Replace("127.0.0.1", "localhost", StringComparison.Ordinal)));
+        using var browser = rig.Gateway.Browser();
+        var response = await browser.NavigateAsync("/login?returnUrl=/admin");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Null(response.Headers.Location);
+        Assert.Null(browser.Cookie("gw_session"));
     }
 
     [Fact]

@@ -1,8 +1,28 @@
 namespace Gateway.Tests.Logout;
 
 /// <summary>OpenID Connect Back-Channel Logout from node oidc-provider, and hostile logout tokens signed with its key.</summary>
-public sealed class BackchannelLogoutTests(SharedRedis redis)
+public sealed class BackchannelLogoutTests(SharedRedis redis, BackchannelLogoutTests.SharedProviderRig shared) : IClassFixture<BackchannelLogoutTests.SharedProviderRig>
 {
+    /// <summary>One provider, CMS and gateway for the hostile-token table: each case signs in its own browser and changes nothing shared.</summary>
+    public sealed class SharedProviderRig : IAsyncLifetime
+    {
+        private RedisServer? _redis;
+
+        internal OidcRig Rig { get; private set; } = null!;
+
+        public async ValueTask InitializeAsync()
+        {
+            _redis = await RedisServer.StartAsync();
+            Rig = await OidcRig.StartAsync(_redis.Configuration);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Rig.DisposeAsync();
+            if (_redis is not null) await _redis.DisposeAsync();
+        }
+    }
+
     private const string Event = "http://schemas.openid.net/event/backchannel-logout";
 
     [Fact]
@@ -20,7 +40,7 @@ public sealed class BackchannelLogoutTests(SharedRedis redis)
             new FormUrlEncodedContent(new Dictionary<string, string> { ["xsrf"] = xsrf, ["logout"] = "yes" }));
         Assert.True((int)end.StatusCode is 200 or 302 or 303, $"{end.StatusCode}");
 
-        var status = await Routing.LiveReloadTests.Eventually(async () =>
+        var status = await Poll.Until(async () =>
             (await browser.ApiGetAsync("/api/whoami")).StatusCode is var s && s == HttpStatusCode.Unauthorized ? (HttpStatusCode?)s : null, 10_000);
         Assert.True(status == HttpStatusCode.Unauthorized, rig.Idp.Output + rig.Gateway.Logs.All);
         Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "BackchannelLogout" && l.Message.Contains("1 session(s) revoked", StringComparison.Ordinal));
@@ -37,13 +57,13 @@ public sealed class BackchannelLogoutTests(SharedRedis redis)
         ["events"] = new Dictionary<string, object> { [Event] = new Dictionary<string, object>() },
     };
 
-    public static TheoryData<string> Hostile => new() { "unsigned", "expired", "other-audience", "with-nonce", "no-event", "old-iat", "wrong-key", "no-sub" };
+    public static TheoryData<string> Hostile => new() { "unsigned", "expired", "other-audience", "with-nonce", "no-event", "old-iat", "wrong-key", "no-sub", "typed-as-id-token" };
 
     [Theory]
     [MemberData(nameof(Hostile))]
     public async Task A_hostile_logout_token_is_rejected_with_400_and_deletes_nothing(string kind)
     {
-        await using var rig = await OidcRig.StartAsync(redis.Configuration);
+        var rig = shared.Rig;
         using var browser = rig.Gateway.Browser();
         await rig.LoginAsync(browser, "alice");
         var claims = Claims(rig.Idp, "alice");
@@ -64,7 +84,7 @@ public sealed class BackchannelLogoutTests(SharedRedis redis)
                 if (kind == "no-event") claims["events"] = new Dictionary<string, object> { ["urn:other"] = new Dictionary<string, object>() };
                 if (kind == "old-iat") claims["iat"] = DateTimeOffset.UtcNow.AddMinutes(-30).ToUnixTimeSeconds();
                 if (kind == "no-sub") claims.Remove("sub");
-                token = rig.Idp.Sign(claims, "logout+jwt");
+                token = rig.Idp.Sign(claims, kind == "typed-as-id-token" ? "JWT" : "logout+jwt");
                 break;
         }
         var response = await PostAsync(rig, token);
@@ -89,6 +109,30 @@ public sealed class BackchannelLogoutTests(SharedRedis redis)
         Assert.Equal(HttpStatusCode.BadRequest, replay.StatusCode);
         Assert.Contains("jti replay", (await replay.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("message").GetString());
         Assert.Equal(HttpStatusCode.OK, (await second.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_logout_token_that_failed_during_a_redis_stall_is_honoured_when_the_provider_retries()
+    {
+        await using var own = await RedisServer.StartAsync();
+        await using var rig = await OidcRig.StartAsync(own.Configuration, c => c.Set("Gateway:Redis:OperationTimeout", "00:00:00.300"));
+        using var browser = rig.Gateway.Browser();
+        await rig.LoginAsync(browser, "alice");
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        var token = rig.Idp.Sign(Claims(rig.Idp, "alice"), "logout+jwt");
+
+        // Redis stalls on writes (reads still answer): the revocation times out.
+        await using (var admin = await own.ConnectAsync()) await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "1500", "WRITE");
+        var first = await PostAsync(rig, token);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, first.StatusCode);
+        await Task.Delay(2500);
+
+        // The provider retries the same token: not a replay, since nothing was done the first time.
+        var retry = await PostAsync(rig, token);
+        Assert.True(retry.StatusCode == HttpStatusCode.OK, $"{retry.StatusCode}: {await retry.Content.ReadAsStringAsync()}");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        // Once done, it is a replay.
+        Assert.Equal(HttpStatusCode.BadRequest, (await PostAsync(rig, token)).StatusCode);
     }
 
     private static async Task<HttpResponseMessage> PostAsync(OidcRig rig, string token)

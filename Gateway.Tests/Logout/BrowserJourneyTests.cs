@@ -17,7 +17,7 @@ public sealed class BrowserJourneyTests(SharedRedis redis, ITestOutputHelper out
         Assert.StartsWith($"{rig.Gateway.BaseUrl}/login?returnUrl=%2Fadmin", driver.Url);
         driver.FindElement(By.Id("username")).SendKeys("alice");
         driver.FindElement(By.Id("password")).SendKeys("alice-password");
-        driver.FindElement(By.Id("signin")).Click();
+        driver.ClickAndWaitForNewPage(By.Id("signin"));
 
         Assert.Equal($"{rig.Gateway.BaseUrl}/admin", driver.Url);
         Assert.Equal("Signed in as alice", driver.FindElement(By.Id("who")).Text);
@@ -25,7 +25,7 @@ public sealed class BrowserJourneyTests(SharedRedis redis, ITestOutputHelper out
         Assert.NotNull(cookie);
         Assert.True(cookie.IsHttpOnly);
 
-        driver.FindElement(By.Id("logout")).Click();
+        driver.ClickAndWaitForNewPage(By.Id("logout"));
         Assert.Equal($"{rig.Gateway.BaseUrl}/", driver.Url);
         Assert.Equal("Public CMS home", driver.FindElement(By.Id("public")).Text);
         Assert.Null(driver.Manage().Cookies.GetCookieNamed("gw_session"));

@@ -66,6 +66,28 @@ public sealed class SessionAdminTests(SharedRedis redis)
         Assert.Equal(HttpStatusCode.Unauthorized, (await admin.ApiGetAsync("/api/whoami")).StatusCode);
     }
 
+    [Theory]
+    [InlineData(null, null, HttpStatusCode.Forbidden)]
+    [InlineData("https://evil.example", null, HttpStatusCode.Forbidden)]
+    [InlineData(null, "cross-site", HttpStatusCode.Forbidden)]
+    [InlineData(null, "same-site", HttpStatusCode.Forbidden)]
+    [InlineData("self", null, HttpStatusCode.OK)]
+    [InlineData(null, "same-origin", HttpStatusCode.OK)]
+    public async Task A_revoke_through_an_admins_browser_session_must_come_from_this_site(string? origin, string? site, HttpStatusCode expected)
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Admin:Policy", "admins"));
+        using var admin = rig.Gateway.Browser();
+        await admin.LoginAsync("admin", "admin-password");
+        using var alice = rig.Gateway.Browser();
+        await alice.LoginAsync("alice", "alice-password");
+
+        var request = new HttpRequestMessage(HttpMethod.Post, "/_gateway/sessions/revoke?user=alice");
+        if (origin is not null) request.Headers.Add("Origin", origin == "self" ? rig.Gateway.BaseUrl : origin);
+        if (site is not null) request.Headers.Add("Sec-Fetch-Site", site);
+        Assert.Equal(expected, (await admin.Http.SendAsync(request)).StatusCode);
+        Assert.Equal(expected == HttpStatusCode.OK ? HttpStatusCode.Unauthorized : HttpStatusCode.OK, (await alice.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
     [Fact]
     public async Task The_sessions_command_lists_and_revokes_against_the_configured_redis()
     {
@@ -87,6 +109,32 @@ public sealed class SessionAdminTests(SharedRedis redis)
 
         var (usageExit, _) = await RunAsync(env, "sessions", "revoke");
         Assert.Equal(64, usageExit);
+    }
+
+    public static TheoryData<string, string, string> BadSettings => new()
+    {
+        { "sessions list --user alice", "Gateway__Redis__KeyPrefix", "Gateway:Redis:KeyPrefix: must be non-empty" },
+        { "sessions revoke --all", "Gateway__KeyRing__KeyEncryptionKey", "Gateway:KeyRing:KeyEncryptionKey: must be base64 of exactly 32 bytes" },
+        { "sessions list --user alice", "Gateway__Session__IdleTimeout", "Gateway:Session:IdleTimeout" },
+        { "config check", "Gateway__ProxyConfigPollInterval", "Gateway:ProxyConfigPollInterval" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSettings))]
+    public async Task Every_command_with_bad_settings_exits_non_zero_naming_the_setting_without_a_stack_trace(string command, string key, string expected)
+    {
+        var env = new GatewayConfig().WithRedis("127.0.0.1:9").Settings.ToDictionary(kv => kv.Key.Replace(":", "__"), kv => kv.Value);
+        env[key] = key switch
+        {
+            "Gateway__Redis__KeyPrefix" => "bad{prefix",
+            "Gateway__KeyRing__KeyEncryptionKey" => "dG9vLXNob3J0",
+            _ => "not-a-timespan",
+        };
+        var (exit, output) = await RunAsync(env, command.Split(' '));
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, output);
+        Assert.DoesNotContain("   at ", output);
+        Assert.DoesNotContain("Exception", output);
     }
 
     private static async Task<(int, string)> RunAsync(Dictionary<string, string?> env, params string[] args)

@@ -54,14 +54,14 @@ internal sealed partial class Browser : IDisposable
     }
 
     /// <summary>Signs in through the dev-user form; returns the response to the form post.</summary>
-    public async Task<HttpResponseMessage> LoginAsync(string user, string password, string? returnUrl = null)
+    public async Task<HttpResponseMessage> LoginAsync(string user, string password, string? returnUrl = null, string loginPath = "/login")
     {
-        var form = await (await NavigateAsync("/login" + (returnUrl is null ? "" : "?returnUrl=" + Uri.EscapeDataString(returnUrl)))).Content.ReadAsStringAsync();
+        var form = await (await NavigateAsync(loginPath + (returnUrl is null ? "" : "?returnUrl=" + Uri.EscapeDataString(returnUrl)))).Content.ReadAsStringAsync();
         var fields = HiddenFields(form);
         fields["username"] = user;
         fields["password"] = password;
         if (returnUrl is not null) fields["returnUrl"] = returnUrl;
-        return await Http.PostAsync("/login", new FormUrlEncodedContent(fields));
+        return await Http.PostAsync(loginPath, new FormUrlEncodedContent(fields));
     }
 
     public static Dictionary<string, string> HiddenFields(string html) =>

@@ -17,22 +17,22 @@ internal sealed class CmsRig : IAsyncDisposable
     public GatewayHost Gateway { get; }
     public string KeyPrefix { get; }
 
-    public static async Task<CmsRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null, TimeProvider? time = null)
+    public static async Task<CmsRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null, TimeProvider? time = null, string jwksPath = "/.well-known/jwks.json")
     {
         var port = Tools.FreePort();
-        var cms = await StartCmsAsync(redisConfiguration, $"http://127.0.0.1:{port}");
+        var cms = await StartCmsAsync(redisConfiguration, $"http://127.0.0.1:{port}", jwksPath);
         var config = new GatewayConfig { UpstreamUrl = cms.BaseUrl + "/" }.WithRedis(redisConfiguration);
         configure?.Invoke(config);
         var gateway = await GatewayHost.StartAsync(config, time, $"http://127.0.0.1:{port}");
         return new CmsRig(cms, gateway, config.Settings["Gateway:Redis:KeyPrefix"]!);
     }
 
-    public static Task<NodeApp> StartCmsAsync(string redisConfiguration, string gatewayBaseUrl) =>
+    public static Task<NodeApp> StartCmsAsync(string redisConfiguration, string gatewayBaseUrl, string jwksPath = "/.well-known/jwks.json") =>
         NodeApp.StartAsync("cms.mjs", "CMS_LISTENING", new Dictionary<string, string?>
         {
             ["REDIS_URL"] = $"redis://{redisConfiguration}",
             ["SESSION_SECRET"] = GatewayConfig.CmsSecret,
-            ["GATEWAY_JWKS_URL"] = $"{gatewayBaseUrl}/.well-known/jwks.json",
+            ["GATEWAY_JWKS_URL"] = gatewayBaseUrl + jwksPath,
         });
 
     public async ValueTask DisposeAsync()

@@ -27,6 +27,9 @@ internal sealed class GatewayConfig
 
     public const string CmsSecret = "cms-test-secret";
 
+    /// <summary>The rig's key-encryption key for the DataProtection ring in Redis (32 bytes, base64); never this one in production.</summary>
+    public const string KeyEncryptionKey = "dGVzdC1yaWcta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE=";
+
     public string Environment { get; set; } = "Testing";
 
     /// <summary>proxy.json content; default: the standard CMS routes towards <see cref="UpstreamUrl"/>.</summary>
@@ -42,6 +45,7 @@ internal sealed class GatewayConfig
         // refused connections, not on this timeout.
         Settings["Gateway:Redis:OperationTimeout"] = "00:00:02";
         Settings["Gateway:Redis:KeyPrefix"] = prefix ?? $"gw{Guid.NewGuid():N}"[..12] + ":";
+        Settings["Gateway:KeyRing:KeyEncryptionKey"] = KeyEncryptionKey;
         return this;
     }
 
@@ -52,6 +56,10 @@ internal sealed class GatewayConfig
     }
 
     public string RouteFile() => ProxyJson ?? StandardRoutes(UpstreamUrl);
+
+    /// <summary>The standard routes plus one more, given as <c>"id": { ... }</c>.</summary>
+    public static string StandardRoutesWith(string upstream, string extraRoute) =>
+        StandardRoutes(upstream).Replace("\"cms-api\":", extraRoute + ",\n \"cms-api\":", StringComparison.Ordinal);
 
     public static string StandardRoutes(string upstream) => $$"""
         {

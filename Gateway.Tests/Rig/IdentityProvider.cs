@@ -11,12 +11,29 @@ internal sealed class IdentityProvider : IAsyncDisposable
 {
     public const string ClientId = "gateway";
     public const string ClientSecret = "gateway-test-client-secret";
-    private readonly NodeApp _app;
+    private NodeApp _app;
+    private readonly Dictionary<string, string?> _env;
 
-    private IdentityProvider(NodeApp app, RSA key)
+    private IdentityProvider(NodeApp app, RSA key, Dictionary<string, string?> env)
     {
         _app = app;
         Key = key;
+        _env = env;
+    }
+
+    /// <summary>Stops and starts the provider on the same port with the same keys: every grant and refresh token it issued is forgotten.</summary>
+    public async Task RestartAsync()
+    {
+        var port = _app.Port;
+        await _app.DisposeAsync();
+        _app = await NodeApp.StartAsync("idp.mjs", "IDP_LISTENING", new Dictionary<string, string?>(_env), port);
+    }
+
+    /// <summary>What the provider counted: refresh grants served and refused, revocations.</summary>
+    public async Task<JsonElement> StatsAsync()
+    {
+        using var http = new HttpClient();
+        return await http.GetFromJsonAsync<JsonElement>($"{Issuer}/test/stats");
     }
 
     public string Issuer => _app.BaseUrl;
@@ -24,7 +41,7 @@ internal sealed class IdentityProvider : IAsyncDisposable
     public string KeyId => "test-idp-key";
     public string Output => _app.Output;
 
-    public static async Task<IdentityProvider> StartAsync(string gatewayBaseUrl, string? backchannelUri = null)
+    public static async Task<IdentityProvider> StartAsync(string gatewayBaseUrl, string? backchannelUri = null, int? accessTokenTtlSeconds = null)
     {
         var rsa = RSA.Create(2048);
         var p = rsa.ExportParameters(true);
@@ -43,8 +60,9 @@ internal sealed class IdentityProvider : IAsyncDisposable
             ["POST_LOGOUT_REDIRECT_URIS"] = $"{gatewayBaseUrl}/",
             ["BACKCHANNEL_LOGOUT_URI"] = backchannelUri ?? $"{gatewayBaseUrl}/backchannel-logout",
             ["IDP_JWKS"] = JsonSerializer.Serialize(new { keys = new[] { jwk } }),
+            ["ACCESS_TOKEN_TTL"] = accessTokenTtlSeconds?.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        return new IdentityProvider(await NodeApp.StartAsync("idp.mjs", "IDP_LISTENING", env), rsa);
+        return new IdentityProvider(await NodeApp.StartAsync("idp.mjs", "IDP_LISTENING", new Dictionary<string, string?>(env)), rsa, env);
     }
 
     /// <summary>Signs a token with the provider's own key, for hostile-token tests.</summary>

@@ -8,6 +8,8 @@ internal sealed class MetricsRecorder : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly ConcurrentQueue<(string Instrument, long Value, string Tags)> _measurements = new();
+    // Observable instruments report running totals when asked: keep the latest per instrument and tags.
+    private readonly ConcurrentDictionary<(string Instrument, string Tags), long> _observed = new();
 
     public MetricsRecorder(IServiceProvider services)
     {
@@ -17,12 +19,21 @@ internal sealed class MetricsRecorder : IDisposable
             if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Meter.Name == "Gateway") listener.EnableMeasurementEvents(instrument);
         };
         _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-            _measurements.Enqueue((instrument.Name, value, string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}")))));
+        {
+            var text = string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"));
+            if (instrument.IsObservable) _observed[(instrument.Name, text)] = value;
+            else _measurements.Enqueue((instrument.Name, value, text));
+        });
         _listener.Start();
     }
 
-    public long Sum(string instrument, string? tag = null) =>
-        _measurements.Where(m => m.Instrument == instrument && (tag is null || m.Tags.Contains(tag, StringComparison.Ordinal))).Sum(m => m.Value);
+    public long Sum(string instrument, string? tag = null)
+    {
+        _listener.RecordObservableInstruments();
+        bool Matches(string name, string tags) => name == instrument && (tag is null || tags.Contains(tag, StringComparison.Ordinal));
+        return _measurements.Where(m => Matches(m.Instrument, m.Tags)).Sum(m => m.Value)
+            + _observed.Where(o => Matches(o.Key.Instrument, o.Key.Tags)).Sum(o => o.Value);
+    }
 
     public void Dispose() => _listener.Dispose();
 }

@@ -5,8 +5,9 @@ namespace Gateway.Tests.Rig;
 /// <summary>Gateway (Redis, OIDC) in front of the CMS, with node oidc-provider as the identity provider.</summary>
 internal sealed partial class OidcRig : IAsyncDisposable
 {
-    private OidcRig(IdentityProvider idp, NodeApp cms, GatewayHost gateway)
+    private OidcRig(IdentityProvider idp, NodeApp cms, GatewayHost gateway, GatewayConfig config)
     {
+        Config = config;
         Idp = idp;
         Cms = cms;
         Gateway = gateway;
@@ -16,17 +17,20 @@ internal sealed partial class OidcRig : IAsyncDisposable
     public NodeApp Cms { get; }
     public GatewayHost Gateway { get; }
 
-    public static async Task<OidcRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null)
+    /// <summary>The gateway's settings, for a second replica on the same Redis and provider.</summary>
+    public GatewayConfig Config { get; }
+
+    public static async Task<OidcRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null, int? accessTokenTtlSeconds = null)
     {
         var port = Tools.FreePort();
         var gatewayUrl = $"http://127.0.0.1:{port}";
-        var idp = await IdentityProvider.StartAsync(gatewayUrl);
+        var idp = await IdentityProvider.StartAsync(gatewayUrl, accessTokenTtlSeconds: accessTokenTtlSeconds);
         var cms = await CmsRig.StartCmsAsync(redisConfiguration, gatewayUrl);
         var config = idp.Configure(new GatewayConfig { UpstreamUrl = cms.BaseUrl + "/" }.WithRedis(redisConfiguration))
             .Set("Gateway:Login:Oidc:ClockSkew", "00:00:10");
         configure?.Invoke(config);
         var gateway = await GatewayHost.StartAsync(config, url: gatewayUrl);
-        return new OidcRig(idp, cms, gateway);
+        return new OidcRig(idp, cms, gateway, config);
     }
 
     /// <summary>

@@ -2,8 +2,10 @@ namespace Gateway.Tests.Routing;
 
 public sealed class LiveReloadTests(SharedRedis redis)
 {
-    private static string WithExtraRoute(string upstream) => GatewayConfig.StandardRoutes(upstream).Replace(
-        "\"cms-api\":", "\"cms-extra\": { \"ClusterId\": \"cms\", \"AuthorizationPolicy\": \"anonymous\", \"Match\": { \"Path\": \"/extra\" }, \"Transforms\": [ { \"PathSet\": \"/healthz\" } ] },\n \"cms-api\":");
+    private const string ReadyzAdminKey = "readyz-admin-key-0123456789abcdef0123456789";
+
+    private static string WithExtraRoute(string upstream) => GatewayConfig.StandardRoutesWith(upstream,
+        "\"cms-extra\": { \"ClusterId\": \"cms\", \"AuthorizationPolicy\": \"anonymous\", \"Match\": { \"Path\": \"/extra\" }, \"Transforms\": [ { \"PathSet\": \"/healthz\" } ] }");
 
     [Fact]
     public async Task A_valid_edit_is_applied_within_seconds_without_restart()
@@ -13,7 +15,7 @@ public sealed class LiveReloadTests(SharedRedis redis)
         Assert.Equal(HttpStatusCode.NotFound, (await browser.Http.GetAsync("/extra")).StatusCode);
 
         await File.WriteAllTextAsync(rig.Gateway.RouteFilePath, WithExtraRoute(rig.Cms.BaseUrl + "/"));
-        Assert.Equal("ok", await Eventually(async () => await browser.Http.GetStringAsync("/extra") is var s && s == "ok" ? s : null));
+        Assert.Equal("ok", await Poll.Until(async () => await browser.Http.GetStringAsync("/extra") is var s && s == "ok" ? s : null));
     }
 
     [Theory]
@@ -21,18 +23,25 @@ public sealed class LiveReloadTests(SharedRedis redis)
     public async Task A_broken_edit_keeps_the_last_good_config_serving_and_shows_in_readyz(string name, string content, string expected)
     {
         _ = name;
-        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        await using var rig = await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Admin:ApiKey", ReadyzAdminKey));
         using var browser = rig.Gateway.Browser();
+        using var ops = rig.Gateway.Browser();
+        ops.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ReadyzAdminKey);
         await File.WriteAllTextAsync(rig.Gateway.RouteFilePath, content);
 
-        var ready = await Eventually(async () =>
+        var ready = await Poll.Until(async () =>
         {
-            var body = await browser.Http.GetFromJsonAsync<JsonElement>("/readyz");
+            var body = await ops.Http.GetFromJsonAsync<JsonElement>("/readyz");
             return body.GetProperty("routes").GetProperty("lastReloadErrors").GetArrayLength() > 0 ? body : (JsonElement?)null;
         });
         var errors = ready!.Value.GetProperty("routes").GetProperty("lastReloadErrors").EnumerateArray().Select(e => e.GetString()!).ToList();
         Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal) && e.StartsWith(rig.Gateway.RouteFilePath, StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.OK, (await browser.Http.GetAsync("/readyz")).StatusCode);
+        // Anonymous callers learn that a reload failed, never the error text or the file's path.
+        var anonymous = await browser.Http.GetStringAsync("/readyz");
+        Assert.Contains("\"lastReloadErrorCount\": 1", anonymous);
+        Assert.DoesNotContain(rig.Gateway.RouteFilePath, anonymous);
+        Assert.DoesNotContain(expected, anonymous);
         Assert.Equal(HttpStatusCode.OK, (await browser.Http.GetAsync("/")).StatusCode);
         Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "ConfigReloadFailed");
     }
@@ -61,24 +70,6 @@ public sealed class LiveReloadTests(SharedRedis redis)
             Assert.Equal(0, await mv.WaitForExitAsync(TimeSpan.FromSeconds(10)));
         Directory.Delete(first, recursive: true);
 
-        Assert.Equal("ok", await Eventually(async () => await browser.Http.GetStringAsync("/extra") is var s && s == "ok" ? s : null));
-    }
-
-    internal static async Task<T?> Eventually<T>(Func<Task<T?>> probe, int timeoutMs = 10_000)
-    {
-        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
-        while (true)
-        {
-            try
-            {
-                var value = await probe();
-                if (value is not null) return value;
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-            }
-            if (DateTime.UtcNow >= deadline) return default;
-            await Task.Delay(100);
-        }
+        Assert.Equal("ok", await Poll.Until(async () => await browser.Http.GetStringAsync("/extra") is var s && s == "ok" ? s : null));
     }
 }

@@ -33,13 +33,13 @@ public sealed class RedisClusterTests
             var store = host.Services.GetRequiredService<ISessionStore>();
 
             // Users spread over slots on different masters.
-            var keys = Enumerable.Range(0, 12).Select(i => SessionKey.NewFor($"cluster-user-{i}")).ToList();
+            var keys = Enumerable.Range(0, 12).Select(i => SessionKey.NewFor($"cluster-user-{i}").Handle).ToList();
             foreach (var key in keys) await store.CreateAsync(key, [7], TimeSpan.FromMinutes(5), default);
-            foreach (var key in keys) Assert.Equal(new byte[] { 7 }, await store.GetAsync(key, default));
-            Assert.Single(await store.ListByUserAsync(keys[3].UserTag, default));
+            foreach (var key in keys) Assert.Equal(new byte[] { 7 }, (await store.GetAsync(key, default))!.Record);
+            Assert.Single(await store.ListByUserAsync(keys[3].UserTag, 100, default));
             Assert.True(await store.DeleteAsync(keys[0], default));
-            Assert.Single(await store.DeleteByUserAsync(keys[1].UserTag, default));
-            Assert.Equal(10, (await store.DeleteAllAsync(default)).Count);
+            Assert.Equal(1, await store.DeleteByUserAsync(keys[1].UserTag, DateTimeOffset.UtcNow, TimeSpan.FromHours(1), default));
+            Assert.Equal(10, await store.DeleteAllAsync(DateTimeOffset.UtcNow, TimeSpan.FromHours(1), default));
 
             // Login through the gateway end to end on the cluster.
             using var browser = host.Browser();

@@ -34,12 +34,52 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.ServiceUnavailable, post.StatusCode);
         Assert.Null(anonymous.Cookie("gw_session"));
 
+        // This replica stays ready: its routes and key ring are local; Redis is reported, never decisive.
+        var ready = await anonymous.Http.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        var readyBody = await ready.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.False(readyBody.GetProperty("store").GetProperty("ready").GetBoolean());
+        Assert.True(readyBody.GetProperty("keyRing").GetProperty("usable").GetBoolean());
+        Assert.False(readyBody.GetProperty("store").TryGetProperty("detail", out _));
+
         // An anonymous browser on a protected route still gets the login redirect: no store needed to know that.
         Assert.Equal(HttpStatusCode.Found, (await anonymous.NavigateAsync("/admin")).StatusCode);
 
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < 20; i++) Assert.Equal(HttpStatusCode.ServiceUnavailable, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
         output.WriteLine($"20 protected requests during the outage took {watch.Elapsed.TotalMilliseconds:0} ms ({watch.Elapsed.TotalMilliseconds / 20:0.0} ms each)");
+    }
+
+    [Fact]
+    public async Task A_replica_started_while_redis_is_down_answers_503_and_never_treats_valid_cookies_as_forged()
+    {
+        await using var own = await RedisServer.StartAsync(persistent: true);
+        await using var rig = await CmsRig.StartAsync(own.Configuration);
+        using var first = rig.Gateway.Browser();
+        await first.LoginAsync("alice", "alice-password");
+        var cookie = first.Cookie("gw_session")!;
+
+        await own.StopAsync();
+        // A new replica comes up during the outage: it cannot read the key ring, so it is not ready.
+        await using var fresh = await GatewayHost.StartAsync(new GatewayConfig { UpstreamUrl = rig.Cms.BaseUrl + "/" }.WithRedis(own.Configuration, rig.KeyPrefix));
+        using var browser = fresh.Browser();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await browser.Http.GetAsync("/readyz")).StatusCode);
+        browser.SetCookie("gw_session", cookie);
+        var api = await browser.ApiGetAsync("/api/whoami");
+        Assert.True(api.StatusCode == HttpStatusCode.ServiceUnavailable, $"{api.StatusCode}\n{fresh.Logs.All}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await browser.NavigateAsync("/admin")).StatusCode);
+
+        var logout = await browser.NavigateAsync("/logout", site: "same-origin");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, logout.StatusCode);
+        Assert.Null(logout.Headers.Location);
+        Assert.Equal(cookie, browser.Cookie("gw_session"));
+        Assert.DoesNotContain(fresh.Logs.Lines, l => l.Event.Name == "LogoutCompleted");
+        Assert.Equal(HttpStatusCode.OK, (await browser.NavigateAsync("/")).StatusCode);
+
+        await own.StartAgainAsync();
+        var back = await Poll.Until(async () =>
+            (await browser.ApiGetAsync("/api/whoami")).StatusCode is var s && s == HttpStatusCode.OK ? (HttpStatusCode?)s : null, 15_000);
+        Assert.Equal(HttpStatusCode.OK, back);
     }
 
     [Fact]
@@ -64,7 +104,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
 
         await own.StartAgainAsync();
         var attempts = new List<string>();
-        var retry = await LiveReloadTestsAccess.Eventually(async () =>
+        var retry = await Poll.Until(async () =>
         {
             var response = await browser.Http.PostAsync("/logout", new FormUrlEncodedContent(Browser.HiddenFields(retryPage)));
             attempts.Add($"{(int)response.StatusCode}");

@@ -55,7 +55,7 @@ public sealed class ReplicaTests(SharedRedis redis, ITestOutputHelper output)
         // The session is in B's cache, but with the revocation feed gone B must ask Redis, which is down.
         // B learns of the loss when the socket closes; from then on nothing is served from the cache.
         var watch = Stopwatch.StartNew();
-        var down = await LiveReloadTestsAccess.Eventually(async () =>
+        var down = await Poll.Until(async () =>
         {
             var response = await browser.ApiGetAsync("/api/whoami");
             return response.StatusCode == HttpStatusCode.ServiceUnavailable ? response : null;
@@ -67,14 +67,9 @@ public sealed class ReplicaTests(SharedRedis redis, ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, (await browser.NavigateAsync("/")).StatusCode);
 
         await own.StartAgainAsync();
-        var back = await LiveReloadTestsAccess.Eventually(async () =>
+        var back = await Poll.Until(async () =>
             (await browser.ApiGetAsync("/api/whoami")).StatusCode is var s && s == HttpStatusCode.OK ? (HttpStatusCode?)s : null, 15_000);
         Assert.Equal(HttpStatusCode.OK, back);
         Assert.Contains("Session cache distrusted, every request reads the store: revocation subscription lost", b.Output);
     }
-}
-
-internal static class LiveReloadTestsAccess
-{
-    public static Task<T?> Eventually<T>(Func<Task<T?>> probe, int timeoutMs = 10_000) => Routing.LiveReloadTests.Eventually(probe, timeoutMs);
 }

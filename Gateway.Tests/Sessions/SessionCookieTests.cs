@@ -63,7 +63,8 @@ public sealed class SessionCookieTests(SharedRedis redis)
         using var browser = new Browser(rig.Gateway.BaseUrl, useCookies: false);
         browser.Http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
         var form = await browser.NavigateAsync("/login");
-        var antiforgery = form.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("gw_af=", StringComparison.Ordinal));
+        // The form's anti-forgery cookie is __Host- prefixed too, so a sibling subdomain cannot plant one.
+        var antiforgery = form.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("__Host-gw_af=", StringComparison.Ordinal));
         Assert.Contains("secure", antiforgery);
         var fields = Browser.HiddenFields(await form.Content.ReadAsStringAsync());
         fields["username"] = "alice";

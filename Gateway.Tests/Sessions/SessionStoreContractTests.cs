@@ -23,9 +23,9 @@ public sealed class SessionStoreContractTests(SharedRedis redis)
     {
         var (store, owner) = await CreateAsync(kind);
         await using var _ = owner;
-        var key = SessionKey.NewFor("user-1");
+        var key = SessionKey.NewFor("user-1").Handle;
         await store.CreateAsync(key, [1, 2, 3], TimeSpan.FromMinutes(5), default);
-        Assert.Equal(new byte[] { 1, 2, 3 }, await store.GetAsync(key, default));
+        Assert.Equal(new byte[] { 1, 2, 3 }, (await store.GetAsync(key, default))!.Record);
         Assert.True(await store.TouchAsync(key, TimeSpan.FromMinutes(5), default));
         Assert.True(await store.DeleteAsync(key, default));
         Assert.Null(await store.GetAsync(key, default));
@@ -40,37 +40,52 @@ public sealed class SessionStoreContractTests(SharedRedis redis)
         var (store, owner) = await CreateAsync(kind);
         await using var _ = owner;
         var user = $"user-{Guid.NewGuid():N}";
-        var a = SessionKey.NewFor(user);
-        var b = SessionKey.NewFor(user);
-        var other = SessionKey.NewFor(user + "-other");
+        var a = SessionKey.NewFor(user).Handle;
+        var b = SessionKey.NewFor(user).Handle;
+        var other = SessionKey.NewFor(user + "-other").Handle;
         foreach (var k in new[] { a, b, other }) await store.CreateAsync(k, [9], TimeSpan.FromMinutes(5), default);
 
-        Assert.Equal(new[] { a, b }.OrderBy(k => k.Id), (await store.ListByUserAsync(a.UserTag, default)).OrderBy(k => k.Id));
-        Assert.Equal(2, (await store.DeleteByUserAsync(a.UserTag, default)).Count);
-        Assert.Empty(await store.ListByUserAsync(a.UserTag, default));
+        Assert.Equal(new[] { a, b }.OrderBy(k => k.Hash), (await store.ListByUserAsync(a.UserTag, 100, default)).Select(s => s.Handle).OrderBy(k => k.Hash));
+        var revokedAt = DateTimeOffset.UtcNow;
+        Assert.Equal(2, await store.DeleteByUserAsync(a.UserTag, revokedAt, TimeSpan.FromHours(8), default));
+        Assert.Empty(await store.ListByUserAsync(a.UserTag, 100, default));
         Assert.NotNull(await store.GetAsync(other, default));
+        Assert.Null((await store.GetAsync(other, default))!.RevokedBefore);
 
-        var all = await store.DeleteAllAsync(default);
-        Assert.Contains(other, all);
+        // A session of that user stored after the revoke-all started carries the marker, so the caller can refuse it.
+        var late = SessionKey.NewFor(user).Handle;
+        await store.CreateAsync(late, [9], TimeSpan.FromMinutes(5), default);
+        Assert.InRange((await store.GetAsync(late, default))!.RevokedBefore!.Value, revokedAt.AddMilliseconds(-1), revokedAt.AddMilliseconds(1));
+        var end = DateTimeOffset.UtcNow;
+        await store.MarkRevokedAsync(a.UserTag, end, TimeSpan.FromHours(8), default);
+        Assert.InRange((await store.GetAsync(late, default))!.RevokedBefore!.Value, end.AddMilliseconds(-1), end.AddMilliseconds(1));
+
+        Assert.True(await store.DeleteAllAsync(DateTimeOffset.UtcNow, TimeSpan.FromHours(8), default) >= 1);
         Assert.Null(await store.GetAsync(other, default));
     }
 
     [Fact]
-    public async Task Redis_layout_keeps_a_users_keys_under_one_hash_tag_with_ttl_no_longer_than_asked()
+    public async Task Redis_layout_keeps_a_users_keys_under_one_hash_tag_named_by_a_hash_never_the_session_id()
     {
         var config = new GatewayConfig().WithRedis(redis.Configuration);
         await using var host = await GatewayHost.StartAsync(config);
         var store = host.Services.GetRequiredService<ISessionStore>();
         var prefix = config.Settings["Gateway:Redis:KeyPrefix"];
         var key = SessionKey.NewFor("layout-user");
-        await store.CreateAsync(key, [1], TimeSpan.FromMinutes(20), default);
+        await store.CreateAsync(key.Handle, [1], TimeSpan.FromMinutes(20), default);
 
         using var mux = await redis.Server.ConnectAsync();
         var db = mux.GetDatabase();
-        var sessionKey = $"{prefix}{{u:{key.UserTag}}}:s:{key.Id}";
+        var sessionKey = $"{prefix}{{u:{key.UserTag}}}:s:{key.Handle.Hash}";
         var ttl = await db.KeyTimeToLiveAsync(sessionKey);
         Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(19.9), TimeSpan.FromMinutes(20));
-        Assert.True(await db.SetContainsAsync($"{prefix}{{u:{key.UserTag}}}:idx", key.Id));
+        var index = $"{prefix}{{u:{key.UserTag}}}:idx";
+        Assert.NotNull(await db.SortedSetScoreAsync(index, key.Handle.Hash));
+        Assert.InRange((await db.KeyTimeToLiveAsync(index))!.Value, TimeSpan.FromMinutes(19.9), TimeSpan.FromMinutes(20));
         Assert.True(await db.SetContainsAsync($"{prefix}users", key.UserTag));
+        // The id the cookie carries appears nowhere: not in a key name, not in the index.
+        var server = mux.GetServer(mux.GetEndPoints()[0]);
+        Assert.DoesNotContain(server.Keys(pattern: prefix + "*"), k => ((string)k!).Contains(key.Id, StringComparison.Ordinal));
+        Assert.DoesNotContain(await db.SortedSetRangeByRankAsync(index), m => m == key.Id);
     }
 }

@@ -1,7 +1,8 @@
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Gateway.Configuration;
+using Gateway.Hosting;
 using Gateway.Observability;
 using Gateway.Sessions;
 using Microsoft.AspNetCore.Authorization;
@@ -19,11 +20,11 @@ internal sealed partial class SessionAdminEndpoint(
     IOptions<GatewayOptions> options,
     SessionManager sessions,
     IAuthorizationService authorization,
+    Security.FormTokens formTokens,
+    AdminKey adminKey,
     ILogger<SessionAdminEndpoint> logger)
 {
-    public const string Path = "/_gateway/sessions";
     private readonly AdminOptions _options = options.Value.Admin;
-    private readonly byte[]? _keyDigest = string.IsNullOrEmpty(options.Value.Admin.ApiKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.Value.Admin.ApiKey));
 
     public async Task ListAsync(HttpContext context)
     {
@@ -59,22 +60,24 @@ internal sealed partial class SessionAdminEndpoint(
 
     private async Task<bool> AuthorizeAsync(HttpContext context)
     {
-        if (_keyDigest is null && string.IsNullOrEmpty(_options.Policy))
+        if (!adminKey.IsConfigured && string.IsNullOrEmpty(_options.Policy))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return false;
         }
-        var authorizationHeader = context.Request.Headers.Authorization.ToString();
-        if (authorizationHeader.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        switch (adminKey.Check(context.Request))
         {
-            var offered = SHA256.HashData(Encoding.UTF8.GetBytes(authorizationHeader[7..].Trim()));
-            if (_keyDigest is not null && CryptographicOperations.FixedTimeEquals(offered, _keyDigest)) return true;
-            return await DenyAsync(context, StatusCodes.Status403Forbidden, "The admin key is not valid.");
+            case true: return true;
+            case false: return await DenyAsync(context, StatusCodes.Status403Forbidden, "The admin key is not valid.");
         }
         if (!string.IsNullOrEmpty(_options.Policy) && context.User.Identity?.IsAuthenticated == true)
         {
-            if ((await authorization.AuthorizeAsync(context.User, _options.Policy)).Succeeded) return true;
-            return await DenyAsync(context, StatusCodes.Status403Forbidden, "Your account may not administer sessions.");
+            if (!(await authorization.AuthorizeAsync(context.User, _options.Policy)).Succeeded)
+                return await DenyAsync(context, StatusCodes.Status403Forbidden, "Your account may not administer sessions.");
+            // A browser session sends its cookie on any site's request: a change must come from this origin (CSRF).
+            if (HttpMethods.IsPost(context.Request.Method) && !await formTokens.IsFromOurPageAsync(context))
+                return await DenyAsync(context, StatusCodes.Status403Forbidden, "A change made with a browser session must come from this site (same origin or the form's token).");
+            return true;
         }
         return await DenyAsync(context, StatusCodes.Status401Unauthorized, "Admin credentials required.");
     }

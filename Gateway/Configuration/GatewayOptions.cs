@@ -22,7 +22,9 @@ public sealed class GatewayOptions
     /// <summary>Allows the in-memory session store outside Development. Default false: production needs Redis.</summary>
     public bool AllowInMemorySessions { get; set; }
 
+    public Hosting.GatewayPathOptions Paths { get; set; } = new();
     public RedisOptions Redis { get; set; } = new();
+    public KeyRing.KeyRingOptions KeyRing { get; set; } = new();
     public GatewaySessionOptions Session { get; set; } = new();
     public LoginOptions Login { get; set; } = new();
     public IdentityOptions Identity { get; set; } = new();
@@ -49,6 +51,15 @@ public sealed class GatewayOptions
         }
     }
 
-    /// <summary>OTLP endpoint for metrics, e.g. <c>http://otel-collector:4317</c>. Empty: no export.</summary>
+    /// <summary>
+    /// OTLP endpoint, e.g. <c>http://otel-collector:4317</c> (gRPC) or <c>http://otel-collector:4318/v1/metrics</c>
+    /// (OTLP/HTTP). Empty: no export and no instrumentation at all.
+    /// </summary>
     public string? OtlpEndpoint { get; set; }
+
+    /// <summary>Also export ASP.NET Core's, Kestrel's and the upstream HttpClient's meters. Default false: they cost CPU per request.</summary>
+    public bool OtlpHttpMetrics { get; set; }
+
+    /// <summary>Also export traces (one span per request and per upstream call, W3C traceparent sent upstream). Default false: it costs CPU per request.</summary>
+    public bool OtlpTraces { get; set; }
 }

@@ -26,7 +26,9 @@ internal sealed class GatewayOptionsValidator(IHostEnvironment environment) : IV
         var hasRedis = !string.IsNullOrWhiteSpace(o.Redis.Configuration);
         if (!hasRedis && !isDevelopment && !o.AllowInMemorySessions)
             Add("Redis:Configuration", "is empty outside Development: sessions would live in one process and die with it. Set a Redis configuration string, or set Gateway:AllowInMemorySessions=true for a single instance on purpose.");
+        o.Paths.Validate(Add);
         o.Redis.Validate(Add);
+        o.KeyRing.Validate(Add, hasRedis, isDevelopment);
         o.Session.Validate(Add);
         o.Login.Validate(Add, isDevelopment);
         o.Identity.Validate(Add);

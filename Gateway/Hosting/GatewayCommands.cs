@@ -1,3 +1,4 @@
+using Gateway.Configuration;
 using Gateway.Routing;
 using Gateway.Sessions;
 
@@ -24,6 +25,12 @@ internal static class GatewayCommands
             await Console.Error.WriteLineAsync($"error: the session store is unavailable: {ex.Message}");
             return 3;
         }
+        catch (Microsoft.Extensions.Options.OptionsValidationException ex)
+        {
+            // Defence in depth: the check above should have caught it; never a stack trace.
+            await Console.Error.WriteLineAsync($"error: the settings are not valid:{Environment.NewLine}{StartupCheck.Format(ex.Failures)}");
+            return 2;
+        }
     }
 
     private static async Task<int> ConfigCheckAsync(string[] args)
@@ -31,6 +38,12 @@ internal static class GatewayCommands
         var path = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : null;
         var rest = path is null ? args : args[1..];
         await using var app = Build(rest, validateSettings: false);
+        // Only settings the binder cannot read stop this check: the rest (no Redis on an ops laptop) is the server's business.
+        if (app.Services.GetRequiredService<StartupCheck>().BindErrors is { Count: > 0 } unreadable)
+        {
+            await Console.Error.WriteLineAsync($"error: the settings cannot be read:{Environment.NewLine}{StartupCheck.Format(unreadable)}");
+            return 2;
+        }
         path = Path.GetFullPath(path ?? app.Configuration["Gateway:ProxyConfigPath"] ?? "proxy.json");
         var (snapshot, _) = await ProxyConfigFileReader.ReadAsync(path, app.Configuration, CancellationToken.None);
         var errors = await app.Services.GetRequiredService<ProxyConfigValidator>().ValidateAsync(path, snapshot);
@@ -54,6 +67,13 @@ internal static class GatewayCommands
             return 64;
         }
         await using var app = Build(args.Where(a => a is not "--all").Except([user ?? "", "--user"]).ToArray(), validateSettings: true);
+        // The server's own start-up check, before any service is resolved: a clean list of problems by key.
+        var problems = app.Services.GetRequiredService<StartupCheck>().Problems(app.Environment.IsDevelopment());
+        if (problems.Count > 0)
+        {
+            await Console.Error.WriteLineAsync($"error: the settings are not valid:{Environment.NewLine}{StartupCheck.Format(problems)}");
+            return 2;
+        }
         // Connect first: the per-call timeout is sized for a live connection, not for establishing one.
         if (app.Services.GetService<Redis.RedisConnection>() is { } redis) await redis.GetAsync();
         var sessions = app.Services.GetRequiredService<SessionManager>();

@@ -42,30 +42,47 @@ internal static class GatewayPipeline
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMiddleware<Connections.LiveConnectionTracker>();
+        app.UseMiddleware<Tokens.AccessTokenForwarding>();
 
-        app.MapGatewayHealth();
-        app.MapJwks();
-        app.MapGet("/login", (HttpContext c, LoginService s) => s.StartAsync(c)).AllowAnonymous();
-        app.MapPost("/login", (HttpContext c, DevLoginService s) => s.SubmitAsync(c)).AllowAnonymous().DisableAntiforgery();
-        foreach (var path in options.Logout.EffectivePaths)
-            app.MapMethods(path, [HttpMethods.Get, HttpMethods.Post], (HttpContext c, LogoutService s) => s.HandleAsync(c)).AllowAnonymous().DisableAntiforgery();
-        app.MapPost(BackchannelLogoutService.Path, (HttpContext c, BackchannelLogoutService s) => s.HandleAsync(c)).AllowAnonymous().DisableAntiforgery();
-        app.MapGet(SessionAdminEndpoint.Path, (HttpContext c, SessionAdminEndpoint s) => s.ListAsync(c)).AllowAnonymous();
-        app.MapPost(SessionAdminEndpoint.Path + "/revoke", (HttpContext c, SessionAdminEndpoint s) => s.RevokeAsync(c)).AllowAnonymous().DisableAntiforgery();
+        // Gateway endpoints come before every proxy.json route, whatever its Order: no route can shadow them.
+        var paths = app.Services.GetRequiredService<GatewayEndpointPaths>();
+        var gateway = app.MapGroup("").WithOrder(GatewayEndpointOrder.Endpoints);
+        gateway.MapGatewayHealth(paths.Health, paths.Ready);
+        gateway.MapJwks(paths.Jwks);
+        gateway.MapGet(paths.Login, (HttpContext c, LoginService s) => s.StartAsync(c)).AllowAnonymous();
+        gateway.MapPost(paths.Login, (HttpContext c, DevLoginService s) => s.SubmitAsync(c)).AllowAnonymous().DisableAntiforgery();
+        foreach (var path in paths.Logout)
+            gateway.Map(path, (HttpContext c, LogoutService s) => s.HandleAsync(c)).AllowAnonymous().DisableAntiforgery();
+        gateway.MapPost(paths.BackchannelLogout, (HttpContext c, BackchannelLogoutService s) => s.HandleAsync(c)).AllowAnonymous().DisableAntiforgery();
+        gateway.MapGet(paths.Admin, (HttpContext c, SessionAdminEndpoint s) => s.ListAsync(c)).AllowAnonymous();
+        gateway.MapPost(paths.AdminRevoke, (HttpContext c, SessionAdminEndpoint s) => s.RevokeAsync(c)).AllowAnonymous().DisableAntiforgery();
+        gateway.MapGet(paths.MySessions, (HttpContext c, MySessions.MySessionsEndpoint s) => s.ShowAsync(c)).AllowAnonymous();
+        gateway.MapPost(paths.MySessionsRevoke, (HttpContext c, MySessions.MySessionsEndpoint s) => s.RevokeAsync(c)).AllowAnonymous().DisableAntiforgery();
+        // Any other method on a gateway path is answered here (405), never proxied to the CMS behind.
+        var reserved = app.MapGroup("").WithOrder(GatewayEndpointOrder.OtherMethods);
+        foreach (var path in paths.Paths.Distinct(StringComparer.OrdinalIgnoreCase))
+            reserved.Map(path, MethodNotAllowed).AllowAnonymous().DisableAntiforgery();
         app.MapReverseProxy();
+    }
+
+    private static IResult MethodNotAllowed(HttpContext context)
+    {
+        context.Response.Headers.CacheControl = "no-store";
+        return Results.StatusCode(StatusCodes.Status405MethodNotAllowed);
     }
 
     /// <summary>Every settings problem and every route-file problem, reported together.</summary>
     private static async Task CheckStartupAsync(this WebApplication app)
     {
-        var settings = GatewayOptions.Read(app.Configuration);
-        var errors = GatewayOptionsValidator.Collect(settings, app.Environment.IsDevelopment());
+        var check = app.Services.GetRequiredService<StartupCheck>();
+        var errors = check.Problems(app.Environment.IsDevelopment());
         if (errors.Count > 0)
         {
-            var path = Path.GetFullPath(settings.ProxyConfigPath ?? "proxy.json", app.Environment.ContentRootPath);
+            var path = Path.GetFullPath(check.Settings.ProxyConfigPath ?? "proxy.json", app.Environment.ContentRootPath);
             var (snapshot, _) = await ProxyConfigFileReader.ReadAsync(path, app.Configuration, CancellationToken.None);
             errors.AddRange(snapshot.Errors);
-            throw new GatewayStartupException("  - " + string.Join(Environment.NewLine + "  - ", errors));
+            throw new GatewayStartupException(StartupCheck.Format(errors));
         }
         await app.Services.GetRequiredService<FileProxyConfigProvider>().LoadInitialAsync(CancellationToken.None);
     }

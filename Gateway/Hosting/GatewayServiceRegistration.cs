@@ -2,6 +2,7 @@ using Gateway.Admin;
 using Gateway.Configuration;
 using Gateway.Health;
 using Gateway.Identity;
+using Gateway.KeyRing;
 using Gateway.Login;
 using Gateway.Logout;
 using Gateway.Observability;
@@ -25,12 +26,12 @@ internal static class GatewayServiceRegistration
     /// </param>
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder, bool validateSettings = true)
     {
-        // A value the binder cannot convert is reported by the start-up check with its key; register with defaults meanwhile.
-        GatewayOptions settings;
-        try { settings = GatewayOptions.Read(builder.Configuration); }
-        catch (GatewayStartupException) { settings = new GatewayOptions(); }
+        // Bound once; a value the binder cannot convert is reported by the start-up check with its key, defaults meanwhile.
+        var check = StartupCheck.Bind(builder.Configuration);
+        var settings = check.Settings;
         builder.AddGatewayLogging();
         var services = builder.Services;
+        services.AddSingleton(check);
         services.AddGatewayOptions(builder.Configuration, validateSettings);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayMetrics>();
@@ -40,7 +41,7 @@ internal static class GatewayServiceRegistration
         services.AddGatewayAuth(settings);
         services.AddGatewayRouting();
         services.AddGatewayIdentity();
-        services.AddGatewayLogin();
+        services.AddGatewayLogin(settings);
         services.AddGatewayLogout();
         services.AddGatewayAdmin();
         services.AddGatewayForwarding(settings.Forwarding);
@@ -57,6 +58,9 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewayLogging(this WebApplicationBuilder builder)
     {
+        // The OpenID Connect handler quotes the provider's responses (error descriptions, token endpoint bodies) in its
+        // own messages; the gateway logs OidcLoginFailed with the failure type and error code instead.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Authentication.OpenIdConnect", LogLevel.None);
         if (builder.Environment.IsDevelopment()) return;
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(o => o.FormatterName = GatewayJsonConsoleFormatter.Name)
@@ -66,31 +70,16 @@ internal static class GatewayServiceRegistration
     private static void AddGatewayStore(this IServiceCollection services, GatewayOptions settings)
     {
         // A fixed application name: every replica (and every version) reads every other's cookies and records.
-        services.AddDataProtection().SetApplicationName("Gateway");
-        if (settings.Redis.IsConfigured)
-        {
-            services.AddSingleton<RedisConnection>();
-            services.AddSingleton<RedisCalls>();
-            services.AddSingleton<ISessionStore, RedisSessionStore>();
-            services.AddSingleton<RedisRevocationBus>();
-            services.AddSingleton<ISessionRevocationBus>(sp => sp.GetRequiredService<RedisRevocationBus>());
-            services.AddHostedService(sp => sp.GetRequiredService<RedisRevocationBus>());
-            services.AddSingleton<IStoreReadiness, RedisReadiness>();
-            services.AddSingleton<ISigningKeyStore, RedisSigningKeyStore>();
-            services.AddSingleton<ILegacySessionStore, RedisLegacySessionStore>();
-            services.AddSingleton<IReplayGuard, RedisReplayGuard>();
-            services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
-                .Configure<RedisConnection>((o, connection) => o.XmlRepository = new RedisXmlRepository(connection, settings.Redis.DataProtectionKey));
-        }
-        else
-        {
-            services.AddSingleton<ISessionStore, InMemorySessionStore>();
-            services.AddSingleton<ISessionRevocationBus, InProcessRevocationBus>();
-            services.AddSingleton<IStoreReadiness, InMemoryStoreReadiness>();
-            services.AddSingleton<ISigningKeyStore, InMemorySigningKeyStore>();
-            services.AddSingleton<ILegacySessionStore, NoLegacySessionStore>();
-            services.AddSingleton<IReplayGuard, InMemoryReplayGuard>();
-        }
+        var dataProtection = services.AddDataProtection().SetApplicationName("Gateway");
+        if (settings.Redis.IsConfigured) services.AddGatewayRedisStore(settings.Redis, dataProtection);
+        services.AddGatewayKeyRing(settings);
+        // The embedded single-instance store; TryAdd keeps whatever a configured store registered.
+        services.TryAddSingleton<ISessionStore, InMemorySessionStore>();
+        services.TryAddSingleton<ISessionRevocationBus, InProcessRevocationBus>();
+        services.TryAddSingleton<IStoreReadiness, InMemoryStoreReadiness>();
+        services.TryAddSingleton<ISigningKeyStore, InMemorySigningKeyStore>();
+        services.TryAddSingleton<ILegacySessionStore, NoLegacySessionStore>();
+        services.TryAddSingleton<IReplayGuard, InMemoryReplayGuard>();
     }
 
     private static void AddGatewaySessions(this IServiceCollection services)
@@ -99,6 +88,8 @@ internal static class GatewayServiceRegistration
         services.AddSingleton<SessionRecordProtector>();
         services.AddSingleton<SessionManager>();
         services.AddSingleton<SessionCookies>();
+        services.AddSingleton<Connections.LiveConnectionRegistry>();
+        services.AddHostedService(sp => sp.GetRequiredService<Connections.LiveConnectionRegistry>());
     }
 
     private static void AddGatewayAuth(this IServiceCollection services, GatewayOptions settings)
@@ -106,8 +97,8 @@ internal static class GatewayServiceRegistration
         // Resolved from DI per request instead of ActivatorUtilities reflection (the authentication provider checks DI first).
         services.AddTransient<GatewaySessionHandler>();
         var auth = services.AddAuthentication(GatewaySessionSchemeOptions.Scheme)
-            .AddScheme<GatewaySessionSchemeOptions, GatewaySessionHandler>(GatewaySessionSchemeOptions.Scheme, _ => { });
-        if (settings.Login.OidcEnabled) auth.AddGatewayOidc(settings.Login.Oidc);
+            .AddScheme<GatewaySessionSchemeOptions, GatewaySessionHandler>(GatewaySessionSchemeOptions.Scheme, o => o.LoginPath = settings.Paths.EffectiveLogin);
+        if (settings.Login.OidcEnabled) auth.AddGatewayOidc();
 
         services.AddAuthorization(options =>
         {
@@ -127,8 +118,10 @@ internal static class GatewayServiceRegistration
     private static void AddGatewayRouting(this IServiceCollection services)
     {
         services.AddSingleton<ProxyConfigStatus>();
+        services.AddSingleton<KeyRingReadiness>();
         services.AddSingleton<ProxyConfigValidator>();
-        services.AddSingleton<IGatewayEndpointPaths, GatewayEndpointPaths>();
+        services.AddSingleton<GatewayEndpointPaths>();
+        services.AddSingleton<IGatewayEndpointPaths>(sp => sp.GetRequiredService<GatewayEndpointPaths>());
         services.AddSingleton<FileProxyConfigProvider>();
         services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigProvider>(sp => sp.GetRequiredService<FileProxyConfigProvider>());
         services.AddHostedService(sp => sp.GetRequiredService<FileProxyConfigProvider>());
@@ -144,20 +137,17 @@ internal static class GatewayServiceRegistration
         services.AddSingleton<Yarp.ReverseProxy.Transforms.Builder.ITransformProvider, IdentityTransformProvider>();
     }
 
-    private static void AddGatewayLogin(this IServiceCollection services)
+    private static void AddGatewayLogin(this IServiceCollection services, GatewayOptions settings)
     {
-        services.AddAntiforgery(o =>
-        {
-            o.Cookie.Name = SessionCookies.AntiforgeryCookieName;
-            o.FormFieldName = "__gw_af";
-            o.Cookie.SecurePolicy = Microsoft.AspNetCore.Http.CookieSecurePolicy.SameAsRequest;
-        });
         services.AddSingleton<Security.FormTokens>();
-        services.AddSingleton<OidcMetadata>();
+        services.AddSingleton<OidcProvider>();
         services.AddSingleton<DevUserDirectory>();
         services.AddSingleton<LoginAttemptLimiter>();
         services.AddSingleton<DevLoginService>();
         services.AddSingleton<LoginService>();
+        services.AddSingleton<Tokens.TokenEndpointClient>();
+        services.AddSingleton<Tokens.AccessTokenService>();
+        if (settings.Login.OidcEnabled) services.AddSingleton<ISessionEndObserver, Tokens.RefreshTokenRevoker>();
     }
 
     private static void AddGatewayLogout(this IServiceCollection services)
@@ -169,7 +159,9 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewayAdmin(this IServiceCollection services)
     {
+        services.AddSingleton<AdminKey>();
         services.AddSingleton<SessionAdminEndpoint>();
+        services.AddSingleton<MySessions.MySessionsEndpoint>();
     }
 
     private static void AddGatewayForwarding(this IServiceCollection services, ForwardingOptions forwarding)

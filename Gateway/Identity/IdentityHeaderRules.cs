@@ -11,7 +11,9 @@ namespace Gateway.Identity;
 internal sealed class IdentityHeaderRules(IOptions<GatewayOptions> options)
 {
     private readonly string _prefix = Normalize(options.Value.Identity.StripPrefix);
-    private readonly string[] _exact = options.Value.Identity.OutputHeaders.Select(Normalize).Distinct().ToArray();
+    // Beside the identity headers: client-supplied address claims that an upstream might believe. YARP sets
+    // X-Forwarded-* itself; X-Real-IP and Forwarded (RFC 7239) would pass through untouched.
+    private readonly string[] _exact = options.Value.Identity.OutputHeaders.Append("X-Real-IP").Append("Forwarded").Select(Normalize).Distinct().ToArray();
 
     public bool IsIdentityHeader(string name)
     {

@@ -27,6 +27,9 @@ public sealed class IdentityOptions
     /// <summary>A new key is published in the JWKS this long before it signs, and an old one stays published this long after. Default 1 h.</summary>
     public TimeSpan SigningKeyOverlap { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>Signing keys from a Secret (PEM), instead of the generated ring shared through the store. Default none.</summary>
+    public List<SigningKeyOptions> SigningKeys { get; set; } = [];
+
     internal IEnumerable<string> OutputHeaders => [UserHeader, EmailHeader, NameHeader, RolesHeader, AssertionHeader];
 
     internal void Validate(Action<string, string> add)
@@ -42,6 +45,13 @@ public sealed class IdentityOptions
         if (string.IsNullOrWhiteSpace(AssertionIssuer)) add("Identity:AssertionIssuer", "is required.");
         if (string.IsNullOrWhiteSpace(AssertionAudience)) add("Identity:AssertionAudience", "is required.");
         if (SigningKeyRotation < TimeSpan.FromHours(1)) add("Identity:SigningKeyRotation", "must be at least 01:00:00.");
+        for (var i = 0; i < SigningKeys.Count; i++)
+        {
+            using var loaded = SigningKeys[i].TryLoad();
+            if (loaded is null) add($"Identity:SigningKeys:{i}:Pem", "must be the PEM of an EC P-256 private key (openssl ecparam -name prime256v1 -genkey -noout).");
+        }
+        if (SigningKeys.Count > 0 && SigningKeys.All(k => k.ActivatesAt > DateTimeOffset.UtcNow))
+            add("Identity:SigningKeys", "no key is active yet: at least one needs an ActivatesAt in the past, or none.");
         if (SigningKeyOverlap < AssertionLifetime || SigningKeyOverlap * 2 >= SigningKeyRotation)
             add("Identity:SigningKeyOverlap", "must be at least the assertion lifetime and under half the rotation interval.");
     }

@@ -9,10 +9,10 @@ namespace Gateway.Identity;
 
 /// <summary>
 /// Added to every route: injects the identity headers for a signed-in request, removes the
-/// gateway's own cookie from what goes upstream, drops an upstream Set-Cookie for that cookie,
-/// and keeps signed-in responses out of shared caches.
+/// gateway's own cookies (every case variant and prefix) from what goes upstream, drops an upstream
+/// Set-Cookie for any of them, and keeps signed-in responses out of shared caches.
 /// </summary>
-internal sealed class IdentityTransformProvider(IOptions<GatewayOptions> options, AssertionIssuer assertions, SessionCookies cookies) : ITransformProvider
+internal sealed class IdentityTransformProvider(IOptions<GatewayOptions> options, AssertionIssuer assertions, SessionCookies cookies, Connections.LiveConnectionRegistry connections) : ITransformProvider
 {
     private readonly IdentityOptions _identity = options.Value.Identity;
 
@@ -30,20 +30,32 @@ internal sealed class IdentityTransformProvider(IOptions<GatewayOptions> options
     public void Apply(TransformBuilderContext context)
     {
         var settings = RouteIdentitySettings.Parse(context.Route, errors: null);
-        var cookieNames = cookies.AllNames;
-        context.AddRequestTransform(transform => InjectAsync(transform, settings, cookieNames));
+        context.AddRequestTransform(transform => InjectAsync(transform, settings));
         context.AddResponseTransform(transform =>
         {
-            DropSessionCookie(transform.HttpContext.Response.Headers, cookieNames);
-            if (transform.HttpContext.Features.Get<SessionFeature>() is not null)
-                GuardCaching(transform.HttpContext.Response.Headers, settings.AuthenticatedCacheControl);
+            var response = transform.HttpContext.Response;
+            DropGatewayCookies(response.Headers, cookies);
+            if (transform.HttpContext.Features.Get<SessionFeature>() is { } feature)
+            {
+                GuardCaching(response.Headers, settings.AuthenticatedCacheControl);
+                // An event stream the request did not announce (no Accept header) is tied to its session all the same.
+                if (response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true)
+                    response.RegisterForDispose(connections.Track(transform.HttpContext, feature.Session));
+            }
             return ValueTask.CompletedTask;
         });
     }
 
-    private async ValueTask InjectAsync(RequestTransformContext transform, RouteIdentitySettings settings, IReadOnlyList<string> cookieNames)
+    private async ValueTask InjectAsync(RequestTransformContext transform, RouteIdentitySettings settings)
     {
-        RemoveSessionCookie(transform, cookieNames);
+        RemoveGatewayCookies(transform, cookies);
+        if (settings.ForwardAccessToken)
+        {
+            // Only the gateway's token goes to such a route: whatever the client sent is replaced or removed.
+            transform.ProxyRequest.Headers.Authorization = null;
+            if (transform.HttpContext.Features.Get<Tokens.AccessTokenFeature>() is { } token)
+                transform.ProxyRequest.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token.Token);
+        }
         if (transform.HttpContext.Features.Get<SessionFeature>() is not { } feature) return;
         var values = IdentityHeaderValues.For(feature.Session);
         var headers = transform.ProxyRequest.Headers;
@@ -55,40 +67,51 @@ internal sealed class IdentityTransformProvider(IOptions<GatewayOptions> options
             headers.TryAddWithoutValidation(_identity.AssertionHeader, await assertions.GetAsync(feature.Session, settings.Audience, transform.CancellationToken));
     }
 
-    private static void RemoveSessionCookie(RequestTransformContext transform, IReadOnlyList<string> cookieNames)
+    /// <summary>Removes every gateway cookie (any case, any prefix) from the Cookie header sent upstream; other cookies pass.</summary>
+    private static void RemoveGatewayCookies(RequestTransformContext transform, SessionCookies cookies)
     {
-        var requestCookies = transform.HttpContext.Request.Cookies;
-        var present = false;
-        foreach (var name in cookieNames) present |= requestCookies.ContainsKey(name);
-        if (!present) return;
-
-        var headers = transform.ProxyRequest.Headers;
-        if (!headers.TryGetValues(HeaderNames.Cookie, out var values)) return;
+        var incoming = transform.HttpContext.Request.Headers.Cookie;
+        if (incoming.Count == 0 || !AnyGatewayCookie(incoming, cookies)) return;
         var kept = new List<string>();
-        foreach (var value in values)
+        foreach (var value in incoming)
         {
-            foreach (var pair in value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            foreach (var pair in (value ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 var eq = pair.IndexOf('=');
-                var name = eq < 0 ? pair : pair[..eq];
-                if (!cookieNames.Contains(name)) kept.Add(pair);
+                if (!cookies.IsGatewayCookieName(eq < 0 ? pair : pair.AsSpan(0, eq))) kept.Add(pair);
             }
         }
+        var headers = transform.ProxyRequest.Headers;
         headers.Remove(HeaderNames.Cookie);
         if (kept.Count > 0) headers.TryAddWithoutValidation(HeaderNames.Cookie, string.Join("; ", kept));
     }
 
-    internal static void DropSessionCookie(IHeaderDictionary responseHeaders, IReadOnlyList<string> cookieNames)
+    private static bool AnyGatewayCookie(Microsoft.Extensions.Primitives.StringValues headers, SessionCookies cookies)
+    {
+        foreach (var header in headers)
+        {
+            var rest = (header ?? "").AsSpan();
+            while (!rest.IsEmpty)
+            {
+                var end = rest.IndexOf(';');
+                var pair = end < 0 ? rest : rest[..end];
+                rest = end < 0 ? default : rest[(end + 1)..];
+                var eq = pair.IndexOf('=');
+                if (cookies.IsGatewayCookieName(eq < 0 ? pair : pair[..eq])) return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Drops an upstream Set-Cookie for any gateway cookie name, in any case and with any prefix.</summary>
+    internal static void DropGatewayCookies(IHeaderDictionary responseHeaders, SessionCookies cookies)
     {
         var setCookies = responseHeaders.SetCookie;
         if (setCookies.Count == 0) return;
         var kept = new List<string>(setCookies.Count);
         foreach (var setCookie in setCookies)
         {
-            if (setCookie is null) continue;
-            var eq = setCookie.IndexOf('=');
-            var name = (eq < 0 ? setCookie : setCookie[..eq]).Trim();
-            if (!cookieNames.Contains(name)) kept.Add(setCookie);
+            if (setCookie is not null && !cookies.SetsGatewayCookie(setCookie)) kept.Add(setCookie);
         }
         if (kept.Count != setCookies.Count) responseHeaders.SetCookie = kept.ToArray();
     }

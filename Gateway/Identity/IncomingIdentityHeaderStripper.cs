@@ -12,8 +12,9 @@ internal sealed partial class IncomingIdentityHeaderStripper(RequestDelegate nex
     {
         var headers = context.Request.Headers;
         List<string>? forged = null;
-        foreach (var name in headers.Keys)
-            if (rules.IsIdentityHeader(name)) (forged ??= []).Add(name);
+        // Enumerating the pairs, not .Keys: Kestrel builds a new set of names for every .Keys call.
+        foreach (var header in headers)
+            if (rules.IsIdentityHeader(header.Key)) (forged ??= []).Add(header.Key);
         if (forged is not null)
         {
             foreach (var name in forged) headers.Remove(name);
@@ -23,7 +24,7 @@ internal sealed partial class IncomingIdentityHeaderStripper(RequestDelegate nex
         return next(context);
     }
 
-    [LoggerMessage(EventId = 1700, EventName = "IdentityHeadersStripped", Level = LogLevel.Information,
+    [LoggerMessage(EventId = LogEvents.IdentityHeadersStripped, EventName = nameof(LogEvents.IdentityHeadersStripped), Level = LogLevel.Information,
         Message = "Removed {Count} client-supplied identity header(s): {Names}")]
     private static partial void LogStripped(ILogger logger, int count, string names);
 }

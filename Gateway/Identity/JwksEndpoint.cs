@@ -5,17 +5,16 @@ namespace Gateway.Identity;
 /// <summary><c>GET /.well-known/jwks.json</c>: every published assertion key, for downstream verifiers.</summary>
 internal static class JwksEndpoint
 {
-    public const string Path = "/.well-known/jwks.json";
-
-    public static void MapJwks(this IEndpointRouteBuilder endpoints) =>
-        endpoints.MapGet(Path, WriteAsync).AllowAnonymous();
+    public static void MapJwks(this IEndpointRouteBuilder endpoints, string path) =>
+        endpoints.MapGet(path, WriteAsync).AllowAnonymous();
 
     private static async Task WriteAsync(HttpContext context, SigningKeyRing ring)
     {
         var keys = await ring.PublishedAsync(context.RequestAborted);
         context.Response.ContentType = "application/json";
-        // Short enough that verifiers pick up a new key well within the rotation overlap.
-        context.Response.Headers.CacheControl = "public, max-age=300";
+        // Never longer than the overlap, so verifiers fetch a new key before it signs; an empty set is never cached.
+        context.Response.Headers.CacheControl = keys.Count == 0 ? "no-store"
+            : $"public, max-age={(int)ring.JwksCacheTime.TotalSeconds}";
         await using var json = new Utf8JsonWriter(context.Response.Body);
         json.WriteStartObject();
         json.WriteStartArray("keys");

@@ -10,6 +10,16 @@ namespace Gateway.Identity;
 /// </summary>
 internal sealed record RouteIdentitySettings(bool User, bool Email, bool Name, bool Roles, bool Assertion, string? Audience, string AuthenticatedCacheControl)
 {
+    public const string ForwardAccessTokenKey = "Gateway.ForwardAccessToken";
+
+    /// <summary>
+    /// <c>Gateway.ForwardAccessToken: true</c>: the user's OIDC access token goes upstream as <c>Authorization: Bearer</c>,
+    /// replacing any the client sent. Default false: the token never leaves the gateway.
+    /// </summary>
+    public bool ForwardAccessToken { get; init; }
+
+    public static bool ForwardsAccessToken(IReadOnlyDictionary<string, string>? metadata) =>
+        metadata is not null && metadata.TryGetValue(ForwardAccessTokenKey, out var value) && bool.TryParse(value, out var on) && on;
     public const string HeadersKey = "Gateway.IdentityHeaders";
     public const string AudienceKey = "Gateway.AssertionAudience";
     public const string CacheControlKey = "Gateway.AuthenticatedCacheControl";
@@ -31,7 +41,12 @@ internal sealed record RouteIdentitySettings(bool User, bool Email, bool Name, b
         var cacheControl = metadata.TryGetValue(CacheControlKey, out var cc) ? cc.Trim().ToLowerInvariant() : "no-store";
         if (cacheControl is not ("no-store" or "private"))
             errors?.Add($"Metadata '{CacheControlKey}': '{cc}' must be 'no-store' or 'private'; shared caching of signed-in pages is never allowed.");
+        if (metadata.TryGetValue(ForwardAccessTokenKey, out var forward) && !bool.TryParse(forward, out _))
+            errors?.Add($"Metadata '{ForwardAccessTokenKey}': '{forward}' must be true or false.");
         return new RouteIdentitySettings(selected.Contains("user"), selected.Contains("email"), selected.Contains("name"),
-            selected.Contains("roles"), selected.Contains("assertion"), audience, cacheControl);
+            selected.Contains("roles"), selected.Contains("assertion"), audience, cacheControl)
+        {
+            ForwardAccessToken = ForwardsAccessToken(route.Metadata),
+        };
     }
 }

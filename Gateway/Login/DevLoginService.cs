@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Gateway.Health;
+using Gateway.Hosting;
 using Gateway.Observability;
 using Gateway.Security;
 using Gateway.Sessions;
@@ -9,6 +10,8 @@ namespace Gateway.Login;
 
 /// <summary>The built-in login form for configured dev users.</summary>
 internal sealed partial class DevLoginService(
+    Hosting.GatewayEndpointPaths paths,
+    IHostEnvironment environment,
     DevUserDirectory users,
     LoginAttemptLimiter limiter,
     FormTokens formTokens,
@@ -16,6 +19,16 @@ internal sealed partial class DevLoginService(
     GatewayMetrics metrics,
     ILogger<DevLoginService> logger)
 {
+    /// <summary>The login form is small: a few fields of a few hundred bytes. Anything larger is refused while it is read.</summary>
+    private static readonly Microsoft.AspNetCore.Http.Features.FormOptions FormLimits = new()
+    {
+        ValueCountLimit = 16,
+        KeyLengthLimit = 64,
+        ValueLengthLimit = 8 * 1024,
+        MultipartBodyLengthLimit = 64 * 1024,
+        BufferBodyLengthLimit = 64 * 1024,
+    };
+
     public async Task ShowFormAsync(HttpContext context, string returnUrl)
     {
         if (!users.Enabled)
@@ -44,7 +57,25 @@ internal sealed partial class DevLoginService(
             await GatewayResponses.PageAsync(context, StatusCodes.Status400BadRequest, "Bad request", "<p>Expected a form post.</p>");
             return;
         }
-        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        if (Logout.CrossSiteGuard.IsForeign(context.Request))
+        {
+            // Login CSRF: another site must not sign this browser in (as the attacker, say).
+            metrics.AuthFailure("cross-site-login");
+            await RenderFormAsync(context, StatusCodes.Status403Forbidden, "/", "Sign-in must be submitted from the sign-in form of this site.");
+            return;
+        }
+        IFormCollection form;
+        try
+        {
+            form = await context.Request.ReadFormAsync(FormLimits, context.RequestAborted);
+        }
+        catch (InvalidDataException)
+        {
+            // A malformed form (a NUL in a field, an oversized value): say so with the same form, never a 500.
+            metrics.AuthFailure("malformed-form");
+            await RenderFormAsync(context, StatusCodes.Status400BadRequest, "/", "The form could not be read. Please sign in again.");
+            return;
+        }
         var returnUrl = LocalRedirect.OrDefault(form["returnUrl"], "/");
         if (!await formTokens.IsValidAsync(context))
         {
@@ -54,8 +85,14 @@ internal sealed partial class DevLoginService(
         }
 
         var name = form["username"].ToString();
+        if (name.Length > LoginOptions.MaxUserNameLength)
+        {
+            metrics.AuthFailure("malformed-form");
+            await RenderFormAsync(context, StatusCodes.Status400BadRequest, returnUrl, $"User names are at most {LoginOptions.MaxUserNameLength} characters.");
+            return;
+        }
         var client = context.Connection.RemoteIpAddress?.ToString();
-        if (!limiter.TryAcquire(name, client))
+        if (limiter.IsBlocked(name, client))
         {
             metrics.AuthFailure("rate-limited");
             LogRateLimited(logger, client);
@@ -67,6 +104,7 @@ internal sealed partial class DevLoginService(
         var user = users.Verify(name, form["password"]);
         if (user is null)
         {
+            limiter.RecordFailure(name, client);
             metrics.AuthFailure("bad-credentials");
             LogFailed(logger, client);
             await RenderFormAsync(context, StatusCodes.Status401Unauthorized, returnUrl, "Invalid user name or password.");
@@ -93,11 +131,15 @@ internal sealed partial class DevLoginService(
 
     private async Task RenderFormAsync(HttpContext context, int status, string returnUrl, string? error)
     {
-        var tokens = formTokens.Issue(context);
         var message = error is null ? "" : $"<p role=\"alert\" id=\"error\" style=\"color:#b00\">{GatewayResponses.Encode(error)}</p>";
+        // A newcomer trying the demo needs to know who to be; never shown outside Development.
+        if (environment.IsDevelopment())
+            message += "<p id=\"dev-users\">Development users: " + string.Join(", ", users.Users.Select(u =>
+                $"<strong>{GatewayResponses.Encode(u.Name)}</strong> ({GatewayResponses.Encode(string.Join(", ", u.Roles))})")) +
+                ". Their passwords are in <code>Gateway/appsettings.Development.json</code>.</p>";
         await GatewayResponses.PageAsync(context, status, "Sign in", message + $"""
-            <form method="post" action="/login">
-              <input type="hidden" name="{GatewayResponses.Encode(tokens.FormFieldName)}" value="{GatewayResponses.Encode(tokens.RequestToken)}">
+            <form method="post" action="{GatewayResponses.Encode(context.Request.PathBase + paths.Login)}">
+              {formTokens.HiddenField(context)}
               <input type="hidden" name="returnUrl" value="{GatewayResponses.Encode(returnUrl)}">
               <p><label>User name <input id="username" name="username" autocomplete="username" required autofocus></label></p>
               <p><label>Password <input id="password" name="password" type="password" autocomplete="current-password" required></label></p>

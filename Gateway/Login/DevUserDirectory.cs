@@ -18,6 +18,9 @@ internal sealed class DevUserDirectory(IOptions<GatewayOptions> options, IHostEn
 
     public bool Enabled { get; } = options.Value.Login.DevUsers.Count > 0 && (environment.IsDevelopment() || options.Value.Login.AllowDevUsers);
 
+    /// <summary>The configured users with their roles, for the Development login page.</summary>
+    public IEnumerable<(string Name, string[] Roles)> Users => _users.Values.Select(u => (u.User.Name, u.User.Roles));
+
     public DevUser? Verify(string? name, string? password)
     {
         if (!Enabled) return null;

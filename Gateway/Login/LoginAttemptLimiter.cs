@@ -1,25 +1,69 @@
-using System.Threading.RateLimiting;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
 using Gateway.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Login;
 
-/// <summary>Login attempts per user name and client address (per replica): slows password guessing on either axis.</summary>
-internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options) : IDisposable
+/// <summary>
+/// Slows password guessing on both axes (per replica): failed logins per user name across all addresses, and
+/// per client address across all user names, each in a one-minute window. Only failures count, so a user who
+/// signs in often is never locked out by it. Keys are 64-bit hashes, never the submitted text, and the table
+/// is bounded: a flood of distinct names cannot pin memory.
+/// </summary>
+internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, TimeProvider time)
 {
-    private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(key =>
-        RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = options.Value.Login.AttemptsPerMinute,
-            Window = TimeSpan.FromMinutes(1),
-            QueueLimit = 0,
-        }));
+    /// <summary>Most keys tracked at once; past it, expired windows go first, then arbitrary ones.</summary>
+    internal const int MaxTrackedKeys = 100_000;
 
-    public bool TryAcquire(string? userName, string? clientAddress)
+    private readonly ConcurrentDictionary<ulong, Window> _windows = new();
+    private readonly int _perUser = options.Value.Login.AttemptsPerMinute;
+    private readonly int _perAddress = options.Value.Login.AddressAttemptsPerMinute;
+
+    internal int TrackedKeys => _windows.Count;
+
+    /// <summary>True while either the user name or the address has used up its failures for this minute.</summary>
+    public bool IsBlocked(string userName, string? clientAddress)
     {
-        using var lease = _limiter.AttemptAcquire($"{(userName ?? "").Trim().ToLowerInvariant()}|{clientAddress}");
-        return lease.IsAcquired;
+        var now = time.GetUtcNow();
+        return Failures(UserKey(userName), now) >= _perUser || Failures(AddressKey(clientAddress), now) >= _perAddress;
     }
 
-    public void Dispose() => _limiter.Dispose();
+    public void RecordFailure(string userName, string? clientAddress)
+    {
+        var now = time.GetUtcNow();
+        if (_windows.Count >= MaxTrackedKeys) Prune(now);
+        Count(UserKey(userName), now);
+        Count(AddressKey(clientAddress), now);
+    }
+
+    private int Failures(ulong key, DateTimeOffset now) =>
+        _windows.TryGetValue(key, out var window) && window.Until > now ? window.Failures : 0;
+
+    private void Count(ulong key, DateTimeOffset now) =>
+        _windows.AddOrUpdate(key, _ => new Window(now.AddMinutes(1), 1),
+            (_, w) => w.Until > now ? w with { Failures = w.Failures + 1 } : new Window(now.AddMinutes(1), 1));
+
+    private void Prune(DateTimeOffset now)
+    {
+        foreach (var (key, window) in _windows)
+            if (window.Until <= now) _windows.TryRemove(key, out _);
+        // Still full of live windows (a flood): drop a tenth rather than grow; the flood's own keys are most of them.
+        var excess = _windows.Count - MaxTrackedKeys * 9 / 10;
+        foreach (var key in _windows.Keys)
+        {
+            if (excess-- <= 0) break;
+            _windows.TryRemove(key, out _);
+        }
+    }
+
+    private static ulong UserKey(string userName) => Hash("u:" + userName.Trim().ToLowerInvariant());
+
+    private static ulong AddressKey(string? clientAddress) => Hash("a:" + clientAddress);
+
+    private static ulong Hash(string value) => BinaryPrimitives.ReadUInt64LittleEndian(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
+
+    private sealed record Window(DateTimeOffset Until, int Failures);
 }

@@ -9,8 +9,14 @@ public sealed class LoginOptions
     /// <summary>Allows dev users outside Development (a test rig, a demo). Default false: production refuses to start with them.</summary>
     public bool AllowDevUsers { get; set; }
 
-    /// <summary>Login attempts allowed per user name and client address per minute. Default 10.</summary>
+    /// <summary>Failed logins allowed per user name per minute, across all client addresses. Default 10.</summary>
     public int AttemptsPerMinute { get; set; } = 10;
+
+    /// <summary>Failed logins allowed per client address per minute, across all user names. Default 30.</summary>
+    public int AddressAttemptsPerMinute { get; set; } = 30;
+
+    /// <summary>Longest user name the form accepts; a longer one is a clear 400, never a table entry. Fixed at 256.</summary>
+    internal const int MaxUserNameLength = 256;
 
     public OidcOptions Oidc { get; set; } = new();
 
@@ -27,6 +33,7 @@ public sealed class LoginOptions
             if (string.IsNullOrEmpty(u.Password)) add($"Login:DevUsers:{i}:Password", "is required.");
         }
         if (AttemptsPerMinute < 1) add("Login:AttemptsPerMinute", "must be at least 1.");
+        if (AddressAttemptsPerMinute < 1) add("Login:AddressAttemptsPerMinute", "must be at least 1.");
         if (OidcEnabled) Oidc.Validate(add);
         else if (DevUsers.Count == 0 && isDevelopment is false && !AllowDevUsers)
             add("Login:Oidc:Authority", "no way to sign in: set an OIDC authority (or dev users in Development).");

@@ -14,8 +14,6 @@ public sealed class OidcOptions
 
     internal IReadOnlyList<string> EffectiveScopes => Scopes.Length == 0 ? ["openid", "profile", "email"] : Scopes.Distinct(StringComparer.Ordinal).ToArray();
 
-    /// <summary>Callback path registered at the provider. Default <c>/signin-oidc</c>.</summary>
-    public string CallbackPath { get; set; } = "/signin-oidc";
 
     /// <summary>Claim holding the stable user id. Default <c>sub</c>.</summary>
     public string UserIdClaim { get; set; } = "sub";
@@ -31,6 +29,9 @@ public sealed class OidcOptions
     /// <summary>Logout also ends the provider's session through its end_session_endpoint. Default true.</summary>
     public bool SignOutAtProvider { get; set; } = true;
 
+    /// <summary>An access token forwarded upstream is refreshed this long before it expires. Default 30 s.</summary>
+    public TimeSpan AccessTokenRefreshMargin { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Tolerated clock difference for token times. Default 1 min.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromMinutes(1);
 
@@ -42,7 +43,6 @@ public sealed class OidcOptions
             add("Login:Oidc:Authority", "must be https (set Gateway:Login:Oidc:AllowHttpAuthority=true only for a test rig).");
         if (string.IsNullOrWhiteSpace(ClientId)) add("Login:Oidc:ClientId", "is required when Login:Oidc:Authority is set.");
         if (string.IsNullOrWhiteSpace(ClientSecret)) add("Login:Oidc:ClientSecret", "is required when Login:Oidc:Authority is set.");
-        if (!CallbackPath.StartsWith('/')) add("Login:Oidc:CallbackPath", "must start with '/'.");
         if (!EffectiveScopes.Contains("openid")) add("Login:Oidc:Scopes", "must include 'openid'.");
         if (string.IsNullOrWhiteSpace(UserIdClaim)) add("Login:Oidc:UserIdClaim", "is required.");
     }

@@ -1,8 +1,10 @@
 using System.Text.Json;
+using Gateway.Hosting;
 using Gateway.Login;
 using Gateway.Observability;
 using Gateway.Sessions;
 using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 
 namespace Gateway.Logout;
 
@@ -13,16 +15,16 @@ namespace Gateway.Logout;
 /// that sid — or all of them when no sid is given — are revoked on every replica.
 /// </summary>
 internal sealed partial class BackchannelLogoutService(
-    OidcMetadata oidc,
+    OidcProvider oidc,
     SessionManager sessions,
     IReplayGuard replays,
     TimeProvider time,
     GatewayMetrics metrics,
     ILogger<BackchannelLogoutService> logger)
 {
-    public const string Path = "/backchannel-logout";
     private const string LogoutEvent = "http://schemas.openid.net/event/backchannel-logout";
     private static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
+    private static readonly string[] LogoutTokenTypes = ["logout+jwt", "application/logout+jwt"];
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -45,9 +47,7 @@ internal sealed partial class BackchannelLogoutService(
             return;
         }
 
-        var configuration = await oidc.GetAsync(context.RequestAborted);
-        // A logout_token must carry iat (checked below); exp is optional in the spec, but honoured when present.
-        var result = await OidcTokenValidator.ValidateAsync(logoutToken, configuration, oidc.Settings.ClientId!, oidc.Settings.ClockSkew, requireExpiration: false);
+        var result = await ValidateAsync(logoutToken, context.RequestAborted);
         if (!result.IsValid)
         {
             await RejectAsync(context, $"logout_token is not valid ({result.Exception?.GetType().Name})");
@@ -65,22 +65,45 @@ internal sealed partial class BackchannelLogoutService(
         var sub = token.Subject;
         try
         {
-            if (!await replays.TryUseAsync($"bcl:{token.Issuer}:{token.Id}", MaxAge + oidc.Settings.ClockSkew * 2, context.RequestAborted))
+            var jti = $"bcl:{token.Issuer}:{token.Id}";
+            if (await replays.IsUsedAsync(jti, context.RequestAborted))
             {
                 await RejectAsync(context, "logout_token was already used (jti replay)");
                 return;
             }
             var revoked = await sessions.RevokeUserAsync(sub, "backchannel-logout",
                 string.IsNullOrEmpty(sid) ? null : record => record.ProviderSessionId == sid, context.RequestAborted);
+            // Marked only now: if the revocation failed, the provider's retry of the same token must still be honoured.
+            // Two deliveries racing past the check both revoke, which is harmless.
+            await replays.MarkUsedAsync(jti, MaxAge + oidc.Settings.ClockSkew * 2, context.RequestAborted);
             LogAccepted(logger, revoked);
             context.Response.StatusCode = StatusCodes.Status200OK;
         }
         catch (StoreUnavailableException)
         {
-            // The provider retries on an error; nothing was deleted.
+            // The provider retries on an error; the token is not marked as used, so the retry is acted on.
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             context.Response.Headers.RetryAfter = GatewayResponses.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+    }
+
+    /// <summary>The handler's own id_token parameters, with what differs for a logout token; keys fetched again once if the provider rotated.</summary>
+    private async Task<TokenValidationResult> ValidateAsync(string logoutToken, CancellationToken cancellationToken)
+    {
+        var result = await ValidateOnceAsync(logoutToken, cancellationToken);
+        if (result.IsValid || result.Exception is not SecurityTokenSignatureKeyNotFoundException) return result;
+        oidc.RequestRefresh();
+        return await ValidateOnceAsync(logoutToken, cancellationToken);
+    }
+
+    private async Task<TokenValidationResult> ValidateOnceAsync(string logoutToken, CancellationToken cancellationToken)
+    {
+        var parameters = oidc.ValidationParameters(await oidc.GetConfigurationAsync(cancellationToken));
+        // A logout_token must carry iat (checked below); exp is optional in the spec, but honoured when present.
+        parameters.RequireExpirationTime = false;
+        // Back-Channel Logout 1.0 §2.4: explicitly typed, so an id_token or access token is never taken for one.
+        parameters.ValidTypes = LogoutTokenTypes;
+        return await oidc.ValidateAsync(logoutToken, parameters);
     }
 
     private string? CheckClaims(JsonWebToken token)

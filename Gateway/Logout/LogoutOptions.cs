@@ -3,11 +3,12 @@ namespace Gateway.Logout;
 /// <summary><c>Gateway:Logout</c>.</summary>
 public sealed class LogoutOptions
 {
-    /// <summary>Paths the gateway answers as logout (GET and POST), never proxied. Default <c>/logout</c>.</summary>
+    /// <summary>Paths the gateway answers as logout (GET and POST), never proxied. Default <c>{Gateway:Paths:Prefix}/logout</c>.</summary>
     /// <remarks>Empty by default: the configuration binder appends to an initialised array instead of replacing it.</remarks>
     public string[] Paths { get; set; } = [];
 
-    internal IReadOnlyList<string> EffectivePaths => Paths.Length == 0 ? ["/logout"] : Paths.Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
+    internal IReadOnlyList<string> EffectivePaths(Hosting.GatewayPathOptions paths) =>
+        Paths.Length == 0 ? [paths.DefaultLogout] : Paths.Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
 
     /// <summary>Public page after logout when no valid returnUrl is given. Default <c>/</c>.</summary>
     public string RedirectTo { get; set; } = "/";

@@ -1,4 +1,5 @@
 using Gateway.Configuration;
+using Gateway.Hosting;
 using Gateway.Login;
 using Gateway.Observability;
 using Gateway.Security;
@@ -22,7 +23,7 @@ internal sealed partial class LogoutService(
     LegacySessionCookies legacyCookies,
     ILegacySessionStore legacyStore,
     FormTokens formTokens,
-    OidcMetadata oidc,
+    OidcProvider oidc,
     GatewayMetrics metrics,
     ILogger<LogoutService> logger)
 {
@@ -31,27 +32,57 @@ internal sealed partial class LogoutService(
     public async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
+        // Every method on a logout path is the gateway's; only GET and POST log out. HEAD, PUT, DELETE, PATCH...
+        // get 405 here and never reach the CMS, whose own handler would run a logout the gateway does not see.
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsPost(request.Method))
+        {
+            context.Response.Headers.Allow = "GET, POST";
+            context.Response.Headers.CacheControl = "no-store";
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            return;
+        }
         var isPost = HttpMethods.IsPost(request.Method);
-        var form = isPost && request.HasFormContentType ? await request.ReadFormAsync(context.RequestAborted) : null;
+        IFormCollection? form = null;
+        if (isPost && request.HasFormContentType)
+        {
+            try
+            {
+                form = await request.ReadFormAsync(context.RequestAborted);
+            }
+            catch (InvalidDataException)
+            {
+                // A malformed form (a NUL in a field): still offer the logout, as a confirmation with a clean form.
+                metrics.Logout("malformed-form");
+                await ShowConfirmationAsync(context, _options.RedirectTo);
+                return;
+            }
+        }
         var returnUrl = LocalRedirect.OrDefault(form?["returnUrl"].ToString() is { Length: > 0 } f ? f : request.Query["returnUrl"].ToString(), _options.RedirectTo);
-        var everywhere = string.Equals(form?["scope"].ToString() is { Length: > 0 } s ? s : request.Query["scope"].ToString(), "all", StringComparison.OrdinalIgnoreCase);
+        // Ending every session takes a POST (which must also pass the same-origin check below): a link or a
+        // cross-site GET never carries it, and the confirmation page shows it as an unticked box.
+        var everywhere = isPost && string.Equals(form?["scope"].ToString() is { Length: > 0 } s ? s : request.Query["scope"].ToString(), "all", StringComparison.OrdinalIgnoreCase);
 
         if (!await IsIntendedAsync(context, isPost))
         {
             LogConfirmationShown(logger);
-            await ShowConfirmationAsync(context, returnUrl, everywhere);
+            await ShowConfirmationAsync(context, returnUrl);
             return;
         }
 
-        var key = cookies.Read(request);
         var session = context.Features.Get<SessionFeature>()?.Session;
+        SessionKey? key = session?.Key;
         try
         {
             // 1. Purge, each step confirmed before the next.
             if (context.Features.Get<SessionStoreUnavailableFeature>() is not null)
                 throw new StoreUnavailableException("the session could not be resolved");
             if (everywhere && session is not null) await sessions.RevokeUserAsync(session.Record.UserId, "logout-everywhere", null, context.RequestAborted);
-            if (key is not null) await sessions.RevokeAsync(key.Value, "logout", context.RequestAborted);
+            // Every copy of the session cookie that verifies, planted ones included: none of them survives a logout.
+            foreach (var presented in cookies.ReadAll(request))
+            {
+                key ??= presented;
+                await sessions.RevokeAsync(presented, "logout", context.RequestAborted);
+            }
             await PurgeLegacySessionsAsync(request, context.RequestAborted);
         }
         catch (StoreUnavailableException ex)
@@ -109,7 +140,7 @@ internal sealed partial class LogoutService(
         if (session?.Record is not { Method: "oidc", IdToken: { } idToken } || !oidc.Enabled || !oidc.Settings.SignOutAtProvider) return null;
         try
         {
-            var configuration = await oidc.GetAsync(context.RequestAborted);
+            var configuration = await oidc.GetConfigurationAsync(context.RequestAborted);
             if (string.IsNullOrEmpty(configuration.EndSessionEndpoint)) return null;
             var request = context.Request;
             return QueryHelpers.AddQueryString(configuration.EndSessionEndpoint, new Dictionary<string, string?>
@@ -127,9 +158,10 @@ internal sealed partial class LogoutService(
         }
     }
 
-    private async Task ShowConfirmationAsync(HttpContext context, string returnUrl, bool everywhere) =>
+    /// <summary>Asks before logging out; signing out everywhere is an unticked box, whatever the request asked for.</summary>
+    private async Task ShowConfirmationAsync(HttpContext context, string returnUrl) =>
         await GatewayResponses.PageAsync(context, StatusCodes.Status200OK, "Sign out?",
-            "<p>Another site asked to sign you out. Do you want to sign out?</p>" + LogoutForm(context, returnUrl, everywhere, "Sign out"));
+            "<p>Another site asked to sign you out. Do you want to sign out?</p>" + LogoutForm(context, returnUrl, everywhere: false, "Sign out"));
 
     private async Task ShowRetryAsync(HttpContext context, string returnUrl, bool everywhere) =>
         await GatewayResponses.StoreUnavailableAsync(context,
@@ -138,13 +170,12 @@ internal sealed partial class LogoutService(
 
     private string LogoutForm(HttpContext context, string returnUrl, bool everywhere, string button)
     {
-        var tokens = formTokens.Issue(context);
         var path = GatewayResponses.Encode(context.Request.Path.Value);
         return $"""
             <form method="post" action="{path}">
-              <input type="hidden" name="{GatewayResponses.Encode(tokens.FormFieldName)}" value="{GatewayResponses.Encode(tokens.RequestToken)}">
+              {formTokens.HiddenField(context)}
               <input type="hidden" name="returnUrl" value="{GatewayResponses.Encode(returnUrl)}">
-              {(everywhere ? "<input type=\"hidden\" name=\"scope\" value=\"all\">" : "")}
+              <p><label><input id="scope-all" type="checkbox" name="scope" value="all"{(everywhere ? " checked" : "")}> Also sign out all my other sessions</label></p>
               <button id="confirm-logout" type="submit">{GatewayResponses.Encode(button)}</button>
             </form>
             """;
@@ -166,7 +197,7 @@ internal sealed partial class LogoutService(
         Message = "Legacy CMS session from cookie {CookieName} purged")]
     private static partial void LogLegacyPurged(ILogger logger, string cookieName);
 
-    [LoggerMessage(EventId = LogEvents.LogoutCompleted + 5, EventName = "ProviderSignOutSkipped", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = LogEvents.ProviderSignOutSkipped, EventName = nameof(LogEvents.ProviderSignOutSkipped), Level = LogLevel.Warning,
         Message = "Provider end-session skipped, discovery failed: {Reason}")]
     private static partial void LogProviderUnavailable(ILogger logger, string reason);
 }

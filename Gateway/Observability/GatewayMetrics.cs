@@ -14,7 +14,15 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _revocations;
     private readonly Counter<long> _authFailures;
     private readonly Counter<long> _configReloads;
-    private readonly Counter<long> _cacheLookups;
+    // Lookups happen on every signed-in request: counted with Interlocked and observed at export time, so a
+    // listening exporter costs nothing per request (a Counter.Add dispatches to every listener each time).
+    private long _cacheHits;
+    private long _cacheMisses;
+    private readonly Counter<long> _cacheEvictions;
+    private readonly Counter<long> _tokenRefreshes;
+    private readonly Counter<long> _tokenRevocations;
+    private readonly UpDownCounter<long> _liveConnections;
+    private readonly Counter<long> _liveConnectionsClosed;
     private readonly Counter<long> _redisErrors;
     private readonly Histogram<double> _redisLatency;
 
@@ -26,7 +34,16 @@ internal sealed class GatewayMetrics : IDisposable
         _revocations = _meter.CreateCounter<long>("gateway.sessions.revoked", description: "Sessions revoked, by reason.");
         _authFailures = _meter.CreateCounter<long>("gateway.auth.failures", description: "Authentication failures, by reason.");
         _configReloads = _meter.CreateCounter<long>("gateway.config.reloads", description: "Route file reloads, by result.");
-        _cacheLookups = _meter.CreateCounter<long>("gateway.session_cache.lookups", description: "Session cache lookups, by hit or miss.");
+        _meter.CreateObservableCounter("gateway.session_cache.lookups", () => new[]
+        {
+            new Measurement<long>(Interlocked.Read(ref _cacheHits), new KeyValuePair<string, object?>("result", "hit")),
+            new Measurement<long>(Interlocked.Read(ref _cacheMisses), new KeyValuePair<string, object?>("result", "miss")),
+        }, description: "Session cache lookups, by hit or miss.");
+        _liveConnections = _meter.CreateUpDownCounter<long>("gateway.live_connections", description: "Long-lived proxied connections (WebSocket, event stream) open on this replica.");
+        _liveConnectionsClosed = _meter.CreateCounter<long>("gateway.live_connections.closed", description: "Long-lived connections closed because their session ended, by reason.");
+        _tokenRefreshes = _meter.CreateCounter<long>("gateway.tokens.refreshes", description: "Access token refreshes at the provider, by outcome.");
+        _tokenRevocations = _meter.CreateCounter<long>("gateway.tokens.revocations", description: "Refresh token revocations at the provider, by outcome.");
+        _cacheEvictions = _meter.CreateCounter<long>("gateway.session_cache.evictions", description: "Times a full session cache made room.");
         _redisErrors = _meter.CreateCounter<long>("gateway.redis.errors", description: "Redis calls that failed or were refused by the circuit breaker.");
         _redisLatency = _meter.CreateHistogram<double>("gateway.redis.duration", unit: "ms", description: "Redis call latency.");
     }
@@ -36,9 +53,22 @@ internal sealed class GatewayMetrics : IDisposable
     public void SessionsRevoked(long count, string reason) => _revocations.Add(count, new KeyValuePair<string, object?>("reason", reason));
     public void AuthFailure(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
     public void ConfigReloaded(bool success) => _configReloads.Add(1, new KeyValuePair<string, object?>("result", success ? "success" : "rejected"));
-    public void CacheLookup(bool hit) => _cacheLookups.Add(1, new KeyValuePair<string, object?>("result", hit ? "hit" : "miss"));
+    public void CacheEvicted() => _cacheEvictions.Add(1);
+    public void TokenRefresh(string outcome) => _tokenRefreshes.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void TokenRevocation(string outcome) => _tokenRevocations.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void LiveConnections(int delta) => _liveConnections.Add(delta);
+    public void LiveConnectionClosed(string reason) => _liveConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    public void CacheLookup(bool hit)
+    {
+        if (hit) Interlocked.Increment(ref _cacheHits);
+        else Interlocked.Increment(ref _cacheMisses);
+    }
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
     public void RedisLatency(string operation, TimeSpan elapsed) => _redisLatency.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("operation", operation));
+
+    /// <summary>1 while the Redis connection is up, 0 while it is down: the outage /readyz reports without failing on it.</summary>
+    public void ObserveRedisConnected(Func<bool> connected) =>
+        _meter.CreateObservableGauge("gateway.redis.connected", () => connected() ? 1 : 0, description: "Whether this replica's Redis connection is up.");
 
     public static long Timestamp() => Stopwatch.GetTimestamp();
 

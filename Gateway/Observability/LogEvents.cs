@@ -1,6 +1,9 @@
 namespace Gateway.Observability;
 
-/// <summary>Event ids and names for every log line ops alert on. Names are stable; keep them.</summary>
+/// <summary>
+/// Every log event of the gateway, declared once: the id here, the name is the constant's name
+/// (<c>EventName = nameof(...)</c>). Names are stable; keep them. A test checks ids and names are unique.
+/// </summary>
 internal static class LogEvents
 {
     public const int LoginSucceeded = 1000;
@@ -13,16 +16,28 @@ internal static class LogEvents
     public const int BackchannelLogout = 1103;
     public const int BackchannelLogoutRejected = 1104;
     public const int LegacySessionPurged = 1105;
+    public const int ProviderSignOutSkipped = 1106;
     public const int SessionRevoked = 1200;
     public const int SessionCookieRejected = 1201;
     public const int SessionCacheDistrusted = 1202;
     public const int SessionCacheTrusted = 1203;
     public const int SessionStoreUnavailable = 1204;
+    public const int UserSessionsRevoked = 1210;
+    public const int AllSessionsRevoked = 1211;
     public const int ConfigReloaded = 1300;
     public const int ConfigReloadFailed = 1301;
+    public const int ConfigReloadCrashed = 1302;
     public const int RedisUnavailable = 1400;
     public const int RedisRestored = 1401;
     public const int SigningKeyCreated = 1500;
+    public const int SigningKeyRefreshFailed = 1501;
+    public const int KeyRingElementRejected = 1510;
     public const int AdminRevocation = 1600;
     public const int AdminDenied = 1601;
+    public const int IdentityHeadersStripped = 1700;
+    public const int LiveConnectionClosed = 1800;
+    public const int AccessTokenRefreshed = 1900;
+    public const int AccessTokenRefreshRefused = 1901;
+    public const int AccessTokenRefreshUnavailable = 1902;
+    public const int RefreshTokenRevocationFailed = 1903;
 }

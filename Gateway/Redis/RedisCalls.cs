@@ -70,7 +70,7 @@ internal sealed class RedisCalls
         await WriteAsync("publish", async _ =>
         {
             var multiplexer = await _connection.GetAsync();
-            return await multiplexer.GetSubscriber().PublishAsync(channel, message);
+            return await multiplexer.GetSubscriber().PublishAsync(RedisChannel.Literal(channel), message);
         }, cancellationToken);
     }
 
@@ -79,7 +79,7 @@ internal sealed class RedisCalls
             static async (state, ct) =>
             {
                 var db = await state.connection.DatabaseAsync().WaitAsync(ct);
-                // StackExchange.Redis 1.x takes no token: stop waiting on it when the attempt times out.
+                // StackExchange.Redis takes no token: stop waiting on it when the attempt times out.
                 return await state.call(db).WaitAsync(ct);
             },
             (connection: _connection, call),

@@ -14,7 +14,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private readonly Lazy<Task<ConnectionMultiplexer>> _connection;
     private readonly ILogger<RedisConnection> _logger;
 
-    public RedisConnection(IOptions<GatewayOptions> options, ILogger<RedisConnection> logger)
+    public RedisConnection(IOptions<GatewayOptions> options, ILogger<RedisConnection> logger, GatewayMetrics metrics)
     {
         _logger = logger;
         var redis = options.Value.Redis;
@@ -22,12 +22,24 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         var config = ConfigurationOptions.Parse(redis.Configuration!);
         config.AbortOnConnectFail = false;
         // StackExchange.Redis waits 5 s by default; start-up and reconnects should not stall that long unless ops ask.
-        if (!redis.Configuration!.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase)) config.ConnectTimeout = 2000;
+        if (!Mentions(redis.Configuration!, "connectTimeout")) config.ConnectTimeout = 2000;
+        // A command sent while the socket is down fails at once instead of queueing in the client's backlog: the
+        // caller answers 503 (or retries a read) within its own budget rather than waiting out a reconnect.
+        config.BacklogPolicy = BacklogPolicy.FailFast;
+        // Probe a broken link every 250 ms and reconnect on the next probe after Redis answers again, so a restart
+        // costs well under a second of 503s (the 2.x default backs off exponentially to several seconds).
+        config.HeartbeatInterval = TimeSpan.FromMilliseconds(250);
+        if (!Mentions(redis.Configuration!, "reconnectRetryPolicy")) config.ReconnectRetryPolicy = new LinearRetry(250);
+        // The client's own timeout matches the gateway's per-call budget; Polly's timeout stays the outer bound.
+        if (!Mentions(redis.Configuration!, "asyncTimeout")) config.AsyncTimeout = (int)Math.Max(redis.OperationTimeout.TotalMilliseconds, 10);
         config.ClientName ??= "gateway";
         _connection = new(() => ConnectAsync(config), LazyThreadSafetyMode.ExecutionAndPublication);
+        metrics.ObserveRedisConnected(() => _connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully && _connection.Value.Result.IsConnected);
     }
 
     public string KeyPrefix { get; }
+
+    private static bool Mentions(string configuration, string option) => configuration.Contains(option + "=", StringComparison.OrdinalIgnoreCase);
 
     public event EventHandler<ConnectionFailedEventArgs>? ConnectionFailed;
     public event EventHandler<ConnectionFailedEventArgs>? ConnectionRestored;
@@ -35,6 +47,12 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     public Task<ConnectionMultiplexer> GetAsync() => _connection.Value;
 
     public async Task<IDatabase> DatabaseAsync() => (await _connection.Value).GetDatabase();
+
+    /// <summary>
+    /// For DataProtection's synchronous key repository only: it reads the key ring at start-up and on refresh,
+    /// never per request, and the connection is long established by then.
+    /// </summary>
+    public IDatabase Database() => _connection.Value.GetAwaiter().GetResult().GetDatabase();
 
     private async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions config)
     {

@@ -12,8 +12,12 @@ public sealed class RedisOptions
     /// <summary>Timeout of one Redis call, including its retries. Default 250 ms.</summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>How long the circuit stays open after Redis failed repeatedly. Default 5 s.</summary>
-    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How long the circuit stays open after Redis failed repeatedly, before one call probes it again. Default
+    /// 500 ms: commands fail fast while the socket is down anyway, so the breaker only has to spare a slow Redis,
+    /// and a restarted Redis is used again within a second.
+    /// </summary>
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Redis list holding the DataProtection keys (Microsoft's layout). Default <c>DataProtection-Keys</c>.</summary>
     public string DataProtectionKey { get; set; } = "DataProtection-Keys";

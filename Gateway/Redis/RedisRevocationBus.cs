@@ -8,53 +8,48 @@ namespace Gateway.Redis;
 /// the local cache. The cache is distrusted until the subscription is up and whenever it drops,
 /// since a revocation published meanwhile would be missed.
 /// </summary>
-internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls redis, SessionCache cache) : ISessionRevocationBus, IHostedService
+internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls redis, SessionCache cache) : BackgroundService, ISessionRevocationBus
 {
-    private const string AllMarker = "*";
-    private readonly string _channel = connection.KeyPrefix + "revocations";
+    private readonly RedisChannel _channel = RedisChannel.Literal(connection.KeyPrefix + "revocations");
 
     public Task PublishAsync(SessionRevocation revocation, CancellationToken cancellationToken)
     {
         cache.Apply(revocation);
-        var message = revocation.All ? AllMarker : string.Join(',', revocation.SessionHashes);
-        return redis.PublishAsync(_channel, message, cancellationToken);
+        return redis.PublishAsync(_channel.ToString(), revocation.Encode(), cancellationToken);
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
         cache.Distrust("waiting for the revocation subscription");
         connection.ConnectionFailed += OnFailed;
         connection.ConnectionRestored += OnRestored;
-        // Not awaited: start-up must not wait for Redis. The loop retries until subscribed; until then the cache is distrusted.
-        _ = SubscribeAsync();
-        await Task.CompletedTask;
+        // Start-up does not wait for Redis: ExecuteAsync subscribes in the background; until then the cache is distrusted.
+        return base.StartAsync(cancellationToken);
     }
 
-    private async Task SubscribeAsync()
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var multiplexer = await connection.GetAsync();
+        var multiplexer = await connection.GetAsync().WaitAsync(stoppingToken);
         var subscriber = multiplexer.GetSubscriber();
-        while (true)
+        while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await subscriber.SubscribeAsync(_channel, (_, message) => OnMessage(message));
+                await subscriber.SubscribeAsync(_channel, (_, message) => OnMessage(message)).WaitAsync(stoppingToken);
                 if (subscriber.IsConnected(_channel)) cache.Trust("revocation subscription established");
                 return;
             }
             catch (RedisException)
             {
                 // Redis is not reachable yet; the multiplexer reconnects, keep asking.
-                await Task.Delay(TimeSpan.FromMilliseconds(500));
+                await Task.Delay(TimeSpan.FromMilliseconds(250), stoppingToken);
             }
         }
     }
 
     private void OnMessage(RedisValue message)
     {
-        var text = (string?)message;
-        if (string.IsNullOrEmpty(text)) return;
-        cache.Apply(text == AllMarker ? SessionRevocation.Everything : new SessionRevocation(text.Split(',')));
+        if (SessionRevocation.Decode(message) is { } revocation) cache.Apply(revocation);
     }
 
     private void OnFailed(object? sender, ConnectionFailedEventArgs e)
@@ -67,10 +62,10 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
         if (e.ConnectionType == ConnectionType.Subscription) cache.Trust("revocation subscription restored");
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    public override Task StopAsync(CancellationToken cancellationToken)
     {
         connection.ConnectionFailed -= OnFailed;
         connection.ConnectionRestored -= OnRestored;
-        return Task.CompletedTask;
+        return base.StopAsync(cancellationToken);
     }
 }

@@ -1,103 +1,190 @@
+using System.Globalization;
 using Gateway.Sessions;
 using StackExchange.Redis;
 
 namespace Gateway.Redis;
 
 /// <summary>
-/// Sessions in Redis. Layout, under the configured prefix (default <c>gw:</c>):
-/// <c>gw:{u:TAG}:s:ID</c> the protected record (TTL = min(idle, absolute left)),
-/// <c>gw:{u:TAG}:idx</c> the set of the user's session ids, <c>gw:users</c> the set of user tags.
-/// The <c>{u:TAG}</c> hash tag keeps a user's keys in one Redis Cluster slot, so the scripts that
-/// touch a record and its index together run atomically on a cluster too.
+/// Sessions in Redis. Layout, under the configured prefix (default <c>gw:</c>), HASH being SHA-256 of the
+/// session id (the id itself, which the cookie carries, never reaches Redis):
+/// <c>gw:{u:TAG}:s:HASH</c> the protected record (TTL = min(idle, absolute left));
+/// <c>gw:{u:TAG}:idx</c> a sorted set of the user's HASHes scored by expiry, pruned as members die and
+/// expiring with its longest-lived member; <c>gw:{u:TAG}:revoked</c> the user's revoke-all marker;
+/// <c>gw:users</c> the set of user tags; <c>gw:revoked</c> the global revoke-all marker.
+/// The <c>{u:TAG}</c> hash tag keeps a user's keys in one Redis Cluster slot, so the scripts that touch a
+/// record and its index together run atomically on a cluster too. Every script does bounded work (one
+/// session, or one batch of <see cref="Batch"/>) so no user, however many sessions, blocks Redis.
 /// </summary>
 internal sealed class RedisSessionStore(RedisCalls redis) : ISessionStore
 {
+    private const int Batch = 250;
+
+    // KEYS: session, index, seen. ARGV: record, ttl ms, member, now ms. Prunes dead members (a bounded batch per login).
     private const string CreateScript = """
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        redis.call('SADD', KEYS[2], ARGV[3])
-        if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+        local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4], 'LIMIT', 0, 250)
+        if #dead > 0 then
+          redis.call('ZREM', KEYS[2], unpack(dead))
+          redis.call('HDEL', KEYS[3], unpack(dead))
+        end
+        redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[2]), ARGV[3])
+        redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+        if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
+          redis.call('PEXPIRE', KEYS[2], ARGV[2])
+          redis.call('PEXPIRE', KEYS[3], ARGV[2])
+        end
         return 1
         """;
 
+    // KEYS: session, index, seen. ARGV: ttl ms, member, now ms. The sliding-expiry touch also records "last used".
+    private const string TouchScript = """
+        if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then
+          redis.call('ZREM', KEYS[2], ARGV[2])
+          redis.call('HDEL', KEYS[3], ARGV[2])
+          return 0
+        end
+        redis.call('ZADD', KEYS[2], 'GT', tonumber(ARGV[3]) + tonumber(ARGV[1]), ARGV[2])
+        redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+        if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
+          redis.call('PEXPIRE', KEYS[2], ARGV[1])
+          redis.call('PEXPIRE', KEYS[3], ARGV[1])
+        end
+        return 1
+        """;
+
+    // KEYS: session, index, seen. ARGV: member.
     private const string DeleteScript = """
         local n = redis.call('DEL', KEYS[1])
-        redis.call('SREM', KEYS[2], ARGV[1])
+        redis.call('ZREM', KEYS[2], ARGV[1])
+        redis.call('HDEL', KEYS[3], ARGV[1])
         return n
         """;
 
-    // Keys of one user share the hash tag of KEYS[1], so building them from ARGV stays in one slot.
-    private const string ListScript = """
-        local live = {}
-        for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-          if redis.call('EXISTS', ARGV[1] .. id) == 1 then table.insert(live, id) else redis.call('SREM', KEYS[1], id) end
+    // KEYS: index, seen. ARGV: session key prefix, batch size. One batch: delete up to ARGV[2] sessions and their index entries.
+    private const string DeleteBatchScript = """
+        local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+        local deleted = 0
+        for _, m in ipairs(members) do deleted = deleted + redis.call('DEL', ARGV[1] .. m) end
+        if #members > 0 then
+          redis.call('ZREM', KEYS[1], unpack(members))
+          redis.call('HDEL', KEYS[2], unpack(members))
         end
-        return live
+        return { #members, deleted }
         """;
 
-    private const string DeleteUserScript = """
-        local deleted = {}
-        for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-          if redis.call('DEL', ARGV[1] .. id) == 1 then table.insert(deleted, id) end
-        end
-        redis.call('DEL', KEYS[1])
-        return deleted
-        """;
-
-    public async Task CreateAsync(SessionKey key, byte[] record, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken)
     {
-        var maxIndexTtl = TimeSpan.FromDays(2);
         await redis.WriteAsync("session.create", db => db.ScriptEvaluateAsync(CreateScript,
-            [SessionKeyOf(key), IndexKeyOf(key.UserTag)],
-            [record, (long)ttl.TotalMilliseconds, key.Id, (long)Max(ttl, maxIndexTtl).TotalMilliseconds]), cancellationToken);
-        await redis.WriteAsync("session.create", db => db.SetAddAsync(UsersKey, key.UserTag), cancellationToken);
+            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)],
+            [record, Ms(ttl), session.Hash, NowMs()]), cancellationToken);
+        await redis.WriteAsync("session.create", db => db.SetAddAsync(UsersKey, session.UserTag), cancellationToken);
     }
 
-    public async Task<byte[]?> GetAsync(SessionKey key, CancellationToken cancellationToken)
+    public Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken) =>
+        redis.ReadAsync("session.get", async db =>
+        {
+            // Both sent at once: one round trip. The record and the user's marker share a slot; the global marker does not.
+            var local = db.StringGetAsync([SessionKeyOf(session), UserMarkerOf(session.UserTag)]);
+            var global = db.StringGetAsync(GlobalMarker);
+            var values = await local;
+            var everyone = await global;
+            if (values[0].IsNull) return null;
+            return new StoredSession((byte[])values[0]!, Latest(MarkerTime(values[1]), MarkerTime(everyone)));
+        }, cancellationToken);
+
+    public async Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken) =>
+        (long)await redis.WriteAsync("session.touch", db => db.ScriptEvaluateAsync(TouchScript,
+            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)], [Ms(ttl), session.Hash, NowMs()]), cancellationToken) == 1;
+
+    public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) =>
+        redis.WriteAsync("session.replace", db => db.StringSetAsync(SessionKeyOf(session), record, null, keepTtl: true, when: When.Exists), cancellationToken);
+
+    public async Task<string?> TryLockAsync(SessionHandle session, string purpose, TimeSpan ttl, CancellationToken cancellationToken)
     {
-        var value = await redis.ReadAsync("session.get", db => db.StringGetAsync(SessionKeyOf(key)), cancellationToken);
-        return value.IsNull ? null : (byte[]?)value;
+        var holder = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        return await redis.WriteAsync("session.lock", db => db.StringSetAsync(LockKeyOf(session, purpose), holder, ttl, When.NotExists), cancellationToken)
+            ? holder : null;
     }
 
-    public Task<bool> TouchAsync(SessionKey key, TimeSpan ttl, CancellationToken cancellationToken) =>
-        redis.WriteAsync("session.touch", db => db.KeyExpireAsync(SessionKeyOf(key), ttl), cancellationToken);
+    // KEYS: lock. ARGV: holder. Deletes the lock only if it is still ours.
+    private const string UnlockScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """;
 
-    public async Task<bool> DeleteAsync(SessionKey key, CancellationToken cancellationToken)
+    public Task UnlockAsync(SessionHandle session, string purpose, string holder, CancellationToken cancellationToken) =>
+        redis.WriteAsync("session.unlock", db => db.ScriptEvaluateAsync(UnlockScript, [LockKeyOf(session, purpose)], [holder]), cancellationToken);
+
+    public async Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken) =>
+        (long)await redis.WriteAsync("session.delete", db => db.ScriptEvaluateAsync(DeleteScript,
+            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)], [session.Hash]), cancellationToken) == 1;
+
+    public async Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken)
     {
-        var result = await redis.WriteAsync("session.delete", db => db.ScriptEvaluateAsync(DeleteScript,
-            [SessionKeyOf(key), IndexKeyOf(key.UserTag)], [key.Id]), cancellationToken);
-        return (long)result == 1;
+        var members = await redis.ReadAsync("session.list", db => db.SortedSetRangeByScoreAsync(IndexKeyOf(userTag),
+            start: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), take: max), cancellationToken);
+        if (members.Length == 0) return [];
+        var seen = await redis.ReadAsync("session.list", db => db.HashGetAsync(SeenKeyOf(userTag), members), cancellationToken);
+        return members.Select((m, i) => new IndexedSession(new SessionHandle(userTag, m!),
+            MarkerTime(seen[i]) ?? DateTimeOffset.UnixEpoch)).ToList();
     }
 
-    public async Task<IReadOnlyList<SessionKey>> ListByUserAsync(string userTag, CancellationToken cancellationToken)
+    public async Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
-        var result = await redis.WriteAsync("session.list", db => db.ScriptEvaluateAsync(ListScript,
-            [IndexKeyOf(userTag)], [SessionPrefixOf(userTag)]), cancellationToken);
-        return ToKeys(userTag, result);
-    }
-
-    public async Task<IReadOnlyList<SessionKey>> DeleteByUserAsync(string userTag, CancellationToken cancellationToken)
-    {
-        var result = await redis.WriteAsync("session.delete_user", db => db.ScriptEvaluateAsync(DeleteUserScript,
-            [IndexKeyOf(userTag)], [SessionPrefixOf(userTag)]), cancellationToken);
-        await redis.WriteAsync("session.delete_user", db => db.SetRemoveAsync(UsersKey, userTag), cancellationToken);
-        return ToKeys(userTag, result);
-    }
-
-    public async Task<IReadOnlyList<SessionKey>> DeleteAllAsync(CancellationToken cancellationToken)
-    {
-        var tags = await redis.ReadAsync("session.users", db => db.SetMembersAsync(UsersKey), cancellationToken);
-        var deleted = new List<SessionKey>();
-        foreach (var tag in tags) deleted.AddRange(await DeleteByUserAsync(tag!, cancellationToken));
+        await redis.WriteAsync("session.revoke_user", db => db.StringSetAsync(UserMarkerOf(userTag),
+            revokedBefore.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), markerLifetime), cancellationToken);
+        var deleted = await DeleteIndexedAsync(userTag, cancellationToken);
+        await redis.WriteAsync("session.revoke_user", db => db.SetRemoveAsync(UsersKey, userTag), cancellationToken);
         return deleted;
     }
 
-    private static List<SessionKey> ToKeys(string userTag, RedisResult result) =>
-        ((RedisValue[])result!).Select(id => new SessionKey(userTag, id!)).ToList();
+    public async Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
+    {
+        await redis.WriteAsync("session.revoke_all", db => db.StringSetAsync(GlobalMarker,
+            revokedBefore.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), markerLifetime), cancellationToken);
+        var deleted = 0;
+        while (true)
+        {
+            var tags = await redis.WriteAsync("session.revoke_all", db => db.SetPopAsync(UsersKey, Batch), cancellationToken);
+            if (tags.Length == 0) return deleted;
+            foreach (var tag in tags) deleted += await DeleteIndexedAsync(tag!, cancellationToken);
+        }
+    }
 
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+    private async Task<int> DeleteIndexedAsync(string userTag, CancellationToken cancellationToken)
+    {
+        var deleted = 0;
+        while (true)
+        {
+            var result = (RedisResult[])(await redis.WriteAsync("session.delete_batch", db => db.ScriptEvaluateAsync(DeleteBatchScript,
+                [IndexKeyOf(userTag), SeenKeyOf(userTag)], [SessionPrefixOf(userTag), Batch]), cancellationToken))!;
+            deleted += (int)result[1];
+            if ((int)result[0] < Batch) return deleted;
+        }
+    }
+
+    public async Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
+    {
+        // Rounded up to the next millisecond: a session created earlier in the same millisecond is older than the mark.
+        var mark = (revokedBefore.ToUnixTimeMilliseconds() + 1).ToString(CultureInfo.InvariantCulture);
+        await redis.WriteAsync("session.revoke_mark", db => db.StringSetAsync(userTag is null ? GlobalMarker : UserMarkerOf(userTag), mark, markerLifetime), cancellationToken);
+    }
+
+    private static DateTimeOffset? MarkerTime(RedisValue value) =>
+        !value.IsNull && value.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+
+    private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
+
+    private static long Ms(TimeSpan span) => (long)span.TotalMilliseconds;
+
+    private static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     private RedisKey UsersKey => redis.Key("users");
-    private RedisKey SessionKeyOf(SessionKey key) => redis.Key($"{{u:{key.UserTag}}}:s:{key.Id}");
+    private RedisKey GlobalMarker => redis.Key("revoked");
+    private RedisKey SessionKeyOf(SessionHandle session) => redis.Key($"{{u:{session.UserTag}}}:s:{session.Hash}");
     private string SessionPrefixOf(string userTag) => redis.Key($"{{u:{userTag}}}:s:");
     private RedisKey IndexKeyOf(string userTag) => redis.Key($"{{u:{userTag}}}:idx");
+    private RedisKey LockKeyOf(SessionHandle session, string purpose) => redis.Key($"{{u:{session.UserTag}}}:lock:{purpose}:{session.Hash}");
+    private RedisKey SeenKeyOf(string userTag) => redis.Key($"{{u:{userTag}}}:seen");
+    private RedisKey UserMarkerOf(string userTag) => redis.Key($"{{u:{userTag}}}:revoked");
 }

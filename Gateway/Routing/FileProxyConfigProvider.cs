@@ -129,7 +129,7 @@ internal sealed partial class FileProxyConfigProvider(
         Message = "Route file {Path} rejected, the last good config keeps serving. {ErrorCount} problems: {Errors}")]
     private static partial void LogReloadRejected(ILogger logger, string path, int errorCount, string errors);
 
-    [LoggerMessage(EventId = LogEvents.ConfigReloadFailed + 1, EventName = "ConfigReloadCrashed", Level = LogLevel.Error,
+    [LoggerMessage(EventId = LogEvents.ConfigReloadCrashed, EventName = nameof(LogEvents.ConfigReloadCrashed), Level = LogLevel.Error,
         Message = "Checking route file {Path} failed; the last good config keeps serving")]
     private static partial void LogReloadCrashed(ILogger logger, Exception exception, string path);
 }

@@ -29,6 +29,8 @@ internal sealed class ProxyConfigValidator(IConfigValidator yarpValidator, IEnum
                 errors.Add($"{path}: route '{route.RouteId}', field 'ClusterId': missing.");
             else if (!clusterIds.Contains(route.ClusterId))
                 errors.Add($"{path}: route '{route.RouteId}', field 'ClusterId': cluster '{route.ClusterId}' is not defined under ReverseProxy.Clusters.");
+            if (route.Order < GatewayEndpointOrder.FirstForRoutes)
+                errors.Add($"{path}: route '{route.RouteId}', field 'Order': {route.Order} is reserved for the gateway's own endpoints; use {GatewayEndpointOrder.FirstForRoutes} or more.");
             if (route.Match?.Path is { } matchPath && reserved.Contains(matchPath.TrimEnd('/')))
                 errors.Add($"{path}: route '{route.RouteId}', field 'Match.Path': '{matchPath}' is a gateway endpoint and is never proxied.");
         }
@@ -50,6 +52,14 @@ internal sealed class ProxyConfigValidator(IConfigValidator yarpValidator, IEnum
         }
         return errors;
     }
+}
+
+/// <summary>Endpoint orders: the gateway's own endpoints, then their 405 for other methods, then proxy.json routes.</summary>
+internal static class GatewayEndpointOrder
+{
+    public const int Endpoints = int.MinValue;
+    public const int OtherMethods = int.MinValue + 1;
+    public const int FirstForRoutes = int.MinValue + 2;
 }
 
 /// <summary>Paths the gateway answers itself; a route may not claim them.</summary>

@@ -13,6 +13,9 @@ internal static class GatewayClaims
     public const string Method = "amr";
     public const string IdToken = "gw:id_token";
     public const string ProviderSessionId = "sid";
+    public const string AccessToken = "gw:access_token";
+    public const string AccessTokenExpiresAt = "gw:access_token_expires";
+    public const string RefreshToken = "gw:refresh_token";
 
     public static ClaimsPrincipal ToPrincipal(SessionRecord record)
     {
@@ -39,6 +42,9 @@ internal static class GatewayClaims
             Method = principal.FindFirst(Method)?.Value ?? "unknown",
             IdToken = principal.FindFirst(IdToken)?.Value,
             ProviderSessionId = principal.FindFirst(ProviderSessionId)?.Value,
+            AccessToken = principal.FindFirst(AccessToken)?.Value,
+            AccessTokenExpiresAt = long.TryParse(principal.FindFirst(AccessTokenExpiresAt)?.Value, out var expires) ? DateTimeOffset.FromUnixTimeSeconds(expires) : null,
+            RefreshToken = principal.FindFirst(RefreshToken)?.Value,
         };
     }
 }

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
+using Gateway.Hosting;
 using Gateway.Observability;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -31,15 +32,16 @@ internal sealed partial class GatewaySessionHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (!cookies.IsPresent(Request)) return AuthenticateResult.NoResult();
-        var key = cookies.Read(Request);
-        if (key is null)
-        {
-            metrics.AuthFailure("bad-cookie");
-            LogCookieRejected(Logger);
-            return AuthenticateResult.NoResult();
-        }
+        SessionKey? key = null;
         try
         {
+            key = cookies.Read(Request);
+            if (key is null)
+            {
+                metrics.AuthFailure("bad-cookie");
+                LogCookieRejected(Logger);
+                return AuthenticateResult.NoResult();
+            }
             var session = await sessions.ResolveAsync(key.Value, Context.RequestAborted);
             if (session is null)
             {
@@ -52,7 +54,7 @@ internal sealed partial class GatewaySessionHandler(
         catch (StoreUnavailableException ex)
         {
             Context.Features.Set(SessionStoreUnavailableFeature.Instance);
-            LogStoreUnavailable(Logger, key.Value.ShortHash, ex.Message);
+            LogStoreUnavailable(Logger, key?.ShortHash ?? "-", ex.Message);
             return AuthenticateResult.NoResult();
         }
     }
@@ -81,9 +83,13 @@ internal sealed partial class GatewaySessionHandler(
     protected override async Task HandleSignInAsync(ClaimsPrincipal user, AuthenticationProperties? properties)
     {
         // No fixation: the session a browser had before login is ended, and the new one gets a fresh id.
-        if (cookies.Read(Request) is { } previous)
+        foreach (var previous in cookies.ReadAll(Request))
             await sessions.RevokeAsync(previous, "replaced-by-login", Context.RequestAborted);
-        var record = GatewayClaims.ToRecord(user, time.GetUtcNow(), gatewayOptions.Value.Session.AbsoluteLifetime);
+        var record = GatewayClaims.ToRecord(user, time.GetUtcNow(), gatewayOptions.Value.Session.AbsoluteLifetime) with
+        {
+            Device = DeviceDescription.Of(Request.Headers.UserAgent.ToString()),
+            Network = DeviceDescription.Network(Context.Connection.RemoteIpAddress),
+        };
         var key = await sessions.CreateAsync(record, Context.RequestAborted);
         cookies.Append(Response, key);
     }
@@ -92,7 +98,7 @@ internal sealed partial class GatewaySessionHandler(
         throw new NotSupportedException("Logout is handled by the logout service, which confirms the purge before clearing the cookie.");
 
     [LoggerMessage(EventId = LogEvents.SessionCookieRejected, EventName = nameof(LogEvents.SessionCookieRejected), Level = LogLevel.Information,
-        Message = "Session cookie rejected (tampered, truncated or from foreign keys); request treated as anonymous")]
+        Message = "Session cookie rejected (tampered, truncated, from foreign keys, or sent more than once); request treated as anonymous")]
     private static partial void LogCookieRejected(ILogger logger);
 
     [LoggerMessage(EventId = LogEvents.SessionStoreUnavailable, EventName = nameof(LogEvents.SessionStoreUnavailable), Level = LogLevel.Warning,

@@ -1,25 +1,54 @@
 namespace Gateway.Sessions;
 
 /// <summary>
-/// The plain session store: keys, bytes and time, no HTTP. Every call either completes or throws
-/// <see cref="StoreUnavailableException"/>; callers never mistake an outage for "no session".
+/// The plain session store: keys, bytes and time, no HTTP. Sessions are named by <see cref="SessionHandle"/>
+/// (a hash of the id). Every call either completes or throws <see cref="StoreUnavailableException"/>;
+/// callers never mistake an outage for "no session".
 /// </summary>
 internal interface ISessionStore
 {
-    Task CreateAsync(SessionKey key, byte[] record, TimeSpan ttl, CancellationToken cancellationToken);
+    Task CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken);
 
-    Task<byte[]?> GetAsync(SessionKey key, CancellationToken cancellationToken);
+    /// <summary>The record, with the latest revoke-all marker that applies to it (the user's or everyone's), or null.</summary>
+    Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken);
 
     /// <summary>Extends the expiry to <paramref name="ttl"/>; false when the session is gone.</summary>
-    Task<bool> TouchAsync(SessionKey key, TimeSpan ttl, CancellationToken cancellationToken);
+    Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the record of a live session, keeping its expiry; false when the session is gone.</summary>
+    Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A short lock on one operation of one session across replicas (a token refresh): the holder's token, or null
+    /// when another holds it. It expires by itself after <paramref name="ttl"/>.
+    /// </summary>
+    Task<string?> TryLockAsync(SessionHandle session, string purpose, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Releases the lock only if <paramref name="holder"/> still holds it (it may have expired and been taken).</summary>
+    Task UnlockAsync(SessionHandle session, string purpose, string holder, CancellationToken cancellationToken);
 
     /// <summary>Deletes the record and its user-index entry; false when it was already gone.</summary>
-    Task<bool> DeleteAsync(SessionKey key, CancellationToken cancellationToken);
+    Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken);
 
-    Task<IReadOnlyList<SessionKey>> ListByUserAsync(string userTag, CancellationToken cancellationToken);
+    /// <summary>The user's live sessions, at most <paramref name="max"/>, with when each was last used (to the touch interval).</summary>
+    Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken);
 
-    Task<IReadOnlyList<SessionKey>> DeleteByUserAsync(string userTag, CancellationToken cancellationToken);
+    /// <summary>
+    /// Marks every session of the user created up to <paramref name="revokedBefore"/> as revoked, then deletes them in
+    /// small batches. Returns how many were deleted. The caller moves the mark to its end time with
+    /// <see cref="MarkRevokedAsync"/> once done, so no session created while this ran survives.
+    /// </summary>
+    Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken);
 
-    /// <summary>Deletes every session of every user; returns the keys deleted.</summary>
-    Task<IReadOnlyList<SessionKey>> DeleteAllAsync(CancellationToken cancellationToken);
+    /// <summary>The same for every user.</summary>
+    Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken);
+
+    /// <summary>Moves the revoke-all mark of the user (or, with null, of everyone) to <paramref name="revokedBefore"/>.</summary>
+    Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken);
 }
+
+/// <summary>A session in the user's index: its handle and when the sliding-expiry touch last saw it used.</summary>
+internal sealed record IndexedSession(SessionHandle Handle, DateTimeOffset LastUsed);
+
+/// <summary>A stored record and the revoke-all marker it must be older than to count as revoked.</summary>
+internal sealed record StoredSession(byte[] Record, DateTimeOffset? RevokedBefore);

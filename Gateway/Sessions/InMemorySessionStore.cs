@@ -5,60 +5,112 @@ namespace Gateway.Sessions;
 /// <summary>The embedded store for a single instance (development, demos). Same contract as the Redis store.</summary>
 internal sealed class InMemorySessionStore(TimeProvider time) : ISessionStore
 {
-    private readonly ConcurrentDictionary<SessionKey, (byte[] Record, DateTimeOffset ExpiresAt)> _sessions = new();
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<SessionKey, byte>> _byUser = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<SessionHandle, (byte[] Record, DateTimeOffset ExpiresAt)> _sessions = new();
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<SessionHandle, byte>> _byUser = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _revokedBefore = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<SessionHandle, DateTimeOffset> _lastUsed = new();
+    private const string Everyone = "*";
 
-    public Task CreateAsync(SessionKey key, byte[] record, TimeSpan ttl, CancellationToken cancellationToken)
+    public Task CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken)
     {
-        _sessions[key] = (record, time.GetUtcNow() + ttl);
-        _byUser.GetOrAdd(key.UserTag, _ => new())[key] = 0;
+        _sessions[session] = (record, time.GetUtcNow() + ttl);
+        _lastUsed[session] = time.GetUtcNow();
+        _byUser.GetOrAdd(session.UserTag, _ => new())[session] = 0;
         return Task.CompletedTask;
     }
 
-    public Task<byte[]?> GetAsync(SessionKey key, CancellationToken cancellationToken) =>
-        Task.FromResult(TryGetLive(key, out var entry) ? entry.Record : null);
-
-    public Task<bool> TouchAsync(SessionKey key, TimeSpan ttl, CancellationToken cancellationToken)
+    public Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken)
     {
-        if (!TryGetLive(key, out var entry)) return Task.FromResult(false);
-        _sessions.TryUpdate(key, (entry.Record, time.GetUtcNow() + ttl), entry);
+        if (!TryGetLive(session, out var entry)) return Task.FromResult<StoredSession?>(null);
+        DateTimeOffset? marker = null;
+        foreach (var scope in new[] { session.UserTag, Everyone })
+            if (_revokedBefore.TryGetValue(scope, out var at) && (marker is null || at > marker)) marker = at;
+        return Task.FromResult<StoredSession?>(new StoredSession(entry.Record, marker));
+    }
+
+    public Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        if (!TryGetLive(session, out var entry)) return Task.FromResult(false);
+        _sessions.TryUpdate(session, (entry.Record, time.GetUtcNow() + ttl), entry);
+        _lastUsed[session] = time.GetUtcNow();
         return Task.FromResult(true);
     }
 
-    public Task<bool> DeleteAsync(SessionKey key, CancellationToken cancellationToken)
+    private readonly ConcurrentDictionary<(SessionHandle, string), (string Holder, DateTimeOffset Until)> _locks = new();
+
+    public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken)
     {
-        if (_byUser.TryGetValue(key.UserTag, out var index)) index.TryRemove(key, out _);
-        var existed = _sessions.TryRemove(key, out var entry) && entry.ExpiresAt > time.GetUtcNow();
+        if (!TryGetLive(session, out var entry)) return Task.FromResult(false);
+        return Task.FromResult(_sessions.TryUpdate(session, (record, entry.ExpiresAt), entry));
+    }
+
+    public Task<string?> TryLockAsync(SessionHandle session, string purpose, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var holder = Guid.NewGuid().ToString("N");
+        var result = _locks.AddOrUpdate((session, purpose), (holder, now + ttl), (_, held) => held.Until > now ? held : (holder, now + ttl));
+        return Task.FromResult<string?>(result.Holder == holder ? holder : null);
+    }
+
+    public Task UnlockAsync(SessionHandle session, string purpose, string holder, CancellationToken cancellationToken)
+    {
+        if (_locks.TryGetValue((session, purpose), out var held) && held.Holder == holder)
+            _locks.TryRemove(new KeyValuePair<(SessionHandle, string), (string, DateTimeOffset)>((session, purpose), held));
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken)
+    {
+        if (_byUser.TryGetValue(session.UserTag, out var index)) index.TryRemove(session, out _);
+        _lastUsed.TryRemove(session, out _);
+        var existed = _sessions.TryRemove(session, out var entry) && entry.ExpiresAt > time.GetUtcNow();
         return Task.FromResult(existed);
     }
 
-    public Task<IReadOnlyList<SessionKey>> ListByUserAsync(string userTag, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken)
     {
-        IReadOnlyList<SessionKey> keys = _byUser.TryGetValue(userTag, out var index)
-            ? index.Keys.Where(k => TryGetLive(k, out _)).ToList()
+        IReadOnlyList<IndexedSession> sessions = _byUser.TryGetValue(userTag, out var index)
+            ? index.Keys.Where(k => TryGetLive(k, out _)).Take(max)
+                .Select(k => new IndexedSession(k, _lastUsed.TryGetValue(k, out var at) ? at : DateTimeOffset.UnixEpoch)).ToList()
             : [];
-        return Task.FromResult(keys);
+        return Task.FromResult(sessions);
     }
 
-    public async Task<IReadOnlyList<SessionKey>> DeleteByUserAsync(string userTag, CancellationToken cancellationToken)
+    public async Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
-        var keys = await ListByUserAsync(userTag, cancellationToken);
-        foreach (var key in keys) await DeleteAsync(key, cancellationToken);
-        _byUser.TryRemove(userTag, out _);
-        return keys;
+        _revokedBefore.AddOrUpdate(userTag, revokedBefore, (_, at) => at > revokedBefore ? at : revokedBefore);
+        return await DeleteIndexedAsync(userTag, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<SessionKey>> DeleteAllAsync(CancellationToken cancellationToken)
+    public async Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
-        var deleted = new List<SessionKey>();
-        foreach (var tag in _byUser.Keys) deleted.AddRange(await DeleteByUserAsync(tag, cancellationToken));
+        _revokedBefore.AddOrUpdate(Everyone, revokedBefore, (_, at) => at > revokedBefore ? at : revokedBefore);
+        var deleted = 0;
+        foreach (var tag in _byUser.Keys) deleted += await DeleteIndexedAsync(tag, cancellationToken);
         return deleted;
     }
 
-    private bool TryGetLive(SessionKey key, out (byte[] Record, DateTimeOffset ExpiresAt) entry)
+    public Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
-        if (_sessions.TryGetValue(key, out entry) && entry.ExpiresAt > time.GetUtcNow()) return true;
-        if (entry.Record is not null) _sessions.TryRemove(key, out _);
+        _revokedBefore.AddOrUpdate(userTag ?? Everyone, revokedBefore, (_, at) => Later(at, revokedBefore));
+        return Task.CompletedTask;
+    }
+
+    private static DateTimeOffset Later(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    private async Task<int> DeleteIndexedAsync(string userTag, CancellationToken cancellationToken)
+    {
+        if (!_byUser.TryRemove(userTag, out var index)) return 0;
+        var deleted = 0;
+        foreach (var session in index.Keys)
+            if (await DeleteAsync(session, cancellationToken)) deleted++;
+        return deleted;
+    }
+
+    private bool TryGetLive(SessionHandle session, out (byte[] Record, DateTimeOffset ExpiresAt) entry)
+    {
+        if (_sessions.TryGetValue(session, out entry) && entry.ExpiresAt > time.GetUtcNow()) return true;
+        if (entry.Record is not null) _sessions.TryRemove(session, out _);
         return false;
     }
 }

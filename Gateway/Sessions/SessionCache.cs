@@ -11,7 +11,7 @@ namespace Gateway.Sessions;
 /// store round trip. Revocations drop entries at once. While the revocation feed is down the cache
 /// is not trusted at all (every request goes to the store), because a revocation could be missed.
 /// </summary>
-internal sealed partial class SessionCache(IOptions<GatewayOptions> options, GatewayMetrics metrics, ILogger<SessionCache> logger)
+internal sealed partial class SessionCache(IOptions<GatewayOptions> options, GatewayMetrics metrics, TimeProvider time, ILogger<SessionCache> logger)
 {
     private readonly ConcurrentDictionary<SessionKey, CachedSession> _entries = new();
     private readonly int _maxEntries = options.Value.Session.CacheMaxEntries;
@@ -43,11 +43,33 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
 
     public void Set(CachedSession session, long generationAtFetch)
     {
-        if (!_trusted || _entries.Count >= _maxEntries) return;
+        if (!_trusted || _maxEntries == 0) return;
+        if (_entries.Count >= _maxEntries) Evict();
         _entries[session.Key] = session;
         // A revocation that raced with the fetch wins: drop what we just added.
         if (Generation != generationAtFetch) _entries.TryRemove(session.Key, out _);
     }
+
+    /// <summary>
+    /// Makes room when full: expired entries first; if live ones still fill it, a tenth of them go (they are
+    /// fetched again on their next request). A full cache never stops caching.
+    /// </summary>
+    private void Evict()
+    {
+        var now = time.GetUtcNow();
+        foreach (var (key, entry) in _entries)
+            if (entry.CachedUntil <= now) _entries.TryRemove(new KeyValuePair<SessionKey, CachedSession>(key, entry));
+        var excess = _entries.Count - _maxEntries * 9 / 10;
+        foreach (var key in _entries.Keys)
+        {
+            if (excess-- <= 0) break;
+            _entries.TryRemove(key, out _);
+        }
+        metrics.CacheEvicted();
+    }
+
+    /// <summary>The cached copy, if any, without counting a lookup or checking its age (for reading tokens before a revocation).</summary>
+    public CachedSession? Peek(SessionKey key) => _entries.TryGetValue(key, out var session) ? session : null;
 
     public void Remove(SessionKey key)
     {
@@ -55,7 +77,16 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
         _entries.TryRemove(key, out _);
     }
 
+    /// <summary>Raised for every revocation this replica applies (its own and other replicas'), after the cache dropped them.</summary>
+    public event Action<SessionRevocation>? Revoked;
+
     public void Apply(SessionRevocation revocation)
+    {
+        ApplyToCache(revocation);
+        Revoked?.Invoke(revocation);
+    }
+
+    private void ApplyToCache(SessionRevocation revocation)
     {
         Interlocked.Increment(ref _generation);
         if (revocation.All)
@@ -63,9 +94,10 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
             _entries.Clear();
             return;
         }
-        var hashes = revocation.SessionHashes.ToHashSet(StringComparer.Ordinal);
+        var hashes = revocation.SessionHashes.Concat(revocation.ChangedHashes).ToHashSet(StringComparer.Ordinal);
+        var users = revocation.UserTags.ToHashSet(StringComparer.Ordinal);
         foreach (var (key, entry) in _entries)
-            if (hashes.Contains(entry.ShortHash)) _entries.TryRemove(key, out _);
+            if (hashes.Contains(entry.ShortHash) || users.Contains(key.UserTag)) _entries.TryRemove(key, out _);
     }
 
     public void Distrust(string reason)

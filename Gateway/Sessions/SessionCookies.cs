@@ -12,7 +12,7 @@ namespace Gateway.Sessions;
 /// Path=/, Secure with the <c>__Host-</c> prefix on https (<c>__Secure-</c> when a domain is set).
 /// The scheme comes from the connection, or from X-Forwarded-Proto of trusted proxies only.
 /// </summary>
-internal sealed class SessionCookies(IOptions<GatewayOptions> options, IDataProtectionProvider dataProtection)
+internal sealed class SessionCookies
 {
     private const int MaxCookieLength = 512;
 
@@ -21,37 +21,110 @@ internal sealed class SessionCookies(IOptions<GatewayOptions> options, IDataProt
     // verified are remembered; a tampered value always takes the full check. Revocation is unaffected:
     // the key is still resolved through the session cache and store on every request.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SessionKey> _verified = new(StringComparer.Ordinal);
-    private readonly int _maxVerified = Math.Max(1, options.Value.Session.CacheMaxEntries);
-    private readonly IDataProtector _protector = dataProtection.CreateProtector("Gateway.SessionCookie.v1");
-    private readonly GatewaySessionOptions _options = options.Value.Session;
-    private readonly string _httpsName = (options.Value.Session.CookieDomain is null ? "__Host-" : "__Secure-") + options.Value.Session.CookieName;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SessionKey>.AlternateLookup<ReadOnlySpan<char>> _verifiedBySpan;
+    private readonly int _maxVerified;
+    private readonly IDataProtector _protector;
+    private readonly GatewaySessionOptions _options;
+    private readonly string _httpsName;
+    private readonly KeyRing.KeyRingHealth _keyRing;
+
+    public SessionCookies(IOptions<GatewayOptions> options, IDataProtectionProvider dataProtection, KeyRing.KeyRingHealth keyRing)
+    {
+        _options = options.Value.Session;
+        _maxVerified = Math.Max(1, _options.CacheMaxEntries);
+        _protector = dataProtection.CreateProtector("Gateway.SessionCookie.v1");
+        _httpsName = (_options.CookieDomain is null ? "__Host-" : "__Secure-") + _options.CookieName;
+        _keyRing = keyRing;
+        _verifiedBySpan = _verified.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
 
     public string NameFor(HttpRequest request) => request.IsHttps ? _httpsName : _options.CookieName;
 
-    /// <summary>The anti-forgery cookie of the login and logout forms; the gateway's own, never sent upstream.</summary>
+    /// <summary>The anti-forgery cookie of the gateway's forms (<c>__Host-</c> on https); never sent upstream.</summary>
     public const string AntiforgeryCookieName = "gw_af";
 
-    /// <summary>Every cookie the gateway owns, for stripping from what goes upstream and from upstream Set-Cookie.</summary>
-    public IReadOnlyList<string> AllNames => [_options.CookieName, _httpsName, AntiforgeryCookieName];
+    /// <summary>Prefix of the OpenID Connect handler's correlation and nonce cookies.</summary>
+    public const string OidcCookiePrefix = "gw_oidc_";
 
-    public bool IsPresent(HttpRequest request) => request.Cookies.ContainsKey(NameFor(request));
+    /// <summary>
+    /// Whether a cookie name is, in any case and with or without a <c>__Host-</c>/<c>__Secure-</c> prefix, one of the
+    /// gateway's: such a cookie never reaches the upstream and an upstream may never set one.
+    /// </summary>
+    public bool IsGatewayCookieName(ReadOnlySpan<char> name)
+    {
+        name = name.Trim(CookieHeader.Whitespace);
+        if (name.StartsWith("__Host-", StringComparison.OrdinalIgnoreCase)) name = name["__Host-".Length..];
+        else if (name.StartsWith("__Secure-", StringComparison.OrdinalIgnoreCase)) name = name["__Secure-".Length..];
+        return name.Equals(_options.CookieName, StringComparison.OrdinalIgnoreCase)
+            || name.Equals(AntiforgeryCookieName, StringComparison.OrdinalIgnoreCase)
+            || name.StartsWith(OidcCookiePrefix, StringComparison.OrdinalIgnoreCase);
+    }
 
-    /// <summary>The session key, or null for a missing, tampered, truncated or foreign cookie.</summary>
+    /// <summary>
+    /// Whether an upstream <c>Set-Cookie</c> would set one of the gateway's cookies in a browser: its name as a browser
+    /// reads it (space and tab trimmed), and for a nameless cookie (<c>=gw_session=x</c>, which browsers store as a
+    /// cookie named by its value's first part) that part.
+    /// </summary>
+    public bool SetsGatewayCookie(string setCookie)
+    {
+        var pair = setCookie.AsSpan();
+        var semicolon = pair.IndexOf(';');
+        if (semicolon >= 0) pair = pair[..semicolon];
+        var eq = pair.IndexOf('=');
+        if (eq < 0) return IsGatewayCookieName(pair);
+        var name = pair[..eq].Trim(CookieHeader.Whitespace);
+        if (!name.IsEmpty) return IsGatewayCookieName(name);
+        var value = pair[(eq + 1)..];
+        var inner = value.IndexOf('=');
+        return IsGatewayCookieName(inner < 0 ? value : value[..inner]);
+    }
+
+    /// <summary>Whether the request carries at least one cookie with exactly the session cookie's name.</summary>
+    public bool IsPresent(HttpRequest request) => CookieHeader.Find(request.Headers.Cookie, NameFor(request), out _) > 0;
+
+    /// <summary>
+    /// The session key, or null for a missing, tampered, truncated or foreign cookie, and when the request carries
+    /// the session cookie more than once: a second copy can only have been planted (a sibling subdomain on http, a
+    /// script), and neither copy is allowed to decide who the request is.
+    /// </summary>
     public SessionKey? Read(HttpRequest request)
     {
-        if (!request.Cookies.TryGetValue(NameFor(request), out var value) || string.IsNullOrEmpty(value) || value.Length > MaxCookieLength)
-            return null;
-        if (_verified.TryGetValue(value, out var known)) return known;
+        if (CookieHeader.Find(request.Headers.Cookie, NameFor(request), out var value) != 1) return null;
+        return Verify(value);
+    }
+
+    /// <summary>Every session cookie the request carries that verifies: logout and a new login end all of them.</summary>
+    public List<SessionKey> ReadAll(HttpRequest request)
+    {
+        var keys = new List<SessionKey>();
+        foreach (var value in CookieHeader.All(request.Headers.Cookie, NameFor(request)))
+            if (Verify(value) is { } key && !keys.Contains(key)) keys.Add(key);
+        return keys;
+    }
+
+    private SessionKey? Verify(ReadOnlySpan<char> value)
+    {
+        if (value.IsEmpty || value.Length > MaxCookieLength) return null;
+        if (_verifiedBySpan.TryGetValue(value, out var known)) return known;
         try
         {
             var bytes = Base64Url.DecodeFromChars(value);
             var plain = _protector.Unprotect(bytes);
             if (!SessionKey.TryParse(Encoding.ASCII.GetString(plain), out var key)) return null;
             if (_verified.Count >= _maxVerified) _verified.Clear();
-            _verified[value] = key;
+            _verified[value.ToString()] = key;
             return key;
         }
-        catch (Exception ex) when (ex is CryptographicException or FormatException)
+        catch (FormatException)
+        {
+            return null;
+        }
+        catch (CryptographicException) when (!_keyRing.Usable)
+        {
+            // The ring could not be read: the cookie may well be valid. Fail closed, never anonymous-as-forged.
+            throw new StoreUnavailableException("the DataProtection key ring could not be loaded");
+        }
+        catch (CryptographicException)
         {
             return null;
         }
@@ -59,7 +132,7 @@ internal sealed class SessionCookies(IOptions<GatewayOptions> options, IDataProt
 
     public void Append(HttpResponse response, SessionKey key)
     {
-        var value = Base64Url.EncodeToString(_protector.Protect(Encoding.ASCII.GetBytes(key.ToString())));
+        var value = Base64Url.EncodeToString(_protector.Protect(Encoding.ASCII.GetBytes(key.CookiePayload())));
         response.Cookies.Append(NameFor(response.HttpContext.Request), value, CookieOptions(response.HttpContext.Request));
     }
 

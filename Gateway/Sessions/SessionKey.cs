@@ -5,9 +5,10 @@ using System.Text;
 namespace Gateway.Sessions;
 
 /// <summary>
-/// A session's identity in the store: the user tag (a hash of the user id, so all of a user's keys
-/// share a Redis Cluster hash slot) and 256 random bits. Its string form <c>tag.id</c> is what the
-/// protected cookie carries. It is a secret: log <see cref="ShortHash"/>, never the value.
+/// A session's identity as the browser holds it: the user tag (a hash of the user id, so all of a user's keys
+/// share a Redis Cluster hash slot) and 256 random bits. <see cref="CookiePayload"/> is what the protected
+/// cookie carries; it is a secret and never leaves the process otherwise. The store only ever sees
+/// <see cref="Handle"/>, a one-way hash of the id, so a reader of the store cannot turn what it sees into a cookie.
 /// </summary>
 internal readonly record struct SessionKey(string UserTag, string Id)
 {
@@ -34,16 +35,38 @@ internal readonly record struct SessionKey(string UserTag, string Id)
         return true;
     }
 
-    /// <summary>16 hex chars of SHA-256: safe to log and to publish in revocations.</summary>
+    /// <summary>What the store keys the session by: the user tag and SHA-256 of the id.</summary>
+    public SessionHandle Handle
+    {
+        get
+        {
+            Span<byte> hash = stackalloc byte[32];
+            SHA256.HashData(Encoding.ASCII.GetBytes(Id), hash);
+            return new SessionHandle(UserTag, Base64Url.EncodeToString(hash));
+        }
+    }
+
+    /// <summary>Safe to log and to publish in revocations.</summary>
+    public string ShortHash => Handle.ShortHash;
+
+    /// <summary>The secret the protected cookie carries.</summary>
+    public string CookiePayload() => $"{UserTag}.{Id}";
+
+    /// <summary>Never the secret: a key printed by mistake shows its short hash.</summary>
+    public override string ToString() => $"session {ShortHash}";
+}
+
+/// <summary>A session as the store knows it: the user tag and a one-way hash of the session id, never the id.</summary>
+internal readonly record struct SessionHandle(string UserTag, string Hash)
+{
+    /// <summary>16 hex characters: what logs, revocation messages and "your sessions" name a session by.</summary>
     public string ShortHash
     {
         get
         {
             Span<byte> hash = stackalloc byte[32];
-            SHA256.HashData(Encoding.ASCII.GetBytes(ToString()), hash);
+            SHA256.HashData(Encoding.ASCII.GetBytes($"{UserTag}.{Hash}"), hash);
             return Convert.ToHexStringLower(hash[..8]);
         }
     }
-
-    public override string ToString() => $"{UserTag}.{Id}";
 }

@@ -14,6 +14,7 @@ internal sealed partial class SessionManager(
     SessionRecordProtector protector,
     SessionCache cache,
     ISessionRevocationBus bus,
+    IEnumerable<ISessionEndObserver> endObservers,
     IOptions<GatewayOptions> options,
     TimeProvider time,
     GatewayMetrics metrics,
@@ -21,10 +22,14 @@ internal sealed partial class SessionManager(
 {
     private readonly GatewaySessionOptions _options = options.Value.Session;
 
+    /// <summary>How many sessions of one user are listed at most (admin and "your sessions" views).</summary>
+    public const int ListLimit = 1000;
+
     public async Task<SessionKey> CreateAsync(SessionRecord record, CancellationToken cancellationToken)
     {
         var key = SessionKey.NewFor(record.UserId);
-        await store.CreateAsync(key, protector.Protect(record), TimeToLive(record, time.GetUtcNow()), cancellationToken);
+        var handle = key.Handle;
+        await store.CreateAsync(handle, protector.Protect(record with { SessionHash = handle.Hash }), TimeToLive(record, time.GetUtcNow()), cancellationToken);
         metrics.SessionCreated(record.Method);
         return key;
     }
@@ -46,83 +51,168 @@ internal sealed partial class SessionManager(
 
     public async Task<bool> RevokeAsync(SessionKey key, string reason, CancellationToken cancellationToken)
     {
-        var deleted = await store.DeleteAsync(key, cancellationToken);
+        // Read before deleting: what the provider issued for this session is revoked there too.
+        // From the store, not the cache: a cached copy may predate a rotation of the refresh token.
+        var record = await ReadAsync(key.Handle, cancellationToken) ?? cache.Peek(key)?.Record;
+        var deleted = await store.DeleteAsync(key.Handle, cancellationToken);
         cache.Remove(key);
         await bus.PublishAsync(new SessionRevocation([key.ShortHash]), cancellationToken);
         metrics.SessionsRevoked(1, reason);
         LogRevoked(logger, key.ShortHash, reason, deleted);
+        if (record is not null) await NotifyEndedAsync([record], cancellationToken);
         return deleted;
+    }
+
+    /// <summary>The record as the store holds it now (bypassing this replica's cache), or null when the session ended.</summary>
+    public Task<SessionRecord?> ReloadAsync(SessionKey key, CancellationToken cancellationToken) => ReadAsync(key.Handle, cancellationToken);
+
+    /// <summary>
+    /// Stores a changed record (new tokens) under the same session, keeping its expiry; every replica drops its cached
+    /// copy (a change, not a revocation: the session's connections stay open). False when the session is gone.
+    /// </summary>
+    public async Task<bool> ReplaceRecordAsync(SessionKey key, SessionRecord record, CancellationToken cancellationToken)
+    {
+        var handle = key.Handle;
+        // Read before the write: a revocation arriving while this runs bumps it, and the cache then refuses our copy.
+        var generation = cache.Generation;
+        if (!await store.ReplaceAsync(handle, protector.Protect(record with { SessionHash = handle.Hash }), cancellationToken)) return false;
+        await bus.PublishAsync(SessionRevocation.OfChange(key.ShortHash), cancellationToken);
+        var now = time.GetUtcNow();
+        // Our own publish bumped the generation once; anything beyond that was a revocation.
+        cache.Set(new CachedSession(key, record, now, now + _options.CacheDuration), generation + 1);
+        return true;
+    }
+
+    private async Task NotifyEndedAsync(IReadOnlyList<SessionRecord> records, CancellationToken cancellationToken)
+    {
+        foreach (var observer in endObservers) await observer.SessionsEndedAsync(records, cancellationToken);
     }
 
     /// <summary>Revokes the user's sessions (those matching <paramref name="filter"/> when given); returns how many.</summary>
     public async Task<int> RevokeUserAsync(string userId, string reason, Func<SessionRecord, bool>? filter, CancellationToken cancellationToken)
     {
         var tag = SessionKey.TagFor(userId);
-        IReadOnlyList<SessionKey> revoked;
+        int count;
         if (filter is null)
         {
-            revoked = await store.DeleteByUserAsync(tag, cancellationToken);
+            // What the provider issued for these sessions is revoked there too (the first ListLimit of them: a bulk
+            // delete of more does not read every record).
+            var ended = new List<SessionRecord>();
+            if (endObservers.Any())
+                foreach (var (handle, _) in await store.ListByUserAsync(tag, ListLimit, cancellationToken))
+                    if (await ReadAsync(handle, cancellationToken) is { } record && record.UserId == userId) ended.Add(record);
+            // The marker makes a session created while this runs revoked too; the cache drops the whole user.
+            count = await store.DeleteByUserAsync(tag, time.GetUtcNow(), _options.AbsoluteLifetime, cancellationToken);
+            await bus.PublishAsync(SessionRevocation.OfUser(tag), cancellationToken);
+            // Last: a login that completed while the batches ran is older than this mark, so none survives the call.
+            await store.MarkRevokedAsync(tag, time.GetUtcNow(), _options.AbsoluteLifetime, cancellationToken);
+            await NotifyEndedAsync(ended, cancellationToken);
         }
         else
         {
-            var matching = new List<SessionKey>();
-            foreach (var key in await store.ListByUserAsync(tag, cancellationToken))
-            {
-                var bytes = await store.GetAsync(key, cancellationToken);
-                if (bytes is not null && protector.Unprotect(bytes) is { } record && record.UserId == userId && filter(record))
-                    matching.Add(key);
-            }
-            foreach (var key in matching) await store.DeleteAsync(key, cancellationToken);
-            revoked = matching;
+            var matching = new List<(SessionHandle Handle, SessionRecord? Record)>();
+            foreach (var (handle, _) in await store.ListByUserAsync(tag, int.MaxValue, cancellationToken))
+                if (await ReadAsync(handle, cancellationToken) is { } record && record.UserId == userId && filter(record)) matching.Add((handle, record));
+            await EndAsync(matching, cancellationToken);
+            count = matching.Count;
         }
-        foreach (var key in revoked) cache.Remove(key);
-        if (revoked.Count > 0)
-            await bus.PublishAsync(new SessionRevocation(revoked.Select(k => k.ShortHash).ToList()), cancellationToken);
-        metrics.SessionsRevoked(revoked.Count, reason);
-        LogUserRevoked(logger, tag, revoked.Count, reason);
-        return revoked.Count;
+        metrics.SessionsRevoked(count, reason);
+        LogUserRevoked(logger, tag, count, reason);
+        return count;
     }
 
     public async Task<int> RevokeAllAsync(string reason, CancellationToken cancellationToken)
     {
-        var revoked = await store.DeleteAllAsync(cancellationToken);
-        cache.Apply(SessionRevocation.Everything);
+        var count = await store.DeleteAllAsync(time.GetUtcNow(), _options.AbsoluteLifetime, cancellationToken);
         await bus.PublishAsync(SessionRevocation.Everything, cancellationToken);
-        metrics.SessionsRevoked(revoked.Count, reason);
-        LogAllRevoked(logger, revoked.Count, reason);
-        return revoked.Count;
+        await store.MarkRevokedAsync(null, time.GetUtcNow(), _options.AbsoluteLifetime, cancellationToken);
+        metrics.SessionsRevoked(count, reason);
+        LogAllRevoked(logger, count, reason);
+        return count;
     }
 
-    public async Task<IReadOnlyList<SessionSummary>> ListUserAsync(string userId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<SessionSummary>> ListUserAsync(string userId, CancellationToken cancellationToken) =>
+        (await ListOwnAsync(userId, cancellationToken)).Select(s => s.Summary).ToList();
+
+    /// <summary>The user's live sessions with their handles, newest use first; only records that are genuinely theirs.</summary>
+    public async Task<IReadOnlyList<(SessionHandle Handle, SessionSummary Summary)>> ListOwnAsync(string userId, CancellationToken cancellationToken)
     {
-        var result = new List<SessionSummary>();
-        foreach (var key in await store.ListByUserAsync(SessionKey.TagFor(userId), cancellationToken))
+        var result = new List<(SessionHandle, SessionSummary)>();
+        foreach (var (handle, lastUsed) in await store.ListByUserAsync(SessionKey.TagFor(userId), ListLimit, cancellationToken))
         {
-            var bytes = await store.GetAsync(key, cancellationToken);
-            if (bytes is not null && protector.Unprotect(bytes) is { } record && record.UserId == userId)
-                result.Add(new SessionSummary(key.ShortHash, record.UserId, record.Method, record.CreatedAt, record.AbsoluteExpiresAt));
+            if (await ReadAsync(handle, cancellationToken) is { } record && record.UserId == userId)
+                result.Add((handle, new SessionSummary(handle.ShortHash, record.UserId, record.Method, record.CreatedAt, record.AbsoluteExpiresAt)
+                {
+                    LastUsedAt = lastUsed > record.CreatedAt ? lastUsed : record.CreatedAt,
+                    Device = record.Device,
+                    Network = record.Network,
+                }));
         }
-        return result;
+        return result.OrderByDescending(r => r.Item2.LastUsedAt).ToList();
     }
 
-    private async ValueTask<CachedSession?> FetchAsync(SessionKey key, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Ends the given sessions (by handle) on every replica; for a user ending their own.</summary>
+    public async Task<int> RevokeHandlesAsync(IReadOnlyList<SessionHandle> handles, string reason, CancellationToken cancellationToken)
     {
-        var generation = cache.Generation;
-        var bytes = await store.GetAsync(key, cancellationToken);
-        if (bytes is null) return null;
-        var record = protector.Unprotect(bytes);
+        var sessions = new List<(SessionHandle Handle, SessionRecord? Record)>();
+        foreach (var handle in handles) sessions.Add((handle, await ReadAsync(handle, cancellationToken)));
+        var count = await EndAsync(sessions, cancellationToken);
+        metrics.SessionsRevoked(count, reason);
+        foreach (var handle in handles) LogRevoked(logger, handle.ShortHash, reason, true);
+        return count;
+    }
+
+    /// <summary>
+    /// Deletes the sessions, tells every replica, and only then revokes their tokens at the provider, whose latency
+    /// must not delay the revocation itself. Returns how many records were still there to delete.
+    /// </summary>
+    private async Task<int> EndAsync(List<(SessionHandle Handle, SessionRecord? Record)> sessions, CancellationToken cancellationToken)
+    {
+        if (sessions.Count == 0) return 0;
+        var deleted = 0;
+        foreach (var (handle, _) in sessions)
+            if (await store.DeleteAsync(handle, cancellationToken)) deleted++;
+        await bus.PublishAsync(new SessionRevocation(sessions.Select(s => s.Handle.ShortHash).ToList()), cancellationToken);
+        await NotifyEndedAsync(sessions.Where(s => s.Record is not null).Select(s => s.Record!).ToList(), cancellationToken);
+        return deleted;
+    }
+
+    /// <summary>
+    /// The record stored for <paramref name="handle"/> when it is genuinely that session's and not revoked: written by
+    /// a replica sharing our keys, for this very session id and user, and younger than any revoke-all marker.
+    /// </summary>
+    private async Task<SessionRecord?> ReadAsync(SessionHandle handle, CancellationToken cancellationToken)
+    {
+        var stored = await store.GetAsync(handle, cancellationToken);
+        if (stored is null) return null;
+        var record = protector.Unprotect(stored.Record);
         if (record is null)
         {
             metrics.AuthFailure("unreadable-record");
             return null;
         }
+        if (record.SessionHash != handle.Hash || SessionKey.TagFor(record.UserId) != handle.UserTag)
+        {
+            metrics.AuthFailure("misplaced-record");
+            return null;
+        }
+        if (stored.RevokedBefore is { } revokedBefore && record.CreatedAt <= revokedBefore) return null;
+        return record;
+    }
+
+    private async ValueTask<CachedSession?> FetchAsync(SessionKey key, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var generation = cache.Generation;
+        var handle = key.Handle;
+        var record = await ReadAsync(handle, cancellationToken);
+        if (record is null) return null;
         if (record.AbsoluteExpiresAt <= now)
         {
-            await store.DeleteAsync(key, cancellationToken);
+            await store.DeleteAsync(handle, cancellationToken);
             return null;
         }
         // A read from the store counts as activity: slide the idle expiry now.
-        if (!await store.TouchAsync(key, TimeToLive(record, now), cancellationToken)) return null;
+        if (!await store.TouchAsync(handle, TimeToLive(record, now), cancellationToken)) return null;
         var session = new CachedSession(key, record, now, now + _options.CacheDuration);
         cache.Set(session, generation);
         return session;
@@ -130,7 +220,7 @@ internal sealed partial class SessionManager(
 
     private async ValueTask<CachedSession?> TouchAsync(CachedSession session, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (await store.TouchAsync(session.Key, TimeToLive(session.Record, now), cancellationToken)) return session;
+        if (await store.TouchAsync(session.Key.Handle, TimeToLive(session.Record, now), cancellationToken)) return session;
         cache.Remove(session.Key);
         return null;
     }
@@ -138,7 +228,7 @@ internal sealed partial class SessionManager(
     private async ValueTask<CachedSession?> ExpireAsync(CachedSession session, CancellationToken cancellationToken)
     {
         cache.Remove(session.Key);
-        if (session.Record.AbsoluteExpiresAt <= time.GetUtcNow()) await store.DeleteAsync(session.Key, cancellationToken);
+        if (session.Record.AbsoluteExpiresAt <= time.GetUtcNow()) await store.DeleteAsync(session.Key.Handle, cancellationToken);
         return null;
     }
 
@@ -152,14 +242,19 @@ internal sealed partial class SessionManager(
         Message = "Session {SessionHash} revoked ({Reason}); was present: {WasPresent}")]
     private static partial void LogRevoked(ILogger logger, string sessionHash, string reason, bool wasPresent);
 
-    [LoggerMessage(EventId = LogEvents.SessionRevoked + 10, EventName = "UserSessionsRevoked", Level = LogLevel.Information,
+    [LoggerMessage(EventId = LogEvents.UserSessionsRevoked, EventName = nameof(LogEvents.UserSessionsRevoked), Level = LogLevel.Information,
         Message = "{Count} sessions of user tag {UserTag} revoked ({Reason})")]
     private static partial void LogUserRevoked(ILogger logger, string userTag, int count, string reason);
 
-    [LoggerMessage(EventId = LogEvents.SessionRevoked + 11, EventName = "AllSessionsRevoked", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = LogEvents.AllSessionsRevoked, EventName = nameof(LogEvents.AllSessionsRevoked), Level = LogLevel.Warning,
         Message = "All sessions revoked: {Count} ({Reason})")]
     private static partial void LogAllRevoked(ILogger logger, int count, string reason);
 }
 
-/// <summary>What an admin may see of a session: never the key itself.</summary>
-internal sealed record SessionSummary(string SessionHash, string UserId, string Method, DateTimeOffset CreatedAt, DateTimeOffset AbsoluteExpiresAt);
+/// <summary>What an admin or the user may see of a session: never the key itself.</summary>
+internal sealed record SessionSummary(string SessionHash, string UserId, string Method, DateTimeOffset CreatedAt, DateTimeOffset AbsoluteExpiresAt)
+{
+    public DateTimeOffset LastUsedAt { get; init; }
+    public string? Device { get; init; }
+    public string? Network { get; init; }
+}

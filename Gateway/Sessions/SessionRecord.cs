@@ -10,11 +10,32 @@ internal sealed record SessionRecord
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset AbsoluteExpiresAt { get; init; }
 
+    /// <summary>
+    /// The store's hash of the session id this record was written for. Checked on every read, so a Redis writer
+    /// cannot move another user's record under a session it holds the cookie of.
+    /// </summary>
+    public string? SessionHash { get; init; }
+
+    /// <summary>A short description of the browser and device at sign-in ("Firefox on Linux"), for "your sessions".</summary>
+    public string? Device { get; init; }
+
+    /// <summary>The client address at sign-in, truncated (IPv4 /24, IPv6 /48), for "your sessions".</summary>
+    public string? Network { get; init; }
+
     /// <summary><c>dev</c> or <c>oidc</c>.</summary>
     public required string Method { get; init; }
 
     /// <summary>The provider's id_token, kept server-side for the end-session id_token_hint.</summary>
     public string? IdToken { get; init; }
+
+    /// <summary>The provider's access token, forwarded to routes that ask for it; never in a cookie.</summary>
+    public string? AccessToken { get; init; }
+
+    /// <summary>When <see cref="AccessToken"/> expires; it is refreshed a margin before.</summary>
+    public DateTimeOffset? AccessTokenExpiresAt { get; init; }
+
+    /// <summary>The provider's refresh token: used once per refresh (rotated) and revoked at the provider on logout.</summary>
+    public string? RefreshToken { get; init; }
 
     /// <summary>The provider's session id (<c>sid</c>), for back-channel logout.</summary>
     public string? ProviderSessionId { get; init; }

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.DataProtection;
 namespace Gateway.Sessions;
 
 /// <summary>Serialises and encrypts session records, so a dump of the shared Redis exposes no email, role or token.</summary>
-internal sealed class SessionRecordProtector(IDataProtectionProvider provider)
+internal sealed class SessionRecordProtector(IDataProtectionProvider provider, KeyRing.KeyRingHealth keyRing)
 {
     private readonly IDataProtector _protector = provider.CreateProtector("Gateway.SessionRecord.v1");
 
@@ -17,6 +17,10 @@ internal sealed class SessionRecordProtector(IDataProtectionProvider provider)
         try
         {
             return JsonSerializer.Deserialize(_protector.Unprotect(bytes), SessionJson.Default.SessionRecord);
+        }
+        catch (CryptographicException) when (!keyRing.Usable)
+        {
+            throw new StoreUnavailableException("the DataProtection key ring could not be loaded");
         }
         catch (Exception ex) when (ex is CryptographicException or JsonException)
         {

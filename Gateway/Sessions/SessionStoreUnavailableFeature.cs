@@ -5,9 +5,3 @@ internal sealed class SessionStoreUnavailableFeature
 {
     public static readonly SessionStoreUnavailableFeature Instance = new();
 }
-
-/// <summary>The resolved session of this request, for the identity headers and logout.</summary>
-internal sealed class SessionFeature(CachedSession session)
-{
-    public CachedSession Session { get; } = session;
-}

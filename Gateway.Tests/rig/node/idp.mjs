@@ -17,7 +17,7 @@ const jwks = process.env.IDP_JWKS ? JSON.parse(process.env.IDP_JWKS) : undefined
 const provider = new Provider(issuer, {
   clients: [{
     client_id: clientId, client_secret: clientSecret, redirect_uris: redirectUris,
-    post_logout_redirect_uris: postLogoutUris, response_types: ['code'], grant_types: ['authorization_code'],
+    post_logout_redirect_uris: postLogoutUris, response_types: ['code'], grant_types: ['authorization_code', 'refresh_token'],
     token_endpoint_auth_method: 'client_secret_post',
     ...(backchannel ? { backchannel_logout_uri: backchannel, backchannel_logout_session_required: true } : {}),
   }],
@@ -25,10 +25,13 @@ const provider = new Provider(issuer, {
   claims: { openid: ['sub', 'sid'], email: ['email'], profile: ['name'], roles: ['roles'] },
   scopes: ['openid', 'email', 'profile', 'roles'],
   conformIdTokenClaims: false,
-  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true }, backchannelLogout: { enabled: true } },
+  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true }, backchannelLogout: { enabled: true }, revocation: { enabled: true } },
+  // Every code grant gets a refresh token, rotated on each use: a refresh token used twice is refused.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: () => true,
   cookies: { keys: ['idp-test-cookie-key'] },
   ...(jwks ? { jwks } : {}),
-  ttl: { IdToken: 300, AccessToken: 300, AuthorizationCode: 60, Session: 3600, Interaction: 600, Grant: 3600 },
+  ttl: { IdToken: 300, AccessToken: Number(process.env.ACCESS_TOKEN_TTL ?? 300), AuthorizationCode: 60, Session: 3600, Interaction: 600, Grant: 3600, RefreshToken: 3600 },
   async findAccount(ctx, sub) {
     return { accountId: sub, async claims() {
       const roles = ['editor', ...(sub.startsWith('admin') ? ['admin'] : [])];
@@ -37,5 +40,19 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = false;
+
+// What the tests count: refresh grants served and refused, and revocations, at /test/stats.
+const stats = { refreshed: 0, refreshRefused: 0, revoked: 0, refusedRevocations: 0 };
+provider.on('grant.success', (ctx) => { if (ctx.oidc.params.grant_type === 'refresh_token') stats.refreshed++; });
+provider.on('grant.error', (ctx) => { if (ctx.oidc.params?.grant_type === 'refresh_token') stats.refreshRefused++; });
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/test/stats') { ctx.body = stats; return; }
+  if (ctx.path === '/test/fail-revocation') { stats.failRevocation = true; ctx.body = 'ok'; return; }
+  if (ctx.path === '/test/throttle-token') { stats.throttle = ctx.query.on === 'true'; ctx.body = 'ok'; return; }
+  if (ctx.path === '/token' && stats.throttle) { stats.throttled = (stats.throttled ?? 0) + 1; ctx.status = 429; ctx.body = { error: 'slow_down' }; return; }
+  if (ctx.path === '/token/revocation' && stats.failRevocation) { stats.refusedRevocations++; ctx.status = 503; return; }
+  await next();
+  if (ctx.path === '/token/revocation' && ctx.status === 200) stats.revoked++;
+});
 const server = provider.listen(port, '127.0.0.1', () => console.log(`IDP_LISTENING ${port}`));
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => { server.close(); process.exit(0); });

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 
-namespace Gateway.Sessions;
+namespace Gateway.Hosting;
 
 /// <summary>The small pages and JSON bodies the gateway answers with itself.</summary>
 internal static class GatewayResponses
@@ -56,7 +56,7 @@ internal static class GatewayResponses
         context.Response.Headers.XContentTypeOptions = "nosniff";
         return context.Response.WriteAsync(
             $"<!doctype html><html><head><meta charset=\"utf-8\"><title>{Encode(title)}</title>" +
-            "<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}</style></head>" +
+            "<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:3rem auto;padding:0 1rem}</style></head>" +
             $"<body><h1>{Encode(title)}</h1>{bodyHtml}</body></html>", context.RequestAborted);
     }
 

@@ -1,0 +1,120 @@
+using System.Diagnostics.Metrics;
+using Gateway.Configuration;
+using Gateway.Login;
+using Gateway.Observability;
+using Gateway.Sessions;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Tests.Security;
+
+/// <summary>No input can make a replica stop caching or pin memory: the session cache evicts, the login limiter is bounded.</summary>
+public sealed class ResourceExhaustionTests
+{
+    private static SessionRecord Record(string user, DateTimeOffset now) =>
+        new() { UserId = user, CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "dev" };
+
+    [Fact]
+    public void A_cache_full_of_expired_entries_evicts_them_and_keeps_caching()
+    {
+        var clock = new ManualClock();
+        var cache = new SessionCache(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = 100 } }), Metrics(), clock, NullLogger<SessionCache>.Instance);
+        var now = clock.GetUtcNow();
+        for (var i = 0; i < 100; i++)
+            cache.Set(new CachedSession(SessionKey.NewFor($"u{i}"), Record($"u{i}", now), now, now.AddSeconds(30)), cache.Generation);
+        Assert.Equal(100, cache.Count);
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        now = clock.GetUtcNow();
+        var fresh = new CachedSession(SessionKey.NewFor("fresh"), Record("fresh", now), now, now.AddSeconds(30));
+        cache.Set(fresh, cache.Generation);
+        Assert.True(cache.TryGet(fresh.Key, now, out _));
+        Assert.Equal(1, cache.Count);
+    }
+
+    [Fact]
+    public void A_cache_full_of_live_entries_makes_room_and_stays_within_its_bound()
+    {
+        var clock = new ManualClock();
+        var cache = new SessionCache(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = 100 } }), Metrics(), clock, NullLogger<SessionCache>.Instance);
+        var now = clock.GetUtcNow();
+        CachedSession last = null!;
+        for (var i = 0; i < 1000; i++)
+        {
+            last = new CachedSession(SessionKey.NewFor($"u{i}"), Record($"u{i}", now), now, now.AddSeconds(30));
+            cache.Set(last, cache.Generation);
+            Assert.InRange(cache.Count, 1, 100);
+        }
+        Assert.True(cache.TryGet(last.Key, now, out _));
+    }
+
+    [Fact]
+    public void A_flood_of_distinct_user_names_cannot_grow_the_login_limiter_without_bound()
+    {
+        var limiter = new LoginAttemptLimiter(Options.Create(new GatewayOptions()), TimeProvider.System);
+        for (var i = 0; i < LoginAttemptLimiter.MaxTrackedKeys + 50_000; i++)
+        {
+            limiter.RecordFailure($"flood-{i}", $"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}");
+            if (i % 10_000 == 0) Assert.InRange(limiter.TrackedKeys, 0, LoginAttemptLimiter.MaxTrackedKeys + 2);
+        }
+        Assert.InRange(limiter.TrackedKeys, 0, LoginAttemptLimiter.MaxTrackedKeys + 2);
+    }
+
+    private static GatewayMetrics Metrics() =>
+        new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
+}
+
+/// <summary>The login form's limits, through the real gateway.</summary>
+public sealed class LoginLimitTests(SharedRedis redis)
+{
+    private static async Task<HttpResponseMessage> PostLoginAsync(Browser browser, string user, string password, string? forwardedFor = null)
+    {
+        var fields = Browser.HiddenFields(await (await browser.NavigateAsync("/login")).Content.ReadAsStringAsync());
+        fields["username"] = user;
+        fields["password"] = password;
+        var post = new HttpRequestMessage(HttpMethod.Post, "/login") { Content = new FormUrlEncodedContent(fields) };
+        if (forwardedFor is not null) post.Headers.Add("X-Forwarded-For", forwardedFor);
+        return await browser.Http.SendAsync(post);
+    }
+
+    [Fact]
+    public async Task A_user_name_over_256_characters_gets_a_clear_400_and_a_huge_one_is_refused_while_read()
+    {
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration));
+        using var browser = gateway.Browser();
+        var tooLong = await PostLoginAsync(browser, new string('a', 257), "x");
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
+        Assert.Contains("at most 256 characters", await tooLong.Content.ReadAsStringAsync());
+
+        var huge = await PostLoginAsync(browser, new string('a', 2 * 1024 * 1024), "x");
+        Assert.Equal(HttpStatusCode.BadRequest, huge.StatusCode);
+        Assert.Contains("id=\"username\"", await huge.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Failures_for_one_user_are_limited_across_addresses_and_successes_never_count()
+    {
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration)
+            .Set("Gateway:Forwarding:KnownProxies:0", "127.0.0.1").Set("Gateway:Login:AttemptsPerMinute", "5"));
+        using var browser = gateway.Browser();
+        for (var i = 0; i < 12; i++)
+            Assert.Equal(HttpStatusCode.SeeOther, (await PostLoginAsync(browser, "alice", "alice-password", $"198.51.100.{i}")).StatusCode);
+        for (var i = 0; i < 5; i++)
+            Assert.Equal(HttpStatusCode.Unauthorized, (await PostLoginAsync(browser, "alice", "wrong", $"203.0.113.{i}")).StatusCode);
+        // A sixth address, and even the right password: alice is limited for the rest of the minute.
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await PostLoginAsync(browser, "alice", "alice-password", "203.0.113.99")).StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, (await PostLoginAsync(browser, "admin", "admin-password", "203.0.113.99")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Failures_from_one_address_are_limited_across_user_names()
+    {
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration)
+            .Set("Gateway:Forwarding:KnownProxies:0", "127.0.0.1").Set("Gateway:Login:AddressAttemptsPerMinute", "4"));
+        using var browser = gateway.Browser();
+        for (var i = 0; i < 4; i++)
+            Assert.Equal(HttpStatusCode.Unauthorized, (await PostLoginAsync(browser, $"guess-{i}", "wrong", "192.0.2.7")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await PostLoginAsync(browser, "alice", "alice-password", "192.0.2.7")).StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, (await PostLoginAsync(browser, "alice", "alice-password", "192.0.2.8")).StatusCode);
+    }
+}

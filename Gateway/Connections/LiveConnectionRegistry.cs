@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using Gateway.Configuration;
+using Gateway.Observability;
+using Gateway.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Connections;
+
+/// <summary>
+/// The long-lived proxied connections of this replica (WebSocket upgrades, event streams), each tied to the
+/// session that opened it. A revocation (logout, "your sessions", admin, back-channel, revoke-all, from any
+/// replica) aborts the matching connections at once; a loop every second aborts those whose session reached its
+/// absolute lifetime, and confirms with the store those past their idle deadline (an open connection is not
+/// activity; a request on any replica is). When the store cannot confirm, the connection is closed: fail closed.
+/// </summary>
+internal sealed partial class LiveConnectionRegistry(
+    SessionCache cache,
+    SessionManager sessions,
+    IOptions<GatewayOptions> options,
+    TimeProvider time,
+    GatewayMetrics metrics,
+    ILogger<LiveConnectionRegistry> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<HttpContext, Tracked> _live = new();
+    private readonly GatewaySessionOptions _options = options.Value.Session;
+
+    private sealed class Tracked(CachedSession session, DateTimeOffset nextCheck)
+    {
+        public CachedSession Session { get; } = session;
+        public DateTimeOffset NextCheck { get; set; } = nextCheck;
+    }
+
+    public int Count => _live.Count;
+
+    /// <summary>Tracks <paramref name="context"/> until the returned handle is disposed (the request ended).</summary>
+    public IDisposable Track(HttpContext context, CachedSession session)
+    {
+        if (!_live.TryAdd(context, new Tracked(session, session.LastTouchedAt + _options.IdleTimeout))) return NotTracked.Instance;
+        metrics.LiveConnections(+1);
+        return new Registration(this, context);
+    }
+
+    private sealed class NotTracked : IDisposable
+    {
+        public static readonly NotTracked Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        cache.Revoked += OnRevoked;
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        cache.Revoked -= OnRevoked;
+        return base.StopAsync(cancellationToken);
+    }
+
+    private void OnRevoked(SessionRevocation revocation)
+    {
+        if (_live.IsEmpty) return;
+        foreach (var (context, tracked) in _live)
+        {
+            var session = tracked.Session;
+            if (revocation.All || revocation.SessionHashes.Contains(session.ShortHash) || revocation.UserTags.Contains(session.Key.UserTag))
+                Close(context, "revoked");
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+                if (!_live.IsEmpty) await SweepAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    internal async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        foreach (var (context, tracked) in _live)
+        {
+            var session = tracked.Session;
+            if (session.Record.AbsoluteExpiresAt <= now)
+            {
+                Close(context, "expired");
+                continue;
+            }
+            // Revocations are pushed; this is for idle expiry, and for every connection while the revocation feed is down.
+            if (tracked.NextCheck > now && cache.IsTrusted) continue;
+            try
+            {
+                // The one check of a stored session: present, genuinely this session's, younger than any revoke-all mark.
+                if (await sessions.ReloadAsync(session.Key, cancellationToken) is null)
+                {
+                    Close(context, "expired");
+                    continue;
+                }
+                tracked.NextCheck = now + _options.TouchInterval;
+            }
+            catch (StoreUnavailableException)
+            {
+                Close(context, "store-unavailable");
+            }
+        }
+    }
+
+    private void Close(HttpContext context, string reason)
+    {
+        if (!_live.TryRemove(context, out var tracked)) return;
+        metrics.LiveConnections(-1);
+        metrics.LiveConnectionClosed(reason);
+        LogClosed(logger, tracked.Session.ShortHash, reason);
+        context.Abort();
+    }
+
+    private void Untrack(HttpContext context)
+    {
+        if (_live.TryRemove(context, out _)) metrics.LiveConnections(-1);
+    }
+
+    private sealed class Registration(LiveConnectionRegistry registry, HttpContext context) : IDisposable
+    {
+        public void Dispose() => registry.Untrack(context);
+    }
+
+    [LoggerMessage(EventId = LogEvents.LiveConnectionClosed, EventName = nameof(LogEvents.LiveConnectionClosed), Level = LogLevel.Information,
+        Message = "Long-lived connection of session {SessionHash} closed: {Reason}")]
+    private static partial void LogClosed(ILogger logger, string sessionHash, string reason);
+}

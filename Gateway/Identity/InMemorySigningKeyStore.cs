@@ -1,0 +1,18 @@
+namespace Gateway.Identity;
+
+/// <summary>Generated signing keys for a single instance (the in-memory store).</summary>
+internal sealed class InMemorySigningKeyStore : ISigningKeyStore
+{
+    private readonly List<StoredSigningKey> _keys = [];
+
+    public Task<IReadOnlyList<StoredSigningKey>> LoadAsync(CancellationToken cancellationToken)
+    {
+        lock (_keys) return Task.FromResult<IReadOnlyList<StoredSigningKey>>(_keys.ToList());
+    }
+
+    public Task AddAsync(StoredSigningKey key, CancellationToken cancellationToken)
+    {
+        lock (_keys) if (_keys.All(k => k.Kid != key.Kid)) _keys.Add(key);
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,13 @@
+namespace Gateway.Identity;
+
+/// <summary>A signing key as stored: the private key protected with DataProtection.</summary>
+internal sealed record StoredSigningKey(string Kid, DateTimeOffset CreatedAt, DateTimeOffset ActivatesAt, byte[] ProtectedPrivateKey);
+
+/// <summary>Where the generated signing keys live so every replica signs with, and publishes, the same ones.</summary>
+internal interface ISigningKeyStore
+{
+    Task<IReadOnlyList<StoredSigningKey>> LoadAsync(CancellationToken cancellationToken);
+
+    /// <summary>Adds a key unless one with the same kid exists.</summary>
+    Task AddAsync(StoredSigningKey key, CancellationToken cancellationToken);
+}

@@ -1,0 +1,85 @@
+using System.Security.Claims;
+using Gateway.Configuration;
+using Gateway.Hosting;
+using Gateway.Observability;
+using Gateway.Sessions;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace Gateway.Login;
+
+/// <summary>
+/// The gateway's part of the OpenID Connect handler, resolved from DI through <c>EventsType</c>: after the
+/// handler validated the id_token (signature, issuer, audience, lifetime, nonce), check the authorized
+/// party and map the provider's claims to the gateway's; on any failure answer a page and create nothing.
+/// </summary>
+internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options, Hosting.GatewayEndpointPaths paths, TimeProvider time, GatewayMetrics metrics, ILogger<GatewayOidcEvents> logger) : OpenIdConnectEvents
+{
+    private readonly OidcOptions _settings = options.Value.Login.Oidc;
+
+    public override Task TokenValidated(TokenValidatedContext context)
+    {
+        var raw = context.TokenEndpointResponse?.IdToken ?? context.ProtocolMessage?.IdToken;
+        if (string.IsNullOrEmpty(raw))
+        {
+            context.Fail("The token response has no id_token.");
+            return Task.CompletedTask;
+        }
+        var idToken = new JsonWebToken(raw);
+        if (IdTokenRules.AuthorizedPartyProblem(idToken, _settings.ClientId!) is { } problem)
+        {
+            context.Fail(problem);
+            return Task.CompletedTask;
+        }
+        var claims = OidcClaimMapper.Map(idToken, _settings);
+        claims.Add(new Claim(GatewayClaims.IdToken, raw));
+        // The tokens for the APIs behind the gateway stay server-side, in the encrypted session record.
+        if (context.TokenEndpointResponse is { AccessToken: { Length: > 0 } accessToken } response)
+        {
+            claims.Add(new Claim(GatewayClaims.AccessToken, accessToken));
+            if (int.TryParse(response.ExpiresIn, out var seconds))
+                claims.Add(new Claim(GatewayClaims.AccessTokenExpiresAt, time.GetUtcNow().AddSeconds(seconds).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            if (response.RefreshToken is { Length: > 0 } refreshToken) claims.Add(new Claim(GatewayClaims.RefreshToken, refreshToken));
+        }
+        context.Principal = new ClaimsPrincipal(new ClaimsIdentity(claims, OidcRegistration.Scheme, GatewayClaims.Name, GatewayClaims.Role));
+        return Task.CompletedTask;
+    }
+
+    public override Task RemoteFailure(RemoteFailureContext context)
+    {
+        context.HandleResponse();
+        metrics.AuthFailure("oidc-callback");
+        // The failure's type and the provider's error code only: the message can quote the provider's response body.
+        LogFailed(logger, context.Failure?.GetType().Name ?? "unknown", ErrorCode(context.Failure));
+        return GatewayResponses.PageAsync(context.HttpContext, StatusCodes.Status400BadRequest, "Sign-in failed",
+            $"<p>The sign-in could not be completed and no session was created. <a href=\"{GatewayResponses.Encode(context.Request.PathBase + paths.Login)}\">Try again</a>.</p>");
+    }
+
+    private static string ErrorCode(Exception? failure)
+    {
+        var code = failure?.Data["error"] as string;
+        return code is { Length: > 0 and <= 64 } && code.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') ? code : "none";
+    }
+
+    [LoggerMessage(EventId = LogEvents.OidcLoginFailed, EventName = nameof(LogEvents.OidcLoginFailed), Level = LogLevel.Warning,
+        Message = "OIDC sign-in failed, no session created: {FailureType} (provider error: {ProviderError})")]
+    private static partial void LogFailed(ILogger logger, string failureType, string providerError);
+}
+
+/// <summary>Checks on an id_token beyond what the token validation parameters express.</summary>
+internal static class IdTokenRules
+{
+    /// <summary>
+    /// OpenID Connect Core §3.1.3.7: with several audiences the token must name us as its authorized party
+    /// (<c>azp</c>), and an <c>azp</c> that is present must be our client id.
+    /// </summary>
+    public static string? AuthorizedPartyProblem(JsonWebToken token, string clientId)
+    {
+        token.TryGetPayloadValue<string>("azp", out var azp);
+        if (token.Audiences.Count() > 1 && string.IsNullOrEmpty(azp)) return "The id_token has several audiences and no azp.";
+        if (!string.IsNullOrEmpty(azp) && !string.Equals(azp, clientId, StringComparison.Ordinal)) return "The id_token's azp is another client.";
+        return null;
+    }
+}

@@ -1,0 +1,36 @@
+using Gateway.Health;
+using Gateway.Identity;
+using Gateway.Logout;
+using Gateway.Sessions;
+using Microsoft.AspNetCore.DataProtection;
+
+namespace Gateway.Redis;
+
+/// <summary>
+/// The shared-Redis storage choice: sessions, revocations, signing keys, replay markers, the CMS's
+/// legacy sessions and the DataProtection key ring (Microsoft's <c>PersistKeysToStackExchangeRedis</c>,
+/// one list of key XML elements). Registered only when <c>Gateway:Redis:Configuration</c> is set;
+/// the in-memory defaults for a single instance are added after it with TryAdd.
+/// </summary>
+internal static class RedisStoreRegistration
+{
+    public static IServiceCollection AddGatewayRedisStore(this IServiceCollection services, RedisOptions redis, IDataProtectionBuilder dataProtection)
+    {
+        services.AddSingleton<RedisConnection>();
+        services.AddSingleton<RedisCalls>();
+        services.AddSingleton<ISessionStore, RedisSessionStore>();
+        services.AddSingleton<RedisRevocationBus>();
+        services.AddSingleton<ISessionRevocationBus>(sp => sp.GetRequiredService<RedisRevocationBus>());
+        services.AddHostedService(sp => sp.GetRequiredService<RedisRevocationBus>());
+        services.AddSingleton<IStoreReadiness, RedisReadiness>();
+        services.AddSingleton<ISigningKeyStore, RedisSigningKeyStore>();
+        services.AddSingleton<ILegacySessionStore, RedisLegacySessionStore>();
+        services.AddSingleton<IReplayGuard, RedisReplayGuard>();
+        // Microsoft's repository (what PersistKeysToStackExchangeRedis registers), given the process's one multiplexer
+        // from DI rather than a factory captured at registration.
+        dataProtection.Services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
+            .Configure<RedisConnection>((o, connection) =>
+                o.XmlRepository = new Microsoft.AspNetCore.DataProtection.StackExchangeRedis.RedisXmlRepository(connection.Database, redis.DataProtectionKey));
+        return services;
+    }
+}
