@@ -40,8 +40,7 @@ internal static class GatewayPipeline
         app.UseMiddleware<IncomingIdentityHeaderStripper>();
         app.UseMiddleware<StoreUnavailableGuard>();
         app.UseRouting();
-        app.UseAuthentication();
-        app.UseAuthorization();
+        app.UseGatewayAccess();
         app.UseMiddleware<Connections.LiveConnectionTracker>();
         app.UseMiddleware<Tokens.AccessTokenForwarding>();
 

@@ -88,6 +88,7 @@ internal static class GatewayServiceRegistration
         services.AddSingleton<SessionRecordProtector>();
         services.AddSingleton<SessionManager>();
         services.AddSingleton<SessionCookies>();
+        services.AddSingleton<SessionAuthenticator>();
         services.AddSingleton<Connections.LiveConnectionRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<Connections.LiveConnectionRegistry>());
     }
@@ -100,6 +101,7 @@ internal static class GatewayServiceRegistration
             .AddScheme<GatewaySessionSchemeOptions, GatewaySessionHandler>(GatewaySessionSchemeOptions.Scheme, o => o.LoginPath = settings.Paths.EffectiveLogin);
         if (settings.Login.OidcEnabled) auth.AddGatewayOidc();
 
+        services.AddSingleton<RouteAuthorization>();
         services.AddAuthorization(options =>
         {
             // No scheme named on the policies: UseAuthentication already ran the default (session) scheme, and a

@@ -1,7 +1,6 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Gateway.Hosting;
-using Gateway.Observability;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
@@ -18,46 +17,21 @@ internal sealed class GatewaySessionSchemeOptions : AuthenticationSchemeOptions
 /// answers challenges: a browser navigation goes to the login page, an API call gets 401 JSON,
 /// and when the store is down a protected route gets 503 — never a guess in either direction.
 /// </summary>
-internal sealed partial class GatewaySessionHandler(
+internal sealed class GatewaySessionHandler(
     IOptionsMonitor<GatewaySessionSchemeOptions> options,
     ILoggerFactory loggerFactory,
     UrlEncoder encoder,
     SessionCookies cookies,
     SessionManager sessions,
+    SessionAuthenticator authenticator,
     TimeProvider time,
-    IOptions<Configuration.GatewayOptions> gatewayOptions,
-    GatewayMetrics metrics)
+    IOptions<Configuration.GatewayOptions> gatewayOptions)
     : SignInAuthenticationHandler<GatewaySessionSchemeOptions>(options, loggerFactory, encoder)
 {
-    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
-    {
-        if (!cookies.IsPresent(Request)) return AuthenticateResult.NoResult();
-        SessionKey? key = null;
-        try
-        {
-            key = cookies.Read(Request);
-            if (key is null)
-            {
-                metrics.AuthFailure("bad-cookie");
-                LogCookieRejected(Logger);
-                return AuthenticateResult.NoResult();
-            }
-            var session = await sessions.ResolveAsync(key.Value, Context.RequestAborted);
-            if (session is null)
-            {
-                metrics.AuthFailure("no-session");
-                return AuthenticateResult.NoResult();
-            }
-            Context.Features.Set(new SessionFeature(session));
-            return AuthenticateResult.Success(new AuthenticationTicket(session.Principal, Scheme.Name));
-        }
-        catch (StoreUnavailableException ex)
-        {
-            Context.Features.Set(SessionStoreUnavailableFeature.Instance);
-            LogStoreUnavailable(Logger, key?.ShortHash ?? "-", ex.Message);
-            return AuthenticateResult.NoResult();
-        }
-    }
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync() =>
+        await authenticator.AuthenticateAsync(Context) is { } session
+            ? AuthenticateResult.Success(new AuthenticationTicket(session.Principal, Scheme.Name))
+            : AuthenticateResult.NoResult();
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
@@ -96,12 +70,4 @@ internal sealed partial class GatewaySessionHandler(
 
     protected override Task HandleSignOutAsync(AuthenticationProperties? properties) =>
         throw new NotSupportedException("Logout is handled by the logout service, which confirms the purge before clearing the cookie.");
-
-    [LoggerMessage(EventId = LogEvents.SessionCookieRejected, EventName = nameof(LogEvents.SessionCookieRejected), Level = LogLevel.Information,
-        Message = "Session cookie rejected (tampered, truncated, from foreign keys, or sent more than once); request treated as anonymous")]
-    private static partial void LogCookieRejected(ILogger logger);
-
-    [LoggerMessage(EventId = LogEvents.SessionStoreUnavailable, EventName = nameof(LogEvents.SessionStoreUnavailable), Level = LogLevel.Warning,
-        Message = "Session {SessionHash} could not be resolved, the store is unavailable: {Reason}")]
-    private static partial void LogStoreUnavailable(ILogger logger, string sessionHash, string reason);
 }

@@ -1,0 +1,52 @@
+using Gateway.Observability;
+
+namespace Gateway.Sessions;
+
+/// <summary>
+/// Who a request is, from its session cookie: the one place that decides it, used by the authentication handler
+/// (gateway endpoints) and by <see cref="Hosting.ProxyRouteAccess"/> (proxy routes). A missing, tampered or
+/// unknown cookie is anonymous; a store that cannot answer is anonymous too, marked so that a protected route
+/// answers 503 instead of sending the user to sign in again.
+/// </summary>
+internal sealed partial class SessionAuthenticator(SessionCookies cookies, SessionManager sessions, GatewayMetrics metrics, ILogger<SessionAuthenticator> logger)
+{
+    /// <summary>The request's live session (also set as <see cref="SessionFeature"/>), or null for anonymous.</summary>
+    public async ValueTask<CachedSession?> AuthenticateAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (!cookies.IsPresent(request)) return null;
+        SessionKey? key = null;
+        try
+        {
+            key = cookies.Read(request);
+            if (key is null)
+            {
+                metrics.AuthFailure("bad-cookie");
+                LogCookieRejected(logger);
+                return null;
+            }
+            var session = await sessions.ResolveAsync(key.Value, context.RequestAborted);
+            if (session is null)
+            {
+                metrics.AuthFailure("no-session");
+                return null;
+            }
+            context.Features.Set(new SessionFeature(session));
+            return session;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            context.Features.Set(SessionStoreUnavailableFeature.Instance);
+            LogStoreUnavailable(logger, key?.ShortHash ?? "-", ex.Message);
+            return null;
+        }
+    }
+
+    [LoggerMessage(EventId = LogEvents.SessionCookieRejected, EventName = nameof(LogEvents.SessionCookieRejected), Level = LogLevel.Information,
+        Message = "Session cookie rejected (tampered, truncated, from foreign keys, or sent more than once); request treated as anonymous")]
+    private static partial void LogCookieRejected(ILogger logger);
+
+    [LoggerMessage(EventId = LogEvents.SessionStoreUnavailable, EventName = nameof(LogEvents.SessionStoreUnavailable), Level = LogLevel.Warning,
+        Message = "Session {SessionHash} could not be resolved, the store is unavailable: {Reason}")]
+    private static partial void LogStoreUnavailable(ILogger logger, string sessionHash, string reason);
+}
