@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: upstream vs bare YARP vs the gateway (anonymous, signed in with and without
-# the assertion), plus Redis commands per request, login/logout latency and cross-replica revocation.
-# Prints ratios; results also go to bench/results/latest.txt. Options: --duration S --rounds N --connections C --baseline-dll PATH (another build, measured beside this one)
+# The gateway's benchmark, one command on a fresh clone. Installs what it needs (wrk, redis, nginx, Apache httpd +
+# mod_auth_openidc from Debian; the rig's node packages for oidc-provider), builds Release and runs:
+#   bench/run.sh                 side by side: upstream, nginx proxy_pass, bare YARP, the gateway (anonymous, public
+#                                route with cookie, signed in with/without assertion), Apache + mod_auth_openidc;
+#                                req/s, p50, p99, CPU µs/request, Redis commands/request, ratios; login/logout;
+#                                cross-replica revocation. Options: --duration S --rounds N --connections C --otel
+#                                --baseline-dll PATH (another gateway build beside this one)
+#   bench/run.sh --cold-start    req/s per second of a replica started under load (JIT, ReadyToRun, tiered PGO)
+#   bench/run.sh --scale         1k/10k/100k live sessions, cache memory, 1,000 connections, two replicas
+# Results also go to bench/results/. Every process it starts is stopped by PID.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-for tool in wrk redis-server redis-cli nginx; do
-  command -v "$tool" >/dev/null || { echo "installing $tool" >&2; apt-get install -y -qq wrk redis-server redis-tools nginx >/dev/null; }
-done
+need=()
+for tool in wrk redis-server redis-cli nginx node npm; do command -v "$tool" >/dev/null || need+=("$tool"); done
+[ -x /usr/sbin/apache2 ] || need+=(apache2)
+[ -f /usr/lib/apache2/modules/mod_auth_openidc.so ] || need+=(libapache2-mod-auth-openidc)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}" >&2
+  pkgs=$(printf '%s\n' "${need[@]}" | sed 's/^redis-cli$/redis-tools/; s/^node$/nodejs/' | sort -u | tr '\n' ' ')
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $pkgs >/dev/null
+fi
+(cd "$root/Gateway.Tests/rig/node" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 dotnet build "$root/Gateway/Gateway.csproj" -c Release -nologo -v q
 dotnet build "$root/bench/Bench/Bench.csproj" -c Release -nologo -v q
 exec dotnet "$root/bench/Bench/bin/Release/net10.0/Bench.dll" "$@"

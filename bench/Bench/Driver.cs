@@ -1,124 +1,129 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace Bench;
 
 /// <summary>
-/// Runs every measurement side by side in one run and prints ratios, never absolute targets:
-/// wrk against (a) the upstream, (b) bare YARP, (c) the gateway anonymous, (d) the gateway signed in
-/// with headers and assertion, (e) signed in without the assertion, alternating a-e each round;
-/// Redis commands per signed-in request; login and logout latency; revocation latency across replicas.
-/// Besides req/s and latency, each target reports the server process's own CPU per request (utime+stime
-/// from /proc/PID/stat), which is far steadier than req/s on a shared machine. Optional targets:
-/// the gateway with OpenTelemetry metrics (f) and metrics + traces (g) exporting over OTLP, and, with
-/// <c>--baseline-dll PATH</c>, another build of the gateway (z) for before/after figures in one run.
+/// Every target side by side in one run, alternating each round: the upstream alone, nginx proxy_pass, bare YARP,
+/// the gateway (anonymous; an anonymous route with the session cookie; signed in with identity headers, with and
+/// without the signed assertion) and the peer a team would otherwise deploy: Apache httpd + mod_auth_openidc with
+/// Redis sessions, signed in through the rig's oidc-provider. For each: req/s, p50, p99, the server's own CPU per
+/// request (its process tree, from /proc: far steadier than req/s on a shared machine) and Redis commands per
+/// request; then the ratios to bare YARP and to the peer, all as medians over the rounds. Then login, logout and
+/// cross-replica revocation. Options: --duration S --rounds N --connections C --otel --baseline-dll PATH.
 /// </summary>
-internal static partial class Driver
+internal static class Driver
 {
-    private static readonly List<Process> Children = [];
+    private static readonly string[] BareRatios = ["a2", "c", "c2", "d", "e", "p", "f", "g", "z"];
+    private static readonly string[] PeerRatios = ["d", "e"];
+
+    private sealed record Target(string Key, string Name, string Url, string? Cookie, Process Server);
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var duration = Option(args, "--duration", 5);
-        var rounds = Option(args, "--rounds", 3);
-        var connections = Option(args, "--connections", 32);
-        var baselineDll = StringOption(args, "--baseline-dll");
-        var root = FindRoot();
+        var duration = Options.Int(args, "--duration", 5);
+        var rounds = Options.Int(args, "--rounds", 5);
+        var connections = Options.Int(args, "--connections", 32);
+        var baselineDll = Options.String(args, "--baseline-dll");
+        var otel = args.Contains("--otel");
+        var root = Options.Root();
         var gatewayDll = Path.Combine(root, "Gateway", "bin", "Release", "net10.0", "Gateway.dll");
-        var benchDll = typeof(Driver).Assembly.Location;
         var work = Directory.CreateTempSubdirectory("gwbench").FullName;
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => StopAll();
-        Console.CancelKeyPress += (_, _) => StopAll();
         try
         {
-            var redisPort = FreePort();
-            Start("redis-server", ["--port", $"{redisPort}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work]);
-            var upstreamPort = FreePort();
-            Start("dotnet", [benchDll, "serve-upstream", $"{upstreamPort}"]);
+            var redisPort = Processes.FreePort();
+            Peers.StartRedis(work, redisPort);
+            var upstreamPort = Processes.FreePort();
+            var upstreamServer = Peers.StartUpstream(work, upstreamPort);
             var upstream = $"http://127.0.0.1:{upstreamPort}/";
-            var barePort = FreePort();
-            var bare = Start("dotnet", [benchDll, "serve-bare-proxy", $"{barePort}", upstream]);
-            var nginxPort = FreePort();
-            var nginx = StartNginx(work, nginxPort, upstreamPort);
+            var barePort = Processes.FreePort();
+            var bare = Peers.StartBareYarp(barePort, upstream);
+            var nginxPort = Processes.FreePort();
+            var nginx = Peers.StartNginxProxy(work, nginxPort, upstreamPort);
+            var idpPort = Processes.FreePort();
+            var apachePort = Processes.FreePort();
+            Peers.StartIdentityProvider(root, idpPort, $"http://127.0.0.1:{apachePort}/protected/redirect_uri");
+            await Processes.WaitUpAsync($"http://127.0.0.1:{idpPort}/.well-known/openid-configuration");
+            var apache = Peers.StartApache(work, apachePort, idpPort, redisPort, upstreamPort);
 
-            File.WriteAllText(Path.Combine(work, "proxy.json"), RouteFile(upstream));
-            var (gatewayA, processA) = StartGateway(gatewayDll, work, redisPort);
-            var (gatewayB, _) = StartGateway(gatewayDll, work, redisPort);
-            // OTLP export to the upstream, which answers every POST: the cost measured is the instrumentation and the exporter.
-            var (gatewayMetrics, processMetrics) = StartGateway(gatewayDll, work, redisPort, new() { ["Gateway__OtlpEndpoint"] = $"{upstream}v1/metrics" });
-            var (gatewayTraces, processTraces) = StartGateway(gatewayDll, work, redisPort,
-                new() { ["Gateway__OtlpEndpoint"] = $"{upstream}v1/metrics", ["Gateway__OtlpHttpMetrics"] = "true", ["Gateway__OtlpTraces"] = "true" });
-            // Its own keys and key ring in the shared Redis: another build may not read this one's (or write a ring this one rejects).
-            var baseline = baselineDll is null ? ((string, Process)?)null : StartGateway(baselineDll, work, redisPort,
-                new() { ["Gateway__Redis__KeyPrefix"] = "baseline:", ["Gateway__Redis__DataProtectionKey"] = "baseline:DataProtection-Keys" });
-            foreach (var url in new[] { upstream, $"http://127.0.0.1:{barePort}/", $"http://127.0.0.1:{nginxPort}/", $"{gatewayA}/healthz", $"{gatewayB}/healthz", $"{gatewayMetrics}/healthz", $"{gatewayTraces}/healthz" })
-                await WaitUpAsync(url);
-            if (baseline is { } b0) await WaitUpAsync($"{b0.Item1}/healthz");
+            File.WriteAllText(Path.Combine(work, "proxy.json"), Gateways.RouteFile(upstream));
+            var (gatewayA, processA) = Gateways.Start(gatewayDll, work, redisPort);
+            var (gatewayB, _) = Gateways.Start(gatewayDll, work, redisPort);
+            foreach (var url in new[] { upstream, $"http://127.0.0.1:{barePort}/", $"http://127.0.0.1:{nginxPort}/", $"http://127.0.0.1:{apachePort}/",
+                                        $"{gatewayA}/healthz", $"{gatewayB}/healthz" })
+                await Processes.WaitUpAsync(url);
 
-            var cookie = await LoginAsync(gatewayA, "bench");
-            var targetList = new List<(string Name, string Url, string? Cookie, Process? Server)>
+            var cookie = await Logins.GatewayAsync(gatewayA);
+            var apacheCookie = await Logins.OidcAsync($"http://127.0.0.1:{apachePort}/protected/bench/page", Logins.User);
+            var targets = new List<Target>
             {
-                ("a upstream", $"{upstream}bench/page", null, null),
-                ("a2 nginx proxy_pass", $"http://127.0.0.1:{nginxPort}/bench/page", null, nginx),
-                ("b bare YARP", $"http://127.0.0.1:{barePort}/bench/page", null, bare),
-                ("c gateway anonymous", $"{gatewayA}/bench/page", null, processA),
-                ("c2 gateway anonymous route, with a cookie", $"{gatewayA}/bench/page", cookie, processA),
-                ("d gateway signed in (headers + assertion)", $"{gatewayA}/bench/signed/page", cookie, processA),
-                ("e gateway signed in (headers, no assertion)", $"{gatewayA}/bench/noassert/page", cookie, processA),
-                ("f d with OTel gateway metrics", $"{gatewayMetrics}/bench/signed/page", cookie, processMetrics),
-                ("g d with OTel all metrics + traces", $"{gatewayTraces}/bench/signed/page", cookie, processTraces),
+                new("a", "upstream (nginx return 200)", $"{upstream}bench/page", null, upstreamServer),
+                new("a2", "nginx proxy_pass", $"http://127.0.0.1:{nginxPort}/bench/page", null, nginx),
+                new("b", "bare YARP", $"http://127.0.0.1:{barePort}/bench/page", null, bare),
+                new("c", "gateway, anonymous", $"{gatewayA}/bench/page", null, processA),
+                new("c2", "gateway, anonymous route + cookie", $"{gatewayA}/bench/page", cookie, processA),
+                new("d", "gateway, signed in, headers + assertion", $"{gatewayA}/bench/signed/page", cookie, processA),
+                new("e", "gateway, signed in, headers only", $"{gatewayA}/bench/noassert/page", cookie, processA),
+                new("p", "Apache + mod_auth_openidc, signed in", $"http://127.0.0.1:{apachePort}/protected/bench/page", apacheCookie, apache),
             };
-            if (baseline is { } b1) targetList.Add(("z d on the baseline build", $"{b1.Item1}/bench/signed/page", await LoginAsync(b1.Item1, "bench"), b1.Item2));
-            var targets = targetList.ToArray();
-            foreach (var t in targets) await WrkAsync(t.Url, t.Cookie, 2, connections, t.Server, strict: false); // warm-up: JIT, connection pools, caches
-
-            var results = targets.ToDictionary(t => t.Name, _ => new List<WrkResult>());
-            long redisCommands = 0, signedRequests = 0;
-            for (var round = 0; round < rounds; round++)
+            if (otel)
             {
-                foreach (var t in targets)
-                {
-                    var before = t.Cookie is null ? 0 : await RedisCommandCountAsync(redisPort);
-                    var r = await WrkAsync(t.Url, t.Cookie, duration, connections, t.Server);
-                    if (t.Cookie is not null)
-                    {
-                        redisCommands += await RedisCommandCountAsync(redisPort) - before - 1; // minus our own INFO
-                        signedRequests += r.Requests;
-                    }
-                    results[t.Name].Add(r);
-                }
+                // OTLP export to the upstream, which answers every POST: what is measured is the instrumentation and the exporter.
+                var (metrics, metricsProcess) = Gateways.Start(gatewayDll, work, redisPort, new Dictionary<string, string> { ["Gateway__OtlpEndpoint"] = $"{upstream}v1/metrics" });
+                var (traces, tracesProcess) = Gateways.Start(gatewayDll, work, redisPort, new Dictionary<string, string>
+                    { ["Gateway__OtlpEndpoint"] = $"{upstream}v1/metrics", ["Gateway__OtlpHttpMetrics"] = "true", ["Gateway__OtlpTraces"] = "true" });
+                await Processes.WaitUpAsync($"{metrics}/healthz");
+                await Processes.WaitUpAsync($"{traces}/healthz");
+                targets.Add(new("f", "d with OTel gateway metrics", $"{metrics}/bench/signed/page", cookie, metricsProcess));
+                targets.Add(new("g", "d with OTel HTTP metrics + traces", $"{traces}/bench/signed/page", cookie, tracesProcess));
+            }
+            if (baselineDll is not null)
+            {
+                // Its own keys and key ring in the shared Redis: another build may not read this one's.
+                var (baseline, baselineProcess) = Gateways.Start(baselineDll, work, redisPort,
+                    new Dictionary<string, string> { ["Gateway__Redis__KeyPrefix"] = "baseline:", ["Gateway__Redis__DataProtectionKey"] = "baseline:DataProtection-Keys" });
+                await Processes.WaitUpAsync($"{baseline}/healthz");
+                targets.Add(new("z", "d on the baseline build", $"{baseline}/bench/signed/page", await Logins.GatewayAsync(baseline), baselineProcess));
             }
 
+            // Warm-up: JIT tiers, connection pools, caches. Two rounds, so every target has seen load after every other.
+            for (var i = 0; i < 2; i++)
+                foreach (var t in targets) await Wrk.RunAsync(t.Url, t.Cookie, 3, connections, t.Server, null, strict: false);
+
+            var results = targets.ToDictionary(t => t.Key, _ => new List<WrkResult>());
+            for (var round = 0; round < rounds; round++)
+                foreach (var t in targets)
+                    results[t.Key].Add(await Wrk.RunAsync(t.Url, t.Cookie, duration, connections, t.Server, redisPort));
+
             var report = new StringBuilder();
-            report.AppendLine(CultureInfo.InvariantCulture, $"Gateway benchmark, {DateTime.UtcNow:u}, {Environment.ProcessorCount} cores, wrk -t1 -c{connections} -d{duration}s, {rounds} rounds alternating the targets; medians");
-            report.AppendLine(CultureInfo.InvariantCulture, $"{"target",-46}{"req/s",10}{"p50 ms",9}{"p99 ms",9}{"cpu us/req",12}");
-            var median = results.ToDictionary(kv => kv.Key, kv => Median(kv.Value));
-            foreach (var (name, m) in median) report.AppendLine(CultureInfo.InvariantCulture, $"{name,-46}{m.Rps,10:0}{m.P50,9:0.00}{m.P99,9:0.00}{(m.CpuMicros is { } cpu ? cpu.ToString("0.0", CultureInfo.InvariantCulture) : "-"),12}");
-            double Rps(string prefix) => median.First(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).Value.Rps;
-            double Cpu(string prefix) => results.First(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).Value.Select(r => r.CpuMicros ?? 0).Order().ElementAt(rounds / 2);
-            report.AppendLine(CultureInfo.InvariantCulture, $"cpu d/b (signed in, assertion, vs bare YARP) {Cpu("d") / Cpu("b"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"cpu c/b (anonymous vs bare YARP)            {Cpu("c ") / Cpu("b"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"cpu c2/b (public route with a cookie)       {Cpu("c2") / Cpu("b"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"cpu a2/b (nginx proxy_pass vs bare YARP)    {Cpu("a2") / Cpu("b"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"cpu f/d (cost of OTel gateway metrics)      {Cpu("f") / Cpu("d"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"cpu g/d (cost of all OTel metrics + traces) {Cpu("g") / Cpu("d"):0.000}");
-            if (baseline is not null) report.AppendLine(CultureInfo.InvariantCulture, $"cpu d/z (this build vs the baseline build)   {Cpu("d") / Cpu("z"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"ratio c/b (anonymous gateway vs bare YARP)   {Rps("c") / Rps("b"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"ratio c/a (anonymous gateway vs upstream)    {Rps("c") / Rps("a"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"ratio d/b (signed in, assertion, vs bare)    {Rps("d") / Rps("b"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"ratio e/b (signed in, no assertion, vs bare) {Rps("e") / Rps("b"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"ratio d/e (cost of the cached assertion)     {Rps("d") / Rps("e"):0.000}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"Redis commands per signed-in request: {redisCommands} / {signedRequests} = {(double)redisCommands / Math.Max(1, signedRequests):0.000000}");
+            void Line(string text) => report.AppendLine(text);
+            Line($"Gateway benchmark, {DateTime.UtcNow:u}, {Environment.ProcessorCount} cores, wrk -t1 -c{connections} -d{duration}s, {rounds} rounds alternating the targets; medians.");
+            Line(FormattableString.Invariant($"{"",-4}{"target",-42}{"req/s",9}{"p50 ms",9}{"p99 ms",9}{"CPU µs/req",12}{"Redis/req",11}"));
+            var m = results.ToDictionary(kv => kv.Key, kv => Medians(kv.Value));
+            foreach (var t in targets)
+            {
+                var r = m[t.Key];
+                Line(FormattableString.Invariant($"{t.Key,-4}{t.Name,-42}{r.Rps,9:0}{r.P50,9:0.00}{r.P99,9:0.00}{r.Cpu,12:0.0}{r.Redis,11:0.0000}"));
+            }
+            Line("");
+            Line("ratios to bare YARP (b)                       CPU/req   req/s    p99");
+            foreach (var key in BareRatios.Where(m.ContainsKey))
+                Line(FormattableString.Invariant($"  {key,-3}{targets.Single(t => t.Key == key).Name,-33}{m[key].Cpu / m["b"].Cpu,7:0.000}{m[key].Rps / m["b"].Rps,8:0.000}{m[key].P99 / m["b"].P99,7:0.000}"));
+            Line("ratios to the peer (p, Apache + mod_auth_openidc)");
+            foreach (var key in PeerRatios)
+                Line(FormattableString.Invariant($"  {key,-3}{targets.Single(t => t.Key == key).Name,-33}{m[key].Cpu / m["p"].Cpu,7:0.000}{m[key].Rps / m["p"].Rps,8:0.000}{m[key].P99 / m["p"].P99,7:0.000}"));
+            if (m.TryGetValue("z", out var z)) Line(FormattableString.Invariant($"this build vs the baseline build (d/z): CPU {m["d"].Cpu / z.Cpu:0.000}, req/s {m["d"].Rps / z.Rps:0.000}"));
+            Line("");
 
             var (loginP50, loginP99, logoutP50, logoutP99) = await LoginLogoutLatencyAsync(gatewayA, 200);
-            report.AppendLine(CultureInfo.InvariantCulture, $"login POST latency (200 sequential): p50 {loginP50:0.00} ms, p99 {loginP99:0.00} ms");
-            report.AppendLine(CultureInfo.InvariantCulture, $"logout latency (200 sequential):     p50 {logoutP50:0.00} ms, p99 {logoutP99:0.00} ms");
+            Line(FormattableString.Invariant($"login POST latency (200 sequential): p50 {loginP50:0.00} ms, p99 {loginP99:0.00} ms"));
+            Line(FormattableString.Invariant($"logout latency (200 sequential):     p50 {logoutP50:0.00} ms, p99 {logoutP99:0.00} ms"));
+            var (loginRate, loginConcurrentP99, logoutRate, logoutConcurrentP99) = await LoginLogoutThroughputAsync(gatewayA, 16, 2000);
+            Line(FormattableString.Invariant($"login throughput (16 concurrent, 2000): {loginRate:0}/s, p99 {loginConcurrentP99:0.00} ms; logout {logoutRate:0}/s, p99 {logoutConcurrentP99:0.00} ms"));
             var (revP50, revP99, revMax) = await RevocationLatencyAsync(gatewayA, gatewayB, 100);
-            report.AppendLine(CultureInfo.InvariantCulture, $"logout on A until B refuses (100 runs): p50 {revP50:0.00} ms, p99 {revP99:0.00} ms, max {revMax:0.00} ms");
+            Line(FormattableString.Invariant($"logout on A until B refuses (100 runs): p50 {revP50:0.00} ms, p99 {revP99:0.00} ms, max {revMax:0.00} ms"));
 
             Console.Write(report);
             Directory.CreateDirectory(Path.Combine(root, "bench", "results"));
@@ -127,139 +132,19 @@ internal static partial class Driver
         }
         finally
         {
-            StopAll();
-            try { Directory.Delete(work, true); } catch (IOException) { }
+            Processes.StopAll();
+            try { Directory.Delete(work, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 
-    private static (string Url, Process Process) StartGateway(string dll, string work, int redisPort, Dictionary<string, string>? extra = null)
+    public sealed record Median(double Rps, double P50, double P99, double Cpu, double Redis);
+
+    /// <summary>Each figure's own median over the rounds.</summary>
+    public static Median Medians(List<WrkResult> runs)
     {
-        var port = FreePort();
-        var env = new Dictionary<string, string>
-        {
-            ["ASPNETCORE_ENVIRONMENT"] = "Production",
-            ["Logging__LogLevel__Default"] = "Warning",
-            ["Gateway__ProxyConfigPath"] = Path.Combine(work, "proxy.json"),
-            ["Gateway__Redis__Configuration"] = $"127.0.0.1:{redisPort}",
-            ["Gateway__KeyRing__KeyEncryptionKey"] = "YmVuY2gtb25seS1rZXktZW5jcnlwdGlvbi1rZXktMzI=",
-            ["Gateway__Login__AllowDevUsers"] = "true",
-            ["Gateway__Login__AttemptsPerMinute"] = "100000",
-            ["Gateway__Login__DevUsers__0__Name"] = "bench",
-            ["Gateway__Login__DevUsers__0__Password"] = "bench-password",
-            ["Gateway__Login__DevUsers__0__Email"] = "bench@example.test",
-            ["Gateway__Login__DevUsers__0__Roles__0"] = "editor",
-        };
-        foreach (var (k, v) in extra ?? []) env[k] = v;
-        var process = Start("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"], env, work);
-        return ($"http://127.0.0.1:{port}", process);
-    }
-
-    /// <summary>nginx as a plain reverse proxy (one worker, keep-alive upstream): the floor a proxy in C can reach here.</summary>
-    private static Process StartNginx(string work, int port, int upstreamPort)
-    {
-        var dir = Path.Combine(work, "nginx");
-        Directory.CreateDirectory(Path.Combine(dir, "logs"));
-        File.WriteAllText(Path.Combine(dir, "nginx.conf"), $$"""
-            worker_processes 1; daemon off; pid {{dir}}/nginx.pid; error_log stderr error;
-            events { worker_connections 1024; }
-            http {
-              access_log off;
-              client_body_temp_path {{dir}}/body; proxy_temp_path {{dir}}/proxy; fastcgi_temp_path {{dir}}/fcgi; uwsgi_temp_path {{dir}}/uwsgi; scgi_temp_path {{dir}}/scgi;
-              upstream up { server 127.0.0.1:{{upstreamPort}}; keepalive 64; }
-              server { listen 127.0.0.1:{{port}}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }
-            }
-            """);
-        return Start("nginx", ["-p", dir, "-c", Path.Combine(dir, "nginx.conf")]);
-    }
-
-    private static string RouteFile(string upstream) => $$"""
-        { "ReverseProxy": {
-            "Routes": {
-              "bench-signed": { "ClusterId": "up", "AuthorizationPolicy": "default", "Match": { "Path": "/bench/signed/{**rest}" } },
-              "bench-noassert": { "ClusterId": "up", "AuthorizationPolicy": "default", "Match": { "Path": "/bench/noassert/{**rest}" },
-                                  "Metadata": { "Gateway.IdentityHeaders": "user,email,name,roles" } },
-              "bench-public": { "ClusterId": "up", "AuthorizationPolicy": "anonymous", "Order": 100, "Match": { "Path": "{**catch-all}" } } },
-            "Clusters": { "up": { "Destinations": { "a": { "Address": "{{upstream}}" } } } } } }
-        """;
-
-    private sealed record WrkResult(double Rps, double P50, double P99, long Requests, double? CpuMicros);
-
-    /// <summary>utime + stime of a process and all its descendants (nginx's workers) in microseconds (clock ticks of 10 ms).</summary>
-    private static long CpuMicros(Process process)
-    {
-        var stats = new Dictionary<int, (int Parent, long Ticks)>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
-            string stat;
-            try { stat = File.ReadAllText(Path.Combine(dir, "stat")); }
-            catch (IOException) { continue; }
-            // Fields after the command name (field 2): state, ppid, ... utime (14), stime (15).
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            stats[pid] = (int.Parse(fields[1], CultureInfo.InvariantCulture),
-                long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture));
-        }
-        var tree = new HashSet<int> { process.Id };
-        for (var grew = true; grew;)
-        {
-            grew = false;
-            foreach (var (pid, (parent, _)) in stats)
-                if (tree.Contains(parent) && tree.Add(pid)) grew = true;
-        }
-        return tree.Sum(pid => stats.TryGetValue(pid, out var s) ? s.Ticks : 0) * 10_000;
-    }
-
-    private static async Task<WrkResult> WrkAsync(string url, string? cookie, int seconds, int connections, Process? server, bool strict = true)
-    {
-        var cpuBefore = server is null ? 0 : CpuMicros(server);
-        var args = new List<string> { "-t1", $"-c{connections}", $"-d{seconds}s", "--latency" };
-        if (cookie is not null) args.AddRange(["-H", $"Cookie: gw_session={cookie}"]);
-        args.Add(url);
-        var output = await RunToEndAsync("wrk", args);
-        double Latency(string pct)
-        {
-            var m = Regex.Match(output, $@"^\s+{pct}%\s+([\d.]+)(us|ms|s)", RegexOptions.Multiline);
-            var v = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-            return m.Groups[2].Value switch { "us" => v / 1000, "s" => v * 1000, _ => v };
-        }
-        var non2xx = Regex.Match(output, @"Non-2xx or 3xx responses: (\d+)");
-        if (non2xx.Success && strict) throw new InvalidOperationException($"{url}: {non2xx.Groups[1].Value} non-2xx responses:\n{output}");
-        var requests = long.Parse(Regex.Match(output, @"(\d+) requests in").Groups[1].Value, CultureInfo.InvariantCulture);
-        double? cpu = server is null ? null : (double)(CpuMicros(server) - cpuBefore) / Math.Max(1, requests);
-        return new WrkResult(double.Parse(Regex.Match(output, @"Requests/sec:\s+([\d.]+)").Groups[1].Value, CultureInfo.InvariantCulture),
-            Latency("50"), Latency("99"), requests, cpu);
-    }
-
-    private static WrkResult Median(List<WrkResult> runs)
-    {
-        var sorted = runs.OrderBy(r => r.Rps).ToList();
-        return sorted[sorted.Count / 2];
-    }
-
-    private static async Task<long> RedisCommandCountAsync(int port)
-    {
-        var info = await RunToEndAsync("redis-cli", ["-p", $"{port}", "info", "commandstats"]);
-        return Regex.Matches(info, @"calls=(\d+)").Sum(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
-    }
-
-    private static async Task<string> LoginAsync(string gateway, string user)
-    {
-        using var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
-        using var http = new HttpClient(handler) { BaseAddress = new Uri(gateway) };
-        await PostLoginAsync(http, user);
-        return handler.CookieContainer.GetCookies(new Uri(gateway))["gw_session"]!.Value;
-    }
-
-    private static async Task<HttpResponseMessage> PostLoginAsync(HttpClient http, string user)
-    {
-        var form = await http.GetStringAsync("/login");
-        var token = Regex.Match(form, "name=\"__gw_af\" value=\"([^\"]+)\"").Groups[1].Value;
-        var response = await http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["__gw_af"] = WebUtility.HtmlDecode(token), ["username"] = user, ["password"] = "bench-password",
-        }));
-        if (response.StatusCode != HttpStatusCode.SeeOther) throw new InvalidOperationException($"login failed: {response.StatusCode}");
-        return response;
+        static double Mid(IEnumerable<double> values) { var s = values.Order().ToList(); return s.Count == 0 ? 0 : s[s.Count / 2]; }
+        return new Median(Mid(runs.Select(r => r.Rps)), Mid(runs.Select(r => r.P50)), Mid(runs.Select(r => r.P99)),
+            Mid(runs.Select(r => r.CpuMicros ?? 0)), Mid(runs.Select(r => r.RedisPerRequest ?? 0)));
     }
 
     private static async Task<(double, double, double, double)> LoginLogoutLatencyAsync(string gateway, int count)
@@ -268,22 +153,72 @@ internal static partial class Driver
         var logout = new List<double>();
         for (var i = 0; i < count; i++)
         {
-            using var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
-            using var http = new HttpClient(handler) { BaseAddress = new Uri(gateway) };
-            var form = await http.GetStringAsync("/login");
-            var token = WebUtility.HtmlDecode(Regex.Match(form, "name=\"__gw_af\" value=\"([^\"]+)\"").Groups[1].Value);
-            var watch = Stopwatch.StartNew();
-            var response = await http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["__gw_af"] = token, ["username"] = "bench", ["password"] = "bench-password" }));
-            login.Add(watch.Elapsed.TotalMilliseconds);
-            if (response.StatusCode != HttpStatusCode.SeeOther) throw new InvalidOperationException($"login failed: {response.StatusCode}");
-            var request = new HttpRequestMessage(HttpMethod.Get, "/logout");
-            request.Headers.Add("Sec-Fetch-Site", "same-origin");
-            watch.Restart();
-            var done = await http.SendAsync(request);
-            logout.Add(watch.Elapsed.TotalMilliseconds);
-            if (done.StatusCode != HttpStatusCode.Found) throw new InvalidOperationException($"logout failed: {done.StatusCode}");
+            var (a, b) = await LoginLogoutOnceAsync(gateway);
+            login.Add(a);
+            logout.Add(b);
         }
         return (Percentile(login, 50), Percentile(login, 99), Percentile(logout, 50), Percentile(logout, 99));
+    }
+
+    /// <summary>Many browsers signing in and out at once: each login POST and each logout timed; rates over the wall time of each phase.</summary>
+    private static async Task<(double, double, double, double)> LoginLogoutThroughputAsync(string gateway, int concurrency, int total)
+    {
+        var login = new List<double>();
+        var logout = new List<double>();
+        var clients = new List<(HttpClient Http, CookieContainer Cookies)>();
+        var remaining = total;
+        var loginClock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            while (Interlocked.Decrement(ref remaining) >= 0)
+            {
+                var cookies = new CookieContainer();
+                var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = new Uri(gateway) };
+                var form = await http.GetStringAsync("/login");
+                var token = WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(form, "name=\"__gw_af\" value=\"([^\"]+)\"").Groups[1].Value);
+                var watch = Stopwatch.StartNew();
+                using var response = await http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["__gw_af"] = token, ["username"] = Logins.User, ["password"] = Logins.Password }));
+                lock (login) { login.Add(watch.Elapsed.TotalMilliseconds); clients.Add((http, cookies)); }
+                if (response.StatusCode != HttpStatusCode.SeeOther) throw new InvalidOperationException($"login failed: {response.StatusCode}");
+            }
+        }));
+        var loginSeconds = loginClock.Elapsed.TotalSeconds;
+        var queue = new System.Collections.Concurrent.ConcurrentQueue<(HttpClient Http, CookieContainer Cookies)>(clients);
+        var logoutClock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            while (queue.TryDequeue(out var client))
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/logout");
+                request.Headers.Add("Sec-Fetch-Site", "same-origin");
+                var watch = Stopwatch.StartNew();
+                using var done = await client.Http.SendAsync(request);
+                lock (logout) logout.Add(watch.Elapsed.TotalMilliseconds);
+                if (done.StatusCode != HttpStatusCode.Found) throw new InvalidOperationException($"logout failed: {done.StatusCode}");
+                client.Http.Dispose();
+            }
+        }));
+        var logoutSeconds = logoutClock.Elapsed.TotalSeconds;
+        return (total / loginSeconds, Percentile(login, 99), total / logoutSeconds, Percentile(logout, 99));
+    }
+
+    private static async Task<(double Login, double Logout)> LoginLogoutOnceAsync(string gateway)
+    {
+        using var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
+        using var http = new HttpClient(handler) { BaseAddress = new Uri(gateway) };
+        var form = await http.GetStringAsync("/login");
+        var token = WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(form, "name=\"__gw_af\" value=\"([^\"]+)\"").Groups[1].Value);
+        var watch = Stopwatch.StartNew();
+        using var response = await http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["__gw_af"] = token, ["username"] = Logins.User, ["password"] = Logins.Password }));
+        var login = watch.Elapsed.TotalMilliseconds;
+        if (response.StatusCode != HttpStatusCode.SeeOther) throw new InvalidOperationException($"login failed: {response.StatusCode}");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/logout");
+        request.Headers.Add("Sec-Fetch-Site", "same-origin");
+        watch.Restart();
+        using var done = await http.SendAsync(request);
+        var logout = watch.Elapsed.TotalMilliseconds;
+        if (done.StatusCode != HttpStatusCode.Found) throw new InvalidOperationException($"logout failed: {done.StatusCode}");
+        return (login, logout);
     }
 
     private static async Task<(double, double, double)> RevocationLatencyAsync(string a, string b, int count)
@@ -294,11 +229,11 @@ internal static partial class Driver
         {
             using var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
             using var onA = new HttpClient(handler) { BaseAddress = new Uri(a) };
-            await PostLoginAsync(onA, "bench");
+            await Logins.PostGatewayLoginAsync(onA);
             var cookie = handler.CookieContainer.GetCookies(new Uri(a))["gw_session"]!.Value;
             HttpRequestMessage OnB() { var r = new HttpRequestMessage(HttpMethod.Get, "/bench/signed/x"); r.Headers.Add("Cookie", $"gw_session={cookie}"); r.Headers.Add("Accept", "application/json"); return r; }
             for (var w = 0; w < 3; w++) (await probe.SendAsync(OnB())).EnsureSuccessStatusCode(); // B has it cached
-            var logout = new HttpRequestMessage(HttpMethod.Get, "/logout");
+            using var logout = new HttpRequestMessage(HttpMethod.Get, "/logout");
             logout.Headers.Add("Sec-Fetch-Site", "same-origin");
             (await onA.SendAsync(logout)).Dispose();
             var watch = Stopwatch.StartNew();
@@ -308,79 +243,28 @@ internal static partial class Driver
         return (Percentile(samples, 50), Percentile(samples, 99), samples.Max());
     }
 
-    private static double Percentile(List<double> values, double p)
+    public static double Percentile(List<double> values, double p)
     {
         var sorted = values.OrderBy(v => v).ToList();
-        return sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(p / 100 * sorted.Count) - 1)];
+        return sorted[(int)Math.Min(sorted.Count - 1, Math.Max(0, Math.Ceiling(p / 100 * sorted.Count) - 1))];
     }
+}
 
-    private static Process Start(string file, IEnumerable<string> args, IDictionary<string, string>? env = null, string? cwd = null)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = cwd ?? "" };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        if (env is not null) foreach (var (k, v) in env) info.Environment[k] = v;
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null && file != "redis-server") Console.Error.WriteLine($"[{Path.GetFileName(file)}] {e.Data}"); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        lock (Children) Children.Add(process);
-        return process;
-    }
-
-    private static void StopAll()
-    {
-        lock (Children)
-        {
-            foreach (var p in Children)
-                try { if (!p.HasExited) p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-            Children.Clear();
-        }
-    }
-
-    private static async Task<string> RunToEndAsync(string file, IEnumerable<string> args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var output = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return output;
-    }
-
-    private static async Task WaitUpAsync(string url)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(1) };
-        for (var i = 0; i < 300; i++)
-        {
-            try { if ((await http.GetAsync(url)).IsSuccessStatusCode) return; }
-            catch (HttpRequestException) { }
-            catch (TaskCanceledException) { }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{url} did not come up.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static int Option(string[] args, string name, int fallback)
+internal static class Options
+{
+    public static int Int(string[] args, string name, int fallback)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
-    private static string? StringOption(string[] args, string name)
+    public static string? String(string[] args, string name)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
-    private static string FindRoot()
+    public static string Root()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) dir = dir.Parent;

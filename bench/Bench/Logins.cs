@@ -1,0 +1,81 @@
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace Bench;
+
+/// <summary>Signing in the way a browser would, to get the cookie each signed-in target is measured with.</summary>
+internal static partial class Logins
+{
+    public const string User = "bench";
+    public const string Password = "bench-password";
+
+    /// <summary>The gateway's own login form (dev users): the <c>gw_session=...</c> cookie it sets.</summary>
+    public static async Task<string> GatewayAsync(string gateway)
+    {
+        using var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
+        using var http = new HttpClient(handler) { BaseAddress = new Uri(gateway) };
+        await PostGatewayLoginAsync(http);
+        return "gw_session=" + handler.CookieContainer.GetCookies(new Uri(gateway))["gw_session"]!.Value;
+    }
+
+    public static async Task PostGatewayLoginAsync(HttpClient http)
+    {
+        var form = await http.GetStringAsync("/login");
+        var token = WebUtility.HtmlDecode(AntiforgeryField().Match(form).Groups[1].Value);
+        using var response = await http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__gw_af"] = token, ["username"] = User, ["password"] = Password,
+        }));
+        if (response.StatusCode != HttpStatusCode.SeeOther) throw new InvalidOperationException($"gateway login failed: {response.StatusCode}");
+    }
+
+    /// <summary>
+    /// An OpenID Connect code flow from a protected URL: follow redirects, fill the provider's login and consent
+    /// forms, come back with the relying party's cookies. Returns the Cookie header for <paramref name="protectedUrl"/>.
+    /// </summary>
+    public static async Task<string> OidcAsync(string protectedUrl, string user)
+    {
+        var cookies = new CookieContainer();
+        using var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false });
+        // mod_auth_openidc answers 401 rather than redirecting a client that does not look like a browser navigation.
+        http.DefaultRequestHeaders.Add("Accept", "text/html");
+        http.DefaultRequestHeaders.Add("Sec-Fetch-Mode", "navigate");
+        var current = new Uri(protectedUrl);
+        var response = await http.GetAsync(current);
+        for (var step = 0; step < 20; step++)
+        {
+            if (response.StatusCode == HttpStatusCode.OK && current.GetLeftPart(UriPartial.Authority) == new Uri(protectedUrl).GetLeftPart(UriPartial.Authority))
+                return cookies.GetCookieHeader(new Uri(protectedUrl));
+            if (response.Headers.Location is { } location)
+            {
+                current = location.IsAbsoluteUri ? location : new Uri(current, location);
+                response = await http.GetAsync(current);
+                continue;
+            }
+            var html = await response.Content.ReadAsStringAsync();
+            var form = Form().Match(html);
+            if (!form.Success) throw new InvalidOperationException($"OIDC login stopped at {current} ({(int)response.StatusCode}): {html[..Math.Min(300, html.Length)]}");
+            var fields = new Dictionary<string, string>();
+            foreach (Match input in Input().Matches(form.Groups[2].Value))
+            {
+                var name = Regex.Match(input.Value, "\\sname=\"([^\"]*)\"");
+                var value = Regex.Match(input.Value, "\\svalue=\"([^\"]*)\"");
+                if (name.Success) fields[name.Groups[1].Value] = value.Success ? WebUtility.HtmlDecode(value.Groups[1].Value) : "";
+            }
+            if (fields.ContainsKey("login")) fields["login"] = user;
+            if (fields.ContainsKey("password")) fields["password"] = "any";
+            current = new Uri(current, WebUtility.HtmlDecode(form.Groups[1].Value));
+            response = await http.PostAsync(current, new FormUrlEncodedContent(fields));
+        }
+        throw new InvalidOperationException("The OIDC flow did not finish in 20 steps.");
+    }
+
+    [GeneratedRegex("name=\"__gw_af\" value=\"([^\"]+)\"")]
+    private static partial Regex AntiforgeryField();
+
+    [GeneratedRegex("<form[^>]*action=\"([^\"]+)\"[^>]*>(.*?)</form>", RegexOptions.Singleline)]
+    private static partial Regex Form();
+
+    [GeneratedRegex("<input[^>]*>")]
+    private static partial Regex Input();
+}
