@@ -36,6 +36,7 @@ public sealed class OptionsValidationTableTests
         { "admin-key", "Gateway:Admin:ApiKey: must be at least 32 characters." },
         { "forwarding", "Gateway:Forwarding:KnownNetworks:0: '10.0.0.0/33' is not a CIDR network" },
         { "policy", "Gateway:Policies:editors:Roles: must list at least one non-empty role." },
+        { "cache-memory", "Gateway:Session:CacheMaxMegabytes: must be between 0 and 65536." },
     };
 
     [Theory]
@@ -63,6 +64,7 @@ public sealed class OptionsValidationTableTests
             case "admin-key": o.Admin.ApiKey = "short"; break;
             case "forwarding": o.Forwarding.KnownNetworks = ["10.0.0.0/33"]; break;
             case "policy": o.Policies["editors"] = new Gateway.Routing.RoutePolicyOptions { Roles = [] }; break;
+            case "cache-memory": o.Session.CacheMaxMegabytes = -1; break;
         }
         Assert.Contains(GatewayOptionsValidator.Collect(o, isDevelopment: false), e => e.StartsWith(expected, StringComparison.Ordinal));
     }

@@ -49,6 +49,42 @@ public sealed class ResourceExhaustionTests
     }
 
     [Fact]
+    public void A_cache_over_its_memory_budget_makes_room_and_stays_within_it()
+    {
+        var clock = new ManualClock();
+        var cache = new SessionCache(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = 1_000_000, CacheMaxMegabytes = 1 } }), Metrics(), clock, NullLogger<SessionCache>.Instance);
+        var now = clock.GetUtcNow();
+        CachedSession last = null!;
+        for (var i = 0; i < 5000; i++)
+        {
+            last = new CachedSession(SessionKey.NewFor($"u{i}"), Record($"user-{i}@example.org", now) with { Roles = ["editor", "reviewer"] }, now, now.AddSeconds(30));
+            cache.Set(last, cache.Generation);
+            Assert.InRange(cache.EstimatedBytes, last.EstimatedBytes, 1024 * 1024);
+        }
+        Assert.True(cache.TryGet(last.Key, now, out _));
+        Assert.InRange(cache.Count, 1024 * 1024 * 8 / 10 / last.EstimatedBytes, 1024 * 1024 / last.EstimatedBytes);
+    }
+
+    [Fact]
+    public void The_cache_memory_estimate_returns_to_zero_when_every_entry_has_gone()
+    {
+        var clock = new ManualClock();
+        var cache = new SessionCache(Options.Create(new GatewayOptions()), Metrics(), clock, NullLogger<SessionCache>.Instance);
+        var now = clock.GetUtcNow();
+        var sessions = Enumerable.Range(0, 300).Select(i => new CachedSession(SessionKey.NewFor($"u{i}"), Record($"u{i}", now), now, now.AddSeconds(30))).ToList();
+        foreach (var session in sessions) cache.Set(session, cache.Generation);
+        // The same key set again replaces, and accounts once.
+        cache.Set(new CachedSession(sessions[0].Key, Record("u0", now), now, now.AddSeconds(30)), cache.Generation);
+        Assert.Equal(sessions.Sum(s => (long)s.EstimatedBytes), cache.EstimatedBytes);
+        for (var i = 0; i < 100; i++) cache.Remove(sessions[i].Key);
+        cache.Apply(new SessionRevocation([sessions[100].ShortHash]));
+        Assert.Equal(sessions.Skip(101).Sum(s => (long)s.EstimatedBytes), cache.EstimatedBytes);
+        cache.Distrust("test");
+        Assert.Equal(0, cache.EstimatedBytes);
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
     public void A_flood_of_distinct_user_names_cannot_grow_the_login_limiter_without_bound()
     {
         var limiter = new LoginAttemptLimiter(Options.Create(new GatewayOptions()), TimeProvider.System);

@@ -38,7 +38,6 @@ internal static class GatewayPipeline
         // and believes every client's X-Forwarded-*: add it only when ops name the proxies to trust.
         if (options.Forwarding.KnownProxies.Length + options.Forwarding.KnownNetworks.Length > 0) app.UseForwardedHeaders();
         app.UseMiddleware<IncomingIdentityHeaderStripper>();
-        app.UseMiddleware<StoreUnavailableGuard>();
         app.UseRouting();
         app.UseGatewayAccess();
         app.UseMiddleware<Connections.LiveConnectionTracker>();

@@ -11,7 +11,8 @@ namespace Gateway.Hosting;
 /// <see cref="RouteAuthorization"/>, and a refusal through the same challenge and forbid responses. It makes the
 /// decisions UseAuthentication + UseAuthorization would, without their per-request handler instance, results and
 /// authorization context (about a tenth of a signed-in request's CPU, bench/). Everything else (the gateway's own
-/// endpoints, the OIDC handler's paths, unmatched paths, a rule it cannot apply) goes through those middlewares.
+/// endpoints, the OIDC handler's paths, unmatched paths, a rule it cannot apply) goes through those middlewares,
+/// behind <see cref="StoreUnavailableGuard"/>; a proxied request gets the same guard inline.
 /// </summary>
 internal sealed class ProxyRouteAccess(
     RequestDelegate next,
@@ -59,7 +60,16 @@ internal sealed class ProxyRouteAccess(
         // What the framework's authorization middleware leaves for the endpoint middleware, which otherwise refuses to
         // run an endpoint with authorization metadata.
         context.Items[AuthorizationRanKey] = True;
-        await next(context);
+        try
+        {
+            await next(context);
+        }
+        catch (StoreUnavailableException) when (!context.Response.HasStarted)
+        {
+            // StoreUnavailableGuard's rule, here so a proxied request does not pay for one more awaiting frame.
+            context.Response.Clear();
+            await GatewayResponses.StoreUnavailableAsync(context);
+        }
     }
 
     private bool IsHandlerPath(PathString path)
@@ -83,6 +93,7 @@ internal static class ProxyRouteAccessExtensions
         app.Properties[AuthenticationSetKey] = true;
         app.Properties[AuthorizationSetKey] = true;
         var standard = app.New();
+        standard.UseMiddleware<StoreUnavailableGuard>();
         standard.UseAuthentication();
         standard.UseAuthorization();
         return app.Use(next =>

@@ -136,12 +136,12 @@ internal sealed class IdentityTransformProvider(IOptions<GatewayOptions> options
 /// <summary>The encoded header values of one session, computed once per cached session.</summary>
 internal sealed record IdentityHeaderValues(string User, string? Email, string? Name, string Roles)
 {
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<CachedSession, IdentityHeaderValues> Values = new();
-
+    // Kept on the cached session itself (a weak table costs a dependent handle per session): computed at most a few
+    // times under a race, each result the same.
     public static IdentityHeaderValues For(CachedSession session) =>
-        Values.GetValue(session, static s => new IdentityHeaderValues(
-            HeaderValueEncoder.Encode(s.Record.UserId),
-            s.Record.Email is null ? null : HeaderValueEncoder.Encode(s.Record.Email),
-            s.Record.Name is null ? null : HeaderValueEncoder.Encode(s.Record.Name),
-            HeaderValueEncoder.Encode(string.Join(',', s.Record.Roles.Select(r => r.Replace(",", "", StringComparison.Ordinal))))));
+        session.HeaderValuesCache as IdentityHeaderValues ?? (IdentityHeaderValues)(session.HeaderValuesCache = new IdentityHeaderValues(
+            HeaderValueEncoder.Encode(session.Record.UserId),
+            session.Record.Email is null ? null : HeaderValueEncoder.Encode(session.Record.Email),
+            session.Record.Name is null ? null : HeaderValueEncoder.Encode(session.Record.Name),
+            HeaderValueEncoder.Encode(string.Join(',', session.Record.Roles.Select(r => r.Replace(",", "", StringComparison.Ordinal))))));
 }

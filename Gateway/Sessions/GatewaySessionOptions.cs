@@ -24,6 +24,13 @@ public sealed class GatewaySessionOptions
     /// <summary>Most sessions one replica caches. Default 100000.</summary>
     public int CacheMaxEntries { get; set; } = 100_000;
 
+    /// <summary>
+    /// Most memory the cached sessions of one replica may take, by the cache's own estimate of each entry (record,
+    /// principal, signed assertion, header values). Default 64 MB: with the rest of the process, a replica stays well
+    /// inside the 512 Mi the k8s manifests give the pod. Whichever of the two limits is reached first applies.
+    /// </summary>
+    public int CacheMaxMegabytes { get; set; } = 64;
+
     internal void Validate(Action<string, string> add)
     {
         if (string.IsNullOrWhiteSpace(CookieName) || CookieName.Any(c => c <= ' ' || c >= 127 || "()<>@,;:\\\"/[]?={}".Contains(c)))
@@ -35,5 +42,6 @@ public sealed class GatewaySessionOptions
         if (TouchInterval <= TimeSpan.Zero || TouchInterval >= IdleTimeout) add("Session:TouchInterval", "must be positive and shorter than Session:IdleTimeout.");
         if (CacheDuration < TimeSpan.Zero || CacheDuration > TimeSpan.FromMinutes(5)) add("Session:CacheDuration", "must be between 0 and 00:05:00.");
         if (CacheMaxEntries < 0) add("Session:CacheMaxEntries", "must not be negative.");
+        if (CacheMaxMegabytes is < 0 or > 65_536) add("Session:CacheMaxMegabytes", "must be between 0 and 65536.");
     }
 }

@@ -31,7 +31,7 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
                 metrics.AuthFailure("no-session");
                 return null;
             }
-            context.Features.Set(new SessionFeature(session));
+            context.Features.Set(session.Feature);
             return session;
         }
         catch (StoreUnavailableException ex)

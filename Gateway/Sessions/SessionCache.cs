@@ -15,12 +15,17 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
 {
     private readonly ConcurrentDictionary<SessionKey, CachedSession> _entries = new();
     private readonly int _maxEntries = options.Value.Session.CacheMaxEntries;
+    private readonly long _maxBytes = options.Value.Session.CacheMaxMegabytes * 1024L * 1024L;
+    private long _bytes;
     private long _generation;
     private volatile bool _trusted = true;
 
     public bool IsTrusted => _trusted;
 
     public int Count => _entries.Count;
+
+    /// <summary>The estimated memory of the cached entries (<see cref="CachedSession.EstimatedBytes"/>).</summary>
+    public long EstimatedBytes => Interlocked.Read(ref _bytes);
 
     /// <summary>Read before a store fetch; <see cref="Set"/> refuses the result if a revocation came in between.</summary>
     public long Generation => Interlocked.Read(ref _generation);
@@ -34,7 +39,7 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
                 metrics.CacheLookup(hit: true);
                 return true;
             }
-            _entries.TryRemove(new KeyValuePair<SessionKey, CachedSession>(key, session));
+            Drop(key, session);
         }
         session = null;
         metrics.CacheLookup(hit: false);
@@ -43,29 +48,58 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
 
     public void Set(CachedSession session, long generationAtFetch)
     {
-        if (!_trusted || _maxEntries == 0) return;
-        if (_entries.Count >= _maxEntries) Evict();
-        _entries[session.Key] = session;
+        if (!_trusted || _maxEntries == 0 || session.EstimatedBytes > _maxBytes) return;
+        if (_entries.Count >= _maxEntries || EstimatedBytes + session.EstimatedBytes > _maxBytes) Evict();
+        // Not AddOrUpdate: its update callback may run more than once under contention, and must account exactly once.
+        while (true)
+        {
+            if (_entries.TryGetValue(session.Key, out var previous))
+            {
+                if (!_entries.TryUpdate(session.Key, session, previous)) continue;
+                Interlocked.Add(ref _bytes, session.EstimatedBytes - previous.EstimatedBytes);
+                break;
+            }
+            if (_entries.TryAdd(session.Key, session))
+            {
+                Interlocked.Add(ref _bytes, session.EstimatedBytes);
+                break;
+            }
+        }
         // A revocation that raced with the fetch wins: drop what we just added.
-        if (Generation != generationAtFetch) _entries.TryRemove(session.Key, out _);
+        if (Generation != generationAtFetch) Drop(session.Key, session);
     }
 
     /// <summary>
-    /// Makes room when full: expired entries first; if live ones still fill it, a tenth of them go (they are
-    /// fetched again on their next request). A full cache never stops caching.
+    /// Makes room when full (by count or by memory): expired entries first; if live ones still fill it, entries go
+    /// until a tenth of each limit is free (they are fetched again on their next request). A full cache never stops caching.
     /// </summary>
     private void Evict()
     {
         var now = time.GetUtcNow();
         foreach (var (key, entry) in _entries)
-            if (entry.CachedUntil <= now) _entries.TryRemove(new KeyValuePair<SessionKey, CachedSession>(key, entry));
-        var excess = _entries.Count - _maxEntries * 9 / 10;
-        foreach (var key in _entries.Keys)
+            if (entry.CachedUntil <= now) Drop(key, entry);
+        foreach (var (key, entry) in _entries)
         {
-            if (excess-- <= 0) break;
-            _entries.TryRemove(key, out _);
+            if (_entries.Count <= _maxEntries * 9 / 10 && EstimatedBytes <= _maxBytes * 9 / 10) break;
+            Drop(key, entry);
         }
         metrics.CacheEvicted();
+    }
+
+    /// <summary>Removes exactly this entry (not a newer one under the same key) and releases its estimate.</summary>
+    private void Drop(SessionKey key, CachedSession entry)
+    {
+        if (_entries.TryRemove(new KeyValuePair<SessionKey, CachedSession>(key, entry))) Interlocked.Add(ref _bytes, -entry.EstimatedBytes);
+    }
+
+    private void DropKey(SessionKey key)
+    {
+        if (_entries.TryRemove(key, out var entry)) Interlocked.Add(ref _bytes, -entry.EstimatedBytes);
+    }
+
+    private void DropAll()
+    {
+        foreach (var (key, entry) in _entries) Drop(key, entry);
     }
 
     /// <summary>The cached copy, if any, without counting a lookup or checking its age (for reading tokens before a revocation).</summary>
@@ -74,7 +108,7 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
     public void Remove(SessionKey key)
     {
         Interlocked.Increment(ref _generation);
-        _entries.TryRemove(key, out _);
+        DropKey(key);
     }
 
     /// <summary>Raised for every revocation this replica applies (its own and other replicas'), after the cache dropped them.</summary>
@@ -91,27 +125,27 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
         Interlocked.Increment(ref _generation);
         if (revocation.All)
         {
-            _entries.Clear();
+            DropAll();
             return;
         }
         var hashes = revocation.SessionHashes.Concat(revocation.ChangedHashes).ToHashSet(StringComparer.Ordinal);
         var users = revocation.UserTags.ToHashSet(StringComparer.Ordinal);
         foreach (var (key, entry) in _entries)
-            if (hashes.Contains(entry.ShortHash) || users.Contains(key.UserTag)) _entries.TryRemove(key, out _);
+            if (hashes.Contains(entry.ShortHash) || users.Contains(key.UserTag)) DropKey(key);
     }
 
     public void Distrust(string reason)
     {
         _trusted = false;
         Interlocked.Increment(ref _generation);
-        _entries.Clear();
+        DropAll();
         LogDistrusted(logger, reason);
     }
 
     public void Trust(string reason)
     {
         Interlocked.Increment(ref _generation);
-        _entries.Clear();
+        DropAll();
         _trusted = true;
         LogTrusted(logger, reason);
     }

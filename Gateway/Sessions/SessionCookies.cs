@@ -31,7 +31,8 @@ internal sealed class SessionCookies
     public SessionCookies(IOptions<GatewayOptions> options, IDataProtectionProvider dataProtection, KeyRing.KeyRingHealth keyRing)
     {
         _options = options.Value.Session;
-        _maxVerified = Math.Max(1, _options.CacheMaxEntries);
+        // No more remembered cookies than the session cache could hold sessions (each of which is at least ~2 KB).
+        _maxVerified = (int)Math.Max(1, Math.Min(_options.CacheMaxEntries, _options.CacheMaxMegabytes * 1024L * 1024L / 2048));
         _protector = dataProtection.CreateProtector("Gateway.SessionCookie.v1");
         _httpsName = (_options.CookieDomain is null ? "__Host-" : "__Secure-") + _options.CookieName;
         _keyRing = keyRing;

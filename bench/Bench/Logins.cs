@@ -40,12 +40,17 @@ internal static partial class Logins
         // mod_auth_openidc answers 401 rather than redirecting a client that does not look like a browser navigation.
         http.DefaultRequestHeaders.Add("Accept", "text/html");
         http.DefaultRequestHeaders.Add("Sec-Fetch-Mode", "navigate");
+        var site = new Uri(protectedUrl).GetLeftPart(UriPartial.Authority);
+        // Cookies do not tell ports apart: keep only those the protected site itself set, not the provider's.
+        var ours = new HashSet<string>(StringComparer.Ordinal);
         var current = new Uri(protectedUrl);
         var response = await http.GetAsync(current);
         for (var step = 0; step < 20; step++)
         {
-            if (response.StatusCode == HttpStatusCode.OK && current.GetLeftPart(UriPartial.Authority) == new Uri(protectedUrl).GetLeftPart(UriPartial.Authority))
-                return cookies.GetCookieHeader(new Uri(protectedUrl));
+            if (current.GetLeftPart(UriPartial.Authority) == site && response.Headers.TryGetValues("Set-Cookie", out var set))
+                foreach (var cookie in set) ours.Add(cookie.Split('=')[0].Trim());
+            if (response.StatusCode == HttpStatusCode.OK && current.GetLeftPart(UriPartial.Authority) == site)
+                return string.Join("; ", cookies.GetCookies(new Uri(protectedUrl)).Where(c => ours.Contains(c.Name)).Select(c => $"{c.Name}={c.Value}"));
             if (response.Headers.Location is { } location)
             {
                 current = location.IsAbsoluteUri ? location : new Uri(current, location);

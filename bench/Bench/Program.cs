@@ -1,9 +1,13 @@
-using Bench;
+namespace Bench;
 
-// Child mode: the bench starts itself as the bare YARP proxy.
-return args switch
+internal static class Entry
 {
-    ["serve-bare-proxy", var port, var upstream] => await Servers.BareProxyAsync(int.Parse(port), upstream),
-    _ when args.Contains("--cold-start") => await ColdStart.RunAsync(args),
-    _ => await Driver.RunAsync(args),
-};
+    // Child mode: the bench starts itself as the bare YARP proxy.
+    public static async Task<int> Main(string[] args) => args switch
+    {
+        ["serve-bare-proxy", var port, var upstream] => await Servers.BareProxyAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), upstream),
+        _ when args.Contains("--cold-start") => await ColdStart.RunAsync(args),
+        _ when args.Contains("--scale") => await Scale.RunAsync(args),
+        _ => await Driver.RunAsync(args),
+    };
+}

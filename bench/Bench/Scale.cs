@@ -1,0 +1,173 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Bench;
+
+/// <summary>
+/// How cost grows. First the live memory of one cached session (in this process, through the gateway's code).
+/// Then real replicas on one Redis: sessions signed in through the login form, signed-in load spread at random
+/// over 1k, 10k and 100k of them (cache hit rate from the store reads Redis counted, Redis commands per request,
+/// CPU per request, RSS); 1,000 concurrent connections; and two replicas against one. Options: --sessions
+/// 1000,10000,100000 --duration S --connections C.
+/// </summary>
+internal static partial class Scale
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var counts = (Options.String(args, "--sessions") ?? "1000,10000,100000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var duration = Options.Int(args, "--duration", 10);
+        var connections = Options.Int(args, "--connections", 32);
+        var root = Options.Root();
+        var report = new StringBuilder();
+        void Line(string text) { report.AppendLine(text); Console.WriteLine(text); }
+
+        Line($"Scale, {DateTime.UtcNow:u}, {Environment.ProcessorCount} cores, Redis on loopback, signed in with headers + assertion, wrk -t1 -d{duration}s");
+        var (heapPerSession, estimatePerSession) = await CacheMemory.MeasureAsync(20_000);
+        Line(FormattableString.Invariant($"live memory per cached session (20,000 cached, heap after full GC): {heapPerSession:0} bytes; the cache's own estimate: {estimatePerSession:0} bytes"));
+        Line("  of which: " + CacheMemory.Breakdown);
+
+        var work = Directory.CreateTempSubdirectory("gwscale").FullName;
+        try
+        {
+            var gatewayDll = Path.Combine(root, "Gateway", "bin", "Release", "net10.0", "Gateway.dll");
+            var redisPort = Processes.FreePort();
+            Peers.StartRedis(work, redisPort);
+            var upstreamPort = Processes.FreePort();
+            Peers.StartUpstream(work, upstreamPort);
+            File.WriteAllText(Path.Combine(work, "proxy.json"), Gateways.RouteFile($"http://127.0.0.1:{upstreamPort}/"));
+            var (a, processA) = Gateways.Start(gatewayDll, work, redisPort);
+            await Processes.WaitUpAsync($"{a}/healthz");
+            var idleRss = Processes.RssBytes(processA);
+
+            var clock = Stopwatch.StartNew();
+            var cookies = await SignInManyAsync(a, counts.Max());
+            Line(FormattableString.Invariant($"signed in {cookies.Count:N0} sessions through the login form in {clock.Elapsed.TotalSeconds:0.0} s ({cookies.Count / clock.Elapsed.TotalSeconds:0}/s); RSS idle {idleRss / 1048576.0:0} MB, after {Processes.RssBytes(processA) / 1048576.0:0} MB"));
+            var cookieFile = Path.Combine(work, "cookies.txt");
+            await File.WriteAllLinesAsync(cookieFile, cookies);
+            var script = Path.Combine(work, "spread.lua");
+            await File.WriteAllTextAsync(script, """
+                local cookies = {}
+                for line in io.lines(os.getenv("BENCH_COOKIES")) do cookies[#cookies + 1] = line end
+                local n = tonumber(os.getenv("BENCH_SESSIONS"))
+                math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
+                request = function() return wrk.format("GET", nil, { ["Cookie"] = cookies[math.random(1, n)] }) end
+                """);
+
+            Line("");
+            Line(FormattableString.Invariant($"{"live sessions",-16}{"conns",6}{"req/s",9}{"p99 ms",8}{"CPU µs/req",12}{"Redis/req",11}{"cache hits",12}{"RSS MB",8}"));
+            foreach (var n in counts)
+                Line(Row(n, connections, await SpreadAsync(a, processA, redisPort, script, cookieFile, n, duration, connections)));
+            var many = counts.Length > 1 ? counts[1] : counts[0];
+            Line(Row(many, 1000, await SpreadAsync(a, processA, redisPort, script, cookieFile, many, duration, 1000)));
+
+            // The next replica: B beside A on the same Redis, each under the same spread load at once.
+            var (b, processB) = Gateways.Start(gatewayDll, work, redisPort);
+            await Processes.WaitUpAsync($"{b}/healthz");
+            await SpreadAsync(b, processB, redisPort, script, cookieFile, many, 3, connections); // warm-up
+            var one = await SpreadAsync(a, processA, redisPort, script, cookieFile, many, duration, connections);
+            var both = await Task.WhenAll(
+                SpreadAsync(a, processA, null, script, cookieFile, many, duration, connections / 2),
+                SpreadAsync(b, processB, null, script, cookieFile, many, duration, connections / 2));
+            Line("");
+            Line(FormattableString.Invariant($"one replica, {many:N0} sessions: {one.Rps:0} req/s; two replicas on one Redis: {both.Sum(r => r.Rps):0} req/s together ({both[0].Rps:0} + {both[1].Rps:0}) on these {Environment.ProcessorCount} cores"));
+
+            Directory.CreateDirectory(Path.Combine(root, "bench", "results"));
+            await File.WriteAllTextAsync(Path.Combine(root, "bench", "results", "scale.txt"), report.ToString());
+            return 0;
+        }
+        finally
+        {
+            Processes.StopAll();
+            try { Directory.Delete(work, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private sealed record Spread(double Rps, double P99, double Cpu, double RedisPerRequest, double HitRate, long Rss);
+
+    private static string Row(int sessions, int connections, Spread r) =>
+        FormattableString.Invariant($"{sessions,-16:N0}{connections,6}{r.Rps,9:0}{r.P99,8:0.00}{r.Cpu,12:0.0}{r.RedisPerRequest,11:0.000}{r.HitRate,11:0.0%}{r.Rss / 1048576.0,8:0}");
+
+    /// <summary>Signed-in requests, each with the cookie of one of the first <paramref name="sessions"/> sessions picked at random.</summary>
+    private static async Task<Spread> SpreadAsync(string gateway, Process server, int? redisPort, string script, string cookieFile, int sessions, int seconds, int connections)
+    {
+        var cpuBefore = Processes.CpuMicros(server);
+        var stats = redisPort is { } p ? await CommandStatsAsync(p) : new Dictionary<string, long>();
+        var info = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-t1", $"-c{connections}", $"-d{seconds}s", "--timeout", "10s", "--latency", "-s", script, $"{gateway}/bench/signed/page" }) info.ArgumentList.Add(arg);
+        info.Environment["BENCH_COOKIES"] = cookieFile;
+        info.Environment["BENCH_SESSIONS"] = sessions.ToString(CultureInfo.InvariantCulture);
+        using var wrk = Process.Start(info)!;
+        var output = await wrk.StandardOutput.ReadToEndAsync();
+        await wrk.WaitForExitAsync();
+        var cpu = Processes.CpuMicros(server) - cpuBefore;
+        var requests = long.Parse(RequestCount().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var non2xx = Non2xx().Match(output);
+        if (non2xx.Success) throw new InvalidOperationException($"{non2xx.Groups[1].Value} non-2xx responses with {sessions} sessions:\n{output}");
+        double redisPerRequest = 0, hitRate = double.NaN;
+        if (redisPort is { } q)
+        {
+            var after = await CommandStatsAsync(q);
+            long Delta(string command) => after.GetValueOrDefault(command) - stats.GetValueOrDefault(command);
+            redisPerRequest = (double)(after.Values.Sum() - stats.Values.Sum() - 1) / requests;
+            // Every store read of a session is one MGET (record + user marker); a cached request reads nothing.
+            hitRate = 1 - (double)Delta("mget") / requests;
+        }
+        var p99 = P99().Match(output);
+        var latency = double.Parse(p99.Groups[1].Value, CultureInfo.InvariantCulture) * p99.Groups[2].Value switch { "us" => 0.001, "s" => 1000, _ => 1 };
+        return new Spread(double.Parse(Rate().Match(output).Groups[1].Value, CultureInfo.InvariantCulture), latency, (double)cpu / requests, redisPerRequest, hitRate, Processes.RssBytes(server));
+    }
+
+    private static async Task<Dictionary<string, long>> CommandStatsAsync(int port)
+    {
+        var info = await Processes.RunToEndAsync("redis-cli", ["-p", $"{port}", "info", "commandstats"]);
+        return CommandStat().Matches(info).ToDictionary(m => m.Groups[1].Value, m => long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Sessions signed in through the login form, 16 browsers at a time: the Cookie header of each.</summary>
+    private static async Task<List<string>> SignInManyAsync(string gateway, int count)
+    {
+        var cookies = new ConcurrentBag<string>();
+        var remaining = count;
+        using var shared = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri(gateway) };
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
+        {
+            while (Interlocked.Decrement(ref remaining) >= 0)
+            {
+                using var form = await shared.GetAsync("/login");
+                var antiforgery = form.Headers.GetValues("Set-Cookie").First(c => c.StartsWith("gw_af=", StringComparison.Ordinal)).Split(';')[0];
+                var token = WebUtility.HtmlDecode(Token().Match(await form.Content.ReadAsStringAsync()).Groups[1].Value);
+                using var post = new HttpRequestMessage(HttpMethod.Post, "/login")
+                {
+                    Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["__gw_af"] = token, ["username"] = Logins.User, ["password"] = Logins.Password }),
+                };
+                post.Headers.Add("Cookie", antiforgery);
+                using var response = await shared.SendAsync(post);
+                if (response.StatusCode != HttpStatusCode.SeeOther) throw new InvalidOperationException($"login failed: {response.StatusCode}");
+                cookies.Add(response.Headers.GetValues("Set-Cookie").First(c => c.StartsWith("gw_session=", StringComparison.Ordinal)).Split(';')[0]);
+            }
+        }));
+        return [.. cookies];
+    }
+
+    [GeneratedRegex("name=\"__gw_af\" value=\"([^\"]+)\"")]
+    private static partial Regex Token();
+
+    [GeneratedRegex(@"(\d+) requests in")]
+    private static partial Regex RequestCount();
+
+    [GeneratedRegex(@"Non-2xx or 3xx responses: (\d+)")]
+    private static partial Regex Non2xx();
+
+    [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
+    private static partial Regex Rate();
+
+    [GeneratedRegex(@"^\s+99%\s+([\d.]+)(us|ms|s)", RegexOptions.Multiline)]
+    private static partial Regex P99();
+
+    [GeneratedRegex(@"cmdstat_(\w+):calls=(\d+)")]
+    private static partial Regex CommandStat();
+}
