@@ -13,12 +13,11 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
     /// <summary>The request's live session (also set as <see cref="SessionFeature"/>), or null for anonymous.</summary>
     public async ValueTask<CachedSession?> AuthenticateAsync(HttpContext context)
     {
-        var request = context.Request;
-        if (!cookies.IsPresent(request)) return null;
         SessionKey? key = null;
         try
         {
-            key = cookies.Read(request);
+            key = cookies.Read(context.Request, out var present);
+            if (!present) return null;
             if (key is null)
             {
                 metrics.AuthFailure("bad-cookie");

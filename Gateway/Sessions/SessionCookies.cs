@@ -88,10 +88,14 @@ internal sealed class SessionCookies
     /// the session cookie more than once: a second copy can only have been planted (a sibling subdomain on http, a
     /// script), and neither copy is allowed to decide who the request is.
     /// </summary>
-    public SessionKey? Read(HttpRequest request)
+    public SessionKey? Read(HttpRequest request) => Read(request, out _);
+
+    /// <summary><see cref="Read(HttpRequest)"/>, also telling whether the session cookie was there at all (one parse of the header).</summary>
+    public SessionKey? Read(HttpRequest request, out bool present)
     {
-        if (CookieHeader.Find(request.Headers.Cookie, NameFor(request), out var value) != 1) return null;
-        return Verify(value);
+        var copies = CookieHeader.Find(request.Headers.Cookie, NameFor(request), out var value);
+        present = copies > 0;
+        return copies == 1 ? Verify(value) : null;
     }
 
     /// <summary>Every session cookie the request carries that verifies: logout and a new login end all of them.</summary>

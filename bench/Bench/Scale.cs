@@ -57,11 +57,18 @@ internal static partial class Scale
                 request = function() return wrk.format("GET", nil, { ["Cookie"] = cookies[math.random(1, n)] }) end
                 """);
 
+            // Warm-up (JIT tiers, pools) on the smallest set, which also leaves those sessions cached as in steady use.
+            await SpreadAsync(a, processA, null, script, cookieFile, counts.Min(), 5, connections);
             Line("");
             Line(FormattableString.Invariant($"{"live sessions",-16}{"conns",6}{"req/s",9}{"p99 ms",8}{"CPU µs/req",12}{"Redis/req",11}{"cache hits",12}{"RSS MB",8}"));
+            // Each row after 5 s of the same load unmeasured: the cache holds what that many live sessions leave in it.
             foreach (var n in counts)
+            {
+                await SpreadAsync(a, processA, null, script, cookieFile, n, 5, connections);
                 Line(Row(n, connections, await SpreadAsync(a, processA, redisPort, script, cookieFile, n, duration, connections)));
+            }
             var many = counts.Length > 1 ? counts[1] : counts[0];
+            await SpreadAsync(a, processA, null, script, cookieFile, many, 5, 1000);
             Line(Row(many, 1000, await SpreadAsync(a, processA, redisPort, script, cookieFile, many, duration, 1000)));
 
             // The next replica: B beside A on the same Redis, each under the same spread load at once.
