@@ -8,7 +8,8 @@ namespace Bench;
 /// A replica that starts under load: for each build and runtime setting, a fresh gateway process gets signed-in
 /// load (wrk, one second at a time) from the moment it answers, for 15 s, then 5 s more as its steady rate. Prints
 /// req/s per second and how long it took to reach 90 % of steady. Variants: the plain JIT build, tiered PGO off,
-/// ReadyToRun (published here with crossgen), ReadyToRun with tiered PGO off. Options: --rounds N (default 2).
+/// ReadyToRun (published here with crossgen), with tiered PGO off, without the call-counting delay, and with tiering
+/// off. Options: --rounds N (default 2).
 /// </summary>
 internal static class ColdStart
 {
@@ -46,6 +47,10 @@ internal static class ColdStart
                 ("JIT, TieredPGO off", jitDll, new() { ["DOTNET_TieredPGO"] = "0" }),
                 ("ReadyToRun", r2rDll, []),
                 ("ReadyToRun, TieredPGO off", r2rDll, new() { ["DOTNET_TieredPGO"] = "0" }),
+                ("JIT, no call-count delay", jitDll, new() { ["DOTNET_TC_CallCountingDelayMs"] = "0" }),
+                ("ReadyToRun, no delay", r2rDll, new() { ["DOTNET_TC_CallCountingDelayMs"] = "0" }),
+                ("ReadyToRun, no delay, no PGO", r2rDll, new() { ["DOTNET_TC_CallCountingDelayMs"] = "0", ["DOTNET_TieredPGO"] = "0" }),
+                ("JIT, tiering off", jitDll, new() { ["DOTNET_TieredCompilation"] = "0" }),
             };
             var curves = variants.ToDictionary(v => v.Name, _ => new List<(double StartMs, double[] Rates, double Steady)>());
             for (var round = 0; round < rounds; round++)
