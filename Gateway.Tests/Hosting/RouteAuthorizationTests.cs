@@ -60,6 +60,22 @@ public sealed class RouteAuthorizationTests
     }
 
     [Fact]
+    public async Task A_claims_transformation_or_another_result_handler_sends_every_rule_to_the_framework()
+    {
+        using (var services = Services(s => s.AddTransient<Microsoft.AspNetCore.Authentication.IClaimsTransformation, AddsAdminRole>()))
+            Assert.Equal(RouteAuthorization.Kind.Framework, (await services.GetRequiredService<RouteAuthorization>().ForAsync(Admins)).Kind);
+        using (var services = Services(s => s.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, PassesEverything>()))
+            Assert.Equal(RouteAuthorization.Kind.Framework, (await services.GetRequiredService<RouteAuthorization>().ForAsync(SignedIn)).Kind);
+    }
+
+    [Fact]
+    public async Task A_subclass_of_a_built_in_requirement_is_left_to_the_framework()
+    {
+        using var services = Services(s => s.Configure<AuthorizationOptions>(o => o.AddPolicy("custom-roles", p => p.AddRequirements(new LenientRoles()))));
+        Assert.Equal(RouteAuthorization.Kind.Framework, (await services.GetRequiredService<RouteAuthorization>().ForAsync(Route(new AuthorizeAttribute("custom-roles")))).Kind);
+    }
+
+    [Fact]
     public async Task The_rule_is_worked_out_once_per_endpoint()
     {
         using var services = Services();
@@ -106,6 +122,18 @@ public sealed class RouteAuthorizationTests
         "admin" => new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Role, "admin")], "GatewaySession")),
         _ => new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Role, "admin")])),
     };
+
+    private sealed class AddsAdminRole : Microsoft.AspNetCore.Authentication.IClaimsTransformation
+    {
+        public Task<ClaimsPrincipal> TransformAsync(ClaimsPrincipal principal) => Task.FromResult(principal);
+    }
+
+    private sealed class PassesEverything : Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler
+    {
+        public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult) => next(context);
+    }
+
+    private sealed class LenientRoles() : Microsoft.AspNetCore.Authorization.Infrastructure.RolesAuthorizationRequirement(["admin"]);
 
     private sealed class AlwaysDenies : IAuthorizationHandler
     {

@@ -50,18 +50,18 @@ internal sealed class ProxyRouteAccess(
             return;
         }
         if (await authenticator.AuthenticateAsync(context) is { } session) context.User = session.Principal;
-        if (rule.Kind == RouteAuthorization.Kind.Policy && !RouteAuthorization.Allows(rule.Policy!, context.User))
-        {
-            // As the framework's PolicyEvaluator: signed in but not allowed is forbidden, anyone else is challenged.
-            if (context.User.Identity?.IsAuthenticated == true) await context.ForbidAsync();
-            else await context.ChallengeAsync();
-            return;
-        }
-        // What the framework's authorization middleware leaves for the endpoint middleware, which otherwise refuses to
-        // run an endpoint with authorization metadata.
-        context.Items[AuthorizationRanKey] = True;
         try
         {
+            if (rule.Kind == RouteAuthorization.Kind.Policy && !RouteAuthorization.Allows(rule.Policy!, context.User))
+            {
+                // As the framework's PolicyEvaluator: signed in but not allowed is forbidden, anyone else is challenged.
+                if (context.User.Identity?.IsAuthenticated == true) await context.ForbidAsync();
+                else await context.ChallengeAsync();
+                return;
+            }
+            // What the framework's authorization middleware leaves for the endpoint middleware, which otherwise refuses to
+            // run an endpoint with authorization metadata.
+            context.Items[AuthorizationRanKey] = True;
             await next(context);
         }
         catch (StoreUnavailableException) when (!context.Response.HasStarted)

@@ -12,7 +12,7 @@ namespace Gateway.Hosting;
 /// A rule this class cannot apply itself (a requirement other than "signed in" and "holds one of these roles", a
 /// policy naming its own schemes, a custom authorization handler) is left to the framework's middleware.
 /// </summary>
-internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, IEnumerable<IAuthorizationHandler> handlers)
+internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, IEnumerable<IAuthorizationHandler> handlers, IServiceProvider services)
 {
     public enum Kind { Open, Policy, Framework }
 
@@ -24,7 +24,12 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
 
     // Endpoints are rebuilt when proxy.json reloads; the table lets the old ones and their rules be collected.
     private readonly ConditionalWeakTable<Endpoint, Rule> _rules = new();
-    private readonly bool _onlyBuiltInHandlers = handlers.All(h => h is PassThroughAuthorizationHandler);
+    // The fast path makes the framework's decisions only while every part that could change them is the framework's own.
+    private readonly bool _onlyBuiltInHandlers = handlers.All(h => h.GetType() == typeof(PassThroughAuthorizationHandler))
+        && services.GetService<IAuthorizationMiddlewareResultHandler>()?.GetType() == typeof(Microsoft.AspNetCore.Authorization.Policy.AuthorizationMiddlewareResultHandler)
+        && services.GetService<Microsoft.AspNetCore.Authorization.Policy.IPolicyEvaluator>()?.GetType() == typeof(Microsoft.AspNetCore.Authorization.Policy.PolicyEvaluator)
+        && services.GetService<IAuthorizationService>()?.GetType().Assembly == typeof(DefaultAuthorizationService).Assembly
+        && services.GetService<Microsoft.AspNetCore.Authentication.IClaimsTransformation>()?.GetType() == typeof(Microsoft.AspNetCore.Authentication.NoopClaimsTransformation);
 
     public ValueTask<Rule> ForAsync(Endpoint endpoint) =>
         _rules.TryGetValue(endpoint, out var rule) ? ValueTask.FromResult(rule) : BuildAsync(endpoint);
@@ -34,12 +39,10 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
     {
         foreach (var requirement in policy.Requirements)
         {
-            var met = requirement switch
-            {
-                DenyAnonymousAuthorizationRequirement => IsAuthenticated(user),
-                RolesAuthorizationRequirement roles => InAnyRole(user, roles.AllowedRoles),
-                _ => false,
-            };
+            // Exact types: a subclass may override what the requirement checks.
+            var met = requirement.GetType() == typeof(DenyAnonymousAuthorizationRequirement) ? IsAuthenticated(user)
+                : requirement.GetType() == typeof(RolesAuthorizationRequirement) ? InAnyRole(user, ((RolesAuthorizationRequirement)requirement).AllowedRoles)
+                : false;
             if (!met) return false;
         }
         return true;
@@ -61,7 +64,7 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
         var policy = await AuthorizationPolicy.CombineAsync(policies, metadata.GetOrderedMetadata<IAuthorizeData>(), metadata.GetOrderedMetadata<AuthorizationPolicy>());
         if (policy is null) return OpenRule;
         var simple = policy.AuthenticationSchemes.Count == 0
-            && policy.Requirements.All(r => r is DenyAnonymousAuthorizationRequirement or RolesAuthorizationRequirement);
+            && policy.Requirements.All(r => r.GetType() == typeof(DenyAnonymousAuthorizationRequirement) || r.GetType() == typeof(RolesAuthorizationRequirement));
         return simple ? new Rule(Kind.Policy, policy) : FrameworkRule;
     }
 

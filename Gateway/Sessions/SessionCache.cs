@@ -80,7 +80,7 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
             if (entry.CachedUntil <= now) Drop(key, entry);
         foreach (var (key, entry) in _entries)
         {
-            if (_entries.Count <= _maxEntries * 9 / 10 && EstimatedBytes <= _maxBytes * 9 / 10) break;
+            if (_entries.Count <= _maxEntries * 9L / 10 && EstimatedBytes <= _maxBytes * 9 / 10) break;
             Drop(key, entry);
         }
         metrics.CacheEvicted();

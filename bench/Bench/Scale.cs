@@ -62,23 +62,31 @@ internal static partial class Scale
             Line("");
             Line(FormattableString.Invariant($"{"live sessions",-16}{"conns",6}{"req/s",9}{"p99 ms",8}{"CPU µs/req",12}{"Redis/req",11}{"cache hits",12}{"RSS MB",8}"));
             // Each row after 5 s of the same load unmeasured: the cache holds what that many live sessions leave in it.
-            foreach (var n in counts)
+            // The largest set goes last: more live sessions than the cache holds would leave it full of entries the
+            // smaller sets' rows would first have to outlive.
+            var ordered = counts.Order().ToArray();
+            var many = ordered.Length > 1 ? ordered[^2] : ordered[0];
+            foreach (var n in ordered[..^1])
             {
                 await SpreadAsync(a, processA, null, script, cookieFile, n, 5, connections);
                 Line(Row(n, connections, await SpreadAsync(a, processA, redisPort, script, cookieFile, n, duration, connections)));
             }
-            var many = counts.Length > 1 ? counts[1] : counts[0];
             await SpreadAsync(a, processA, null, script, cookieFile, many, 5, 1000);
             Line(Row(many, 1000, await SpreadAsync(a, processA, redisPort, script, cookieFile, many, duration, 1000)));
 
-            // The next replica: B beside A on the same Redis, each under the same spread load at once.
+            // The next replica: B beside A on the same Redis, the same spread load split over both at once.
             var (b, processB) = Gateways.Start(gatewayDll, work, redisPort);
             await Processes.WaitUpAsync($"{b}/healthz");
-            await SpreadAsync(b, processB, redisPort, script, cookieFile, many, 3, connections); // warm-up
-            var one = await SpreadAsync(a, processA, redisPort, script, cookieFile, many, duration, connections);
+            await SpreadAsync(b, processB, null, script, cookieFile, many, 5, connections);
+            var one = await SpreadAsync(a, processA, null, script, cookieFile, many, duration, connections);
             var both = await Task.WhenAll(
                 SpreadAsync(a, processA, null, script, cookieFile, many, duration, connections / 2),
                 SpreadAsync(b, processB, null, script, cookieFile, many, duration, connections / 2));
+            Processes.Stop(processB);
+
+            var largest = ordered[^1];
+            await SpreadAsync(a, processA, null, script, cookieFile, largest, 5, connections);
+            Line(Row(largest, connections, await SpreadAsync(a, processA, redisPort, script, cookieFile, largest, duration, connections)));
             Line("");
             Line(FormattableString.Invariant($"one replica, {many:N0} sessions: {one.Rps:0} req/s; two replicas on one Redis: {both.Sum(r => r.Rps):0} req/s together ({both[0].Rps:0} + {both[1].Rps:0}) on these {Environment.ProcessorCount} cores"));
 
