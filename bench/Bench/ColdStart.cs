@@ -71,15 +71,12 @@ internal static class ColdStart
                 foreach (var r in rates) report.Append(CultureInfo.InvariantCulture, $"{r,7:0}");
                 report.AppendLine(CultureInfo.InvariantCulture, $"{steady,8:0}{(reached < 0 ? ">15" : (reached + 1) + " s"),8}");
             }
-            Console.Write(report);
-            Directory.CreateDirectory(Path.Combine(root, "bench", "results"));
-            await File.WriteAllTextAsync(Path.Combine(root, "bench", "results", "cold-start.txt"), report.ToString());
+            await Processes.SaveReportAsync(root, "cold-start.txt", report.ToString());
             return 0;
         }
         finally
         {
-            Processes.StopAll();
-            try { Directory.Delete(work, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            Processes.StopAllAndDelete(work);
         }
     }
 

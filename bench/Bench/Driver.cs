@@ -125,15 +125,12 @@ internal static class Driver
             var (revP50, revP99, revMax) = await RevocationLatencyAsync(gatewayA, gatewayB, 100);
             Line(FormattableString.Invariant($"logout on A until B refuses (100 runs): p50 {revP50:0.00} ms, p99 {revP99:0.00} ms, max {revMax:0.00} ms"));
 
-            Console.Write(report);
-            Directory.CreateDirectory(Path.Combine(root, "bench", "results"));
-            await File.WriteAllTextAsync(Path.Combine(root, "bench", "results", "latest.txt"), report.ToString());
+            await Processes.SaveReportAsync(root, "latest.txt", report.ToString());
             return 0;
         }
         finally
         {
-            Processes.StopAll();
-            try { Directory.Delete(work, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            Processes.StopAllAndDelete(work);
         }
     }
 

@@ -47,6 +47,21 @@ internal static class Processes
         }
     }
 
+    /// <summary>Every process stopped, then the run's scratch folder removed.</summary>
+    public static void StopAllAndDelete(string work)
+    {
+        StopAll();
+        try { Directory.Delete(work, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>A report printed and kept as bench/results/<paramref name="file"/>.</summary>
+    public static async Task SaveReportAsync(string root, string file, string report, bool print = true)
+    {
+        if (print) Console.Write(report);
+        Directory.CreateDirectory(Path.Combine(root, "bench", "results"));
+        await File.WriteAllTextAsync(Path.Combine(root, "bench", "results", file), report);
+    }
+
     public static async Task<string> RunToEndAsync(string file, IEnumerable<string> args)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

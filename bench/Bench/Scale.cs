@@ -90,14 +90,12 @@ internal static partial class Scale
             Line("");
             Line(FormattableString.Invariant($"one replica, {many:N0} sessions: {one.Rps:0} req/s; two replicas on one Redis: {both.Sum(r => r.Rps):0} req/s together ({both[0].Rps:0} + {both[1].Rps:0}) on these {Environment.ProcessorCount} cores"));
 
-            Directory.CreateDirectory(Path.Combine(root, "bench", "results"));
-            await File.WriteAllTextAsync(Path.Combine(root, "bench", "results", "scale.txt"), report.ToString());
+            await Processes.SaveReportAsync(root, "scale.txt", report.ToString(), print: false);
             return 0;
         }
         finally
         {
-            Processes.StopAll();
-            try { Directory.Delete(work, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            Processes.StopAllAndDelete(work);
         }
     }
 
