@@ -26,10 +26,9 @@ internal sealed class ProxyRouteAccess(
     private static readonly object True = true;
 
     // The OIDC handler answers these paths itself from inside UseAuthentication, whatever route they match.
-    private readonly PathString[] _handlerPaths = provider.Enabled
-        ? [oidc.Get(Login.OidcRegistration.Scheme).CallbackPath, oidc.Get(Login.OidcRegistration.Scheme).SignedOutCallbackPath,
-           oidc.Get(Login.OidcRegistration.Scheme).RemoteSignOutPath]
-        : [];
+    private readonly PathString[] _handlerPaths = provider.Enabled ? HandlerPaths(oidc.Get(Login.OidcRegistration.Scheme)) : [];
+
+    private static PathString[] HandlerPaths(OpenIdConnectOptions o) => [o.CallbackPath, o.SignedOutCallbackPath, o.RemoteSignOutPath];
 
     public Task InvokeAsync(HttpContext context)
     {

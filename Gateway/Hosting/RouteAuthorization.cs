@@ -25,7 +25,7 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
     // Endpoints are rebuilt when proxy.json reloads; the table lets the old ones and their rules be collected.
     private readonly ConditionalWeakTable<Endpoint, Rule> _rules = new();
     // The fast path makes the framework's decisions only while every part that could change them is the framework's own.
-    private readonly bool _onlyBuiltInHandlers = handlers.All(h => h.GetType() == typeof(PassThroughAuthorizationHandler))
+    private readonly bool _frameworkDefaults = handlers.All(h => h.GetType() == typeof(PassThroughAuthorizationHandler))
         && services.GetService<IAuthorizationMiddlewareResultHandler>()?.GetType() == typeof(Microsoft.AspNetCore.Authorization.Policy.AuthorizationMiddlewareResultHandler)
         && services.GetService<Microsoft.AspNetCore.Authorization.Policy.IPolicyEvaluator>()?.GetType() == typeof(Microsoft.AspNetCore.Authorization.Policy.PolicyEvaluator)
         && services.GetService<IAuthorizationService>()?.GetType().Assembly == typeof(DefaultAuthorizationService).Assembly
@@ -59,7 +59,7 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
     {
         var metadata = endpoint.Metadata;
         if (metadata.GetMetadata<IAllowAnonymous>() is not null) return OpenRule;
-        if (!_onlyBuiltInHandlers || !policies.AllowsCachingPolicies || metadata.GetOrderedMetadata<IAuthorizationRequirementData>().Count > 0) return FrameworkRule;
+        if (!_frameworkDefaults || !policies.AllowsCachingPolicies || metadata.GetOrderedMetadata<IAuthorizationRequirementData>().Count > 0) return FrameworkRule;
         // Applies the fallback policy itself when the route names none.
         var policy = await AuthorizationPolicy.CombineAsync(policies, metadata.GetOrderedMetadata<IAuthorizeData>(), metadata.GetOrderedMetadata<AuthorizationPolicy>());
         if (policy is null) return OpenRule;

@@ -75,21 +75,12 @@ internal sealed class IdentityTransformProvider(IOptions<GatewayOptions> options
         // Scanned as spans: a request that carries only gateway cookies (the usual case on a signed-in API call)
         // allocates nothing here; one with other cookies too allocates just the header that goes upstream.
         System.Text.StringBuilder? kept = null;
-        foreach (var value in incoming)
+        foreach (var pair in CookieHeader.Pairs(incoming))
         {
-            var rest = (value ?? "").AsSpan();
-            while (!rest.IsEmpty)
-            {
-                var end = rest.IndexOf(';');
-                var pair = (end < 0 ? rest : rest[..end]).Trim(CookieHeader.Whitespace);
-                rest = end < 0 ? default : rest[(end + 1)..];
-                if (pair.IsEmpty) continue;
-                var eq = pair.IndexOf('=');
-                if (cookies.IsGatewayCookieName(eq < 0 ? pair : pair[..eq])) continue;
-                kept ??= new System.Text.StringBuilder(pair.Length + 64);
-                if (kept.Length > 0) kept.Append("; ");
-                kept.Append(pair);
-            }
+            if (IsGatewayCookie(pair, cookies)) continue;
+            kept ??= new System.Text.StringBuilder(pair.Length + 64);
+            if (kept.Length > 0) kept.Append("; ");
+            kept.Append(pair);
         }
         var headers = transform.ProxyRequest.Headers;
         headers.Remove(HeaderNames.Cookie);
@@ -98,19 +89,15 @@ internal sealed class IdentityTransformProvider(IOptions<GatewayOptions> options
 
     private static bool AnyGatewayCookie(Microsoft.Extensions.Primitives.StringValues headers, SessionCookies cookies)
     {
-        foreach (var header in headers)
-        {
-            var rest = (header ?? "").AsSpan();
-            while (!rest.IsEmpty)
-            {
-                var end = rest.IndexOf(';');
-                var pair = end < 0 ? rest : rest[..end];
-                rest = end < 0 ? default : rest[(end + 1)..];
-                var eq = pair.IndexOf('=');
-                if (cookies.IsGatewayCookieName(eq < 0 ? pair : pair[..eq])) return true;
-            }
-        }
+        foreach (var pair in CookieHeader.Pairs(headers))
+            if (IsGatewayCookie(pair, cookies)) return true;
         return false;
+    }
+
+    private static bool IsGatewayCookie(ReadOnlySpan<char> pair, SessionCookies cookies)
+    {
+        var eq = pair.IndexOf('=');
+        return cookies.IsGatewayCookieName(eq < 0 ? pair : pair[..eq]);
     }
 
     /// <summary>Drops an upstream Set-Cookie for any gateway cookie name, in any case and with any prefix.</summary>

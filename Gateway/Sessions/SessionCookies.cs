@@ -80,9 +80,6 @@ internal sealed class SessionCookies
         return IsGatewayCookieName(inner < 0 ? value : value[..inner]);
     }
 
-    /// <summary>Whether the request carries at least one cookie with exactly the session cookie's name.</summary>
-    public bool IsPresent(HttpRequest request) => CookieHeader.Find(request.Headers.Cookie, NameFor(request), out _) > 0;
-
     /// <summary>
     /// The session key, or null for a missing, tampered, truncated or foreign cookie, and when the request carries
     /// the session cookie more than once: a second copy can only have been planted (a sibling subdomain on http, a
