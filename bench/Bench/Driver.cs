@@ -162,37 +162,28 @@ internal static class Driver
     {
         var login = new List<double>();
         var logout = new List<double>();
-        var clients = new List<(HttpClient Http, CookieContainer Cookies)>();
+        var clients = new List<HttpClient>();
         var remaining = total;
         var loginClock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
             while (Interlocked.Decrement(ref remaining) >= 0)
             {
-                var cookies = new CookieContainer();
-                var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = new Uri(gateway) };
-                var form = await http.GetStringAsync("/login");
-                var token = WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(form, "name=\"__gw_af\" value=\"([^\"]+)\"").Groups[1].Value);
-                var watch = Stopwatch.StartNew();
-                using var response = await http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["__gw_af"] = token, ["username"] = Logins.User, ["password"] = Logins.Password }));
-                lock (login) { login.Add(watch.Elapsed.TotalMilliseconds); clients.Add((http, cookies)); }
-                if (response.StatusCode != HttpStatusCode.SeeOther) throw new InvalidOperationException($"login failed: {response.StatusCode}");
+                var http = Browser(gateway);
+                var elapsed = await Logins.TimedGatewayLoginAsync(http);
+                lock (login) { login.Add(elapsed); clients.Add(http); }
             }
         }));
         var loginSeconds = loginClock.Elapsed.TotalSeconds;
-        var queue = new System.Collections.Concurrent.ConcurrentQueue<(HttpClient Http, CookieContainer Cookies)>(clients);
+        var queue = new System.Collections.Concurrent.ConcurrentQueue<HttpClient>(clients);
         var logoutClock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
-            while (queue.TryDequeue(out var client))
+            while (queue.TryDequeue(out var http))
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, "/logout");
-                request.Headers.Add("Sec-Fetch-Site", "same-origin");
-                var watch = Stopwatch.StartNew();
-                using var done = await client.Http.SendAsync(request);
-                lock (logout) logout.Add(watch.Elapsed.TotalMilliseconds);
-                if (done.StatusCode != HttpStatusCode.Found) throw new InvalidOperationException($"logout failed: {done.StatusCode}");
-                client.Http.Dispose();
+                var elapsed = await Logins.TimedGatewayLogoutAsync(http);
+                lock (logout) logout.Add(elapsed);
+                http.Dispose();
             }
         }));
         var logoutSeconds = logoutClock.Elapsed.TotalSeconds;
@@ -201,22 +192,13 @@ internal static class Driver
 
     private static async Task<(double Login, double Logout)> LoginLogoutOnceAsync(string gateway)
     {
-        using var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
-        using var http = new HttpClient(handler) { BaseAddress = new Uri(gateway) };
-        var form = await http.GetStringAsync("/login");
-        var token = WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(form, "name=\"__gw_af\" value=\"([^\"]+)\"").Groups[1].Value);
-        var watch = Stopwatch.StartNew();
-        using var response = await http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["__gw_af"] = token, ["username"] = Logins.User, ["password"] = Logins.Password }));
-        var login = watch.Elapsed.TotalMilliseconds;
-        if (response.StatusCode != HttpStatusCode.SeeOther) throw new InvalidOperationException($"login failed: {response.StatusCode}");
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/logout");
-        request.Headers.Add("Sec-Fetch-Site", "same-origin");
-        watch.Restart();
-        using var done = await http.SendAsync(request);
-        var logout = watch.Elapsed.TotalMilliseconds;
-        if (done.StatusCode != HttpStatusCode.Found) throw new InvalidOperationException($"logout failed: {done.StatusCode}");
-        return (login, logout);
+        using var http = Browser(gateway);
+        return (await Logins.TimedGatewayLoginAsync(http), await Logins.TimedGatewayLogoutAsync(http));
     }
+
+    /// <summary>A client with its own cookie jar that does not follow redirects, as one browser.</summary>
+    private static HttpClient Browser(string gateway) =>
+        new(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = new Uri(gateway) };
 
     private static async Task<(double, double, double)> RevocationLatencyAsync(string a, string b, int count)
     {
@@ -230,9 +212,7 @@ internal static class Driver
             var cookie = handler.CookieContainer.GetCookies(new Uri(a))["gw_session"]!.Value;
             HttpRequestMessage OnB() { var r = new HttpRequestMessage(HttpMethod.Get, "/bench/signed/x"); r.Headers.Add("Cookie", $"gw_session={cookie}"); r.Headers.Add("Accept", "application/json"); return r; }
             for (var w = 0; w < 3; w++) (await probe.SendAsync(OnB())).EnsureSuccessStatusCode(); // B has it cached
-            using var logout = new HttpRequestMessage(HttpMethod.Get, "/logout");
-            logout.Headers.Add("Sec-Fetch-Site", "same-origin");
-            (await onA.SendAsync(logout)).Dispose();
+            await Logins.TimedGatewayLogoutAsync(onA);
             var watch = Stopwatch.StartNew();
             while ((await probe.SendAsync(OnB())).StatusCode == HttpStatusCode.OK && watch.ElapsedMilliseconds < 5000) { }
             samples.Add(watch.Elapsed.TotalMilliseconds);

@@ -18,16 +18,37 @@ internal static partial class Logins
         return "gw_session=" + handler.CookieContainer.GetCookies(new Uri(gateway))["gw_session"]!.Value;
     }
 
-    public static async Task PostGatewayLoginAsync(HttpClient http)
+    public static Task PostGatewayLoginAsync(HttpClient http) => TimedGatewayLoginAsync(http);
+
+    /// <summary>Loads the login form, then posts it: how long the POST alone took, in milliseconds.</summary>
+    public static async Task<double> TimedGatewayLoginAsync(HttpClient http)
     {
-        var form = await http.GetStringAsync("/login");
-        var token = WebUtility.HtmlDecode(AntiforgeryField().Match(form).Groups[1].Value);
-        using var response = await http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["__gw_af"] = token, ["username"] = User, ["password"] = Password,
-        }));
+        var token = AntiforgeryToken(await http.GetStringAsync("/login"));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await http.PostAsync("/login", Form(token));
+        var elapsed = watch.Elapsed.TotalMilliseconds;
         if (response.StatusCode != HttpStatusCode.SeeOther) throw new InvalidOperationException($"gateway login failed: {response.StatusCode}");
+        return elapsed;
     }
+
+    /// <summary>Logs out the way the CMS's own link does (a same-origin GET): how long it took, in milliseconds.</summary>
+    public static async Task<double> TimedGatewayLogoutAsync(HttpClient http)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/logout");
+        request.Headers.Add("Sec-Fetch-Site", "same-origin");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await http.SendAsync(request);
+        var elapsed = watch.Elapsed.TotalMilliseconds;
+        if (response.StatusCode != HttpStatusCode.Found) throw new InvalidOperationException($"gateway logout failed: {response.StatusCode}");
+        return elapsed;
+    }
+
+    /// <summary>The form token in a page of the gateway's login form.</summary>
+    public static string AntiforgeryToken(string html) => WebUtility.HtmlDecode(AntiforgeryField().Match(html).Groups[1].Value);
+
+    /// <summary>The login form as the bench user fills it in.</summary>
+    public static FormUrlEncodedContent Form(string token) =>
+        new(new Dictionary<string, string> { ["__gw_af"] = token, ["username"] = User, ["password"] = Password });
 
     /// <summary>
     /// An OpenID Connect code flow from a protected URL: follow redirects, fill the provider's login and consent

@@ -108,36 +108,24 @@ internal static partial class Scale
     private static async Task<Spread> SpreadAsync(string gateway, Process server, int? redisPort, string script, string cookieFile, int sessions, int seconds, int connections)
     {
         var cpuBefore = Processes.CpuMicros(server);
-        var stats = redisPort is { } p ? await CommandStatsAsync(p) : new Dictionary<string, long>();
-        var info = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "-t1", $"-c{connections}", $"-d{seconds}s", "--timeout", "10s", "--latency", "-s", script, $"{gateway}/bench/signed/page" }) info.ArgumentList.Add(arg);
-        info.Environment["BENCH_COOKIES"] = cookieFile;
-        info.Environment["BENCH_SESSIONS"] = sessions.ToString(CultureInfo.InvariantCulture);
-        using var wrk = Process.Start(info)!;
-        var output = await wrk.StandardOutput.ReadToEndAsync();
-        await wrk.WaitForExitAsync();
+        var stats = redisPort is { } p ? await Wrk.CommandStatsAsync(p) : new Dictionary<string, long>();
+        var run = await Wrk.RunOnceAsync($"{gateway}/bench/signed/page", null, seconds, connections, script, new Dictionary<string, string>
+        {
+            ["BENCH_COOKIES"] = cookieFile, ["BENCH_SESSIONS"] = sessions.ToString(CultureInfo.InvariantCulture),
+        });
         var cpu = Processes.CpuMicros(server) - cpuBefore;
-        var requests = long.Parse(RequestCount().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
-        var non2xx = Non2xx().Match(output);
-        if (non2xx.Success) throw new InvalidOperationException($"{non2xx.Groups[1].Value} non-2xx responses with {sessions} sessions:\n{output}");
+        var requests = run.Requests;
+        if (requests == 0 || run.Non2xx > 0) throw new InvalidOperationException($"{run.Non2xx} non-2xx responses of {requests} with {sessions} sessions:\n{run.Text}");
         double redisPerRequest = 0, hitRate = double.NaN;
         if (redisPort is { } q)
         {
-            var after = await CommandStatsAsync(q);
+            var after = await Wrk.CommandStatsAsync(q);
             long Delta(string command) => after.GetValueOrDefault(command) - stats.GetValueOrDefault(command);
             redisPerRequest = (double)(after.Values.Sum() - stats.Values.Sum() - 1) / requests;
             // Every store read of a session is one MGET (record + user marker); a cached request reads nothing.
             hitRate = 1 - (double)Delta("mget") / requests;
         }
-        var p99 = P99().Match(output);
-        var latency = double.Parse(p99.Groups[1].Value, CultureInfo.InvariantCulture) * p99.Groups[2].Value switch { "us" => 0.001, "s" => 1000, _ => 1 };
-        return new Spread(double.Parse(Rate().Match(output).Groups[1].Value, CultureInfo.InvariantCulture), latency, (double)cpu / requests, redisPerRequest, hitRate, Processes.RssBytes(server));
-    }
-
-    private static async Task<Dictionary<string, long>> CommandStatsAsync(int port)
-    {
-        var info = await Processes.RunToEndAsync("redis-cli", ["-p", $"{port}", "info", "commandstats"]);
-        return CommandStat().Matches(info).ToDictionary(m => m.Groups[1].Value, m => long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+        return new Spread(run.Rps, run.P99, (double)cpu / requests, redisPerRequest, hitRate, Processes.RssBytes(server));
     }
 
     /// <summary>Sessions signed in through the login form, 16 browsers at a time: the Cookie header of each.</summary>
@@ -152,10 +140,10 @@ internal static partial class Scale
             {
                 using var form = await shared.GetAsync("/login");
                 var antiforgery = form.Headers.GetValues("Set-Cookie").First(c => c.StartsWith("gw_af=", StringComparison.Ordinal)).Split(';')[0];
-                var token = WebUtility.HtmlDecode(Token().Match(await form.Content.ReadAsStringAsync()).Groups[1].Value);
+                var token = Logins.AntiforgeryToken(await form.Content.ReadAsStringAsync());
                 using var post = new HttpRequestMessage(HttpMethod.Post, "/login")
                 {
-                    Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["__gw_af"] = token, ["username"] = Logins.User, ["password"] = Logins.Password }),
+                    Content = Logins.Form(token),
                 };
                 post.Headers.Add("Cookie", antiforgery);
                 using var response = await shared.SendAsync(post);
@@ -166,21 +154,5 @@ internal static partial class Scale
         return [.. cookies];
     }
 
-    [GeneratedRegex("name=\"__gw_af\" value=\"([^\"]+)\"")]
-    private static partial Regex Token();
 
-    [GeneratedRegex(@"(\d+) requests in")]
-    private static partial Regex RequestCount();
-
-    [GeneratedRegex(@"Non-2xx or 3xx responses: (\d+)")]
-    private static partial Regex Non2xx();
-
-    [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
-    private static partial Regex Rate();
-
-    [GeneratedRegex(@"^\s+99%\s+([\d.]+)(us|ms|s)", RegexOptions.Multiline)]
-    private static partial Regex P99();
-
-    [GeneratedRegex(@"cmdstat_(\w+):calls=(\d+)")]
-    private static partial Regex CommandStat();
 }
