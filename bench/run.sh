@@ -6,8 +6,10 @@
 #                                req/s, p50, p99, CPU µs/request, Redis commands/request, ratios; login/logout;
 #                                cross-replica revocation. Options: --duration S --rounds N --connections C --otel
 #                                --baseline-dll PATH (another gateway build beside this one)
-#   bench/run.sh --cold-start    req/s per second of a replica started under load (JIT, ReadyToRun, tiered PGO)
+#   bench/run.sh --cold-start    time to ready and req/s per second of a replica started under load (warm-up on and
+#                                off, tiered PGO, ReadyToRun)
 #   bench/run.sh --scale         1k/10k/100k live sessions, cache memory, 1,000 connections, two replicas
+#   bench/run.sh --cache-memory  only the in-process heap per cached session and its breakdown (seconds)
 # Results also go to bench/results/. Every process it starts is stopped by PID.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -37,6 +37,7 @@ public sealed class OptionsValidationTableTests
         { "forwarding", "Gateway:Forwarding:KnownNetworks:0: '10.0.0.0/33' is not a CIDR network" },
         { "policy", "Gateway:Policies:editors:Roles: must list at least one non-empty role." },
         { "cache-memory", "Gateway:Session:CacheMaxMegabytes: must be between 0 and 65536." },
+        { "warm-up", "Gateway:WarmUp:MaxDuration: must be between 00:00:01 and 00:05:00." },
     };
 
     [Theory]
@@ -65,6 +66,7 @@ public sealed class OptionsValidationTableTests
             case "forwarding": o.Forwarding.KnownNetworks = ["10.0.0.0/33"]; break;
             case "policy": o.Policies["editors"] = new Gateway.Routing.RoutePolicyOptions { Roles = [] }; break;
             case "cache-memory": o.Session.CacheMaxMegabytes = -1; break;
+            case "warm-up": o.WarmUp.MaxDuration = TimeSpan.Zero; break;
         }
         Assert.Contains(GatewayOptionsValidator.Collect(o, isDevelopment: false), e => e.StartsWith(expected, StringComparison.Ordinal));
     }

@@ -54,6 +54,37 @@ public sealed class SessionCookieTests(SharedRedis redis)
         Assert.DoesNotContain(valid, rig.Gateway.Logs.All);
     }
 
+    [Theory]
+    [InlineData("flip-last")]
+    [InlineData("flip-first")]
+    [InlineData("append")]
+    [InlineData("drop-last")]
+    [InlineData("upper-case")]
+    public async Task A_value_next_to_a_remembered_cookie_is_verified_in_full_and_is_anonymous(string change)
+    {
+        // The upstream is down: a signed-in API request gets 502 from the proxy, an anonymous one 401 before it.
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig());
+        using var login = gateway.Browser();
+        await login.LoginAsync("alice", "alice-password");
+        var valid = login.Cookie("gw_session")!;
+        using var remembered = new Browser(gateway.BaseUrl, useCookies: false);
+        remembered.Http.DefaultRequestHeaders.TryAddWithoutValidation("Cookie", $"gw_session={valid}");
+        Assert.Equal(HttpStatusCode.BadGateway, (await remembered.ApiGetAsync("/api/x")).StatusCode);
+
+        var near = change switch
+        {
+            "flip-last" => valid[..^1] + (valid[^1] == 'A' ? 'B' : 'A'),
+            "flip-first" => (valid[0] == 'A' ? 'B' : 'A') + valid[1..],
+            "append" => valid + "A",
+            "drop-last" => valid[..^1],
+            _ => valid.ToUpperInvariant(),
+        };
+        using var attacker = new Browser(gateway.BaseUrl, useCookies: false);
+        attacker.Http.DefaultRequestHeaders.TryAddWithoutValidation("Cookie", $"gw_session={near}");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await attacker.ApiGetAsync("/api/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadGateway, (await remembered.ApiGetAsync("/api/x")).StatusCode);
+    }
+
     [Fact]
     public async Task Https_from_a_trusted_proxy_gets_a_secure_host_prefixed_cookie()
     {

@@ -31,6 +31,7 @@ public sealed class GatewayOptions
     public LogoutOptions Logout { get; set; } = new();
     public ForwardingOptions Forwarding { get; set; } = new();
     public AdminOptions Admin { get; set; } = new();
+    public WarmUp.WarmUpOptions WarmUp { get; set; } = new();
 
     /// <summary>Named route policies, referenced from proxy.json <c>AuthorizationPolicy</c>.</summary>
     public Dictionary<string, RoutePolicyOptions> Policies { get; set; } = new(StringComparer.OrdinalIgnoreCase);

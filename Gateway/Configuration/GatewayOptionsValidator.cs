@@ -35,6 +35,7 @@ internal sealed class GatewayOptionsValidator(IHostEnvironment environment) : IV
         o.Logout.Validate(Add);
         o.Forwarding.Validate(Add);
         o.Admin.Validate(Add);
+        o.WarmUp.Validate(Add);
 
         foreach (var (policyName, policy) in o.Policies)
         {

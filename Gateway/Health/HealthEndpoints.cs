@@ -5,7 +5,7 @@ namespace Gateway.Health;
 
 /// <summary>
 /// <c>/healthz</c>: the process runs. <c>/readyz</c>: this replica can serve, which depends only on what is local
-/// to it: the route file loaded and the key ring usable. Never the shared Redis: one Redis outage must not take
+/// to it: the route file loaded, the key ring usable and the warm-up (<see cref="WarmUp.WarmUpService"/>) over. Never the shared Redis: one Redis outage must not take
 /// every replica out of the Service and the public routes with them; Redis state is reported in the body (and
 /// in the <c>gateway.redis.connected</c> metric). A rejected route-file edit shows in the body but keeps /readyz
 /// at 200: one bad ConfigMap edit must not take every replica out while the last good routes still serve.
@@ -19,14 +19,15 @@ internal static class HealthEndpoints
         endpoints.MapGet(readyPath, ReadyAsync).AllowAnonymous().DisableHttpMetrics();
     }
 
-    private static async Task ReadyAsync(HttpContext context, ProxyConfigStatus config, IStoreReadiness store, KeyRingReadiness keyRing, Admin.AdminKey adminKey)
+    private static async Task ReadyAsync(HttpContext context, ProxyConfigStatus config, IStoreReadiness store, KeyRingReadiness keyRing, WarmUp.WarmUpState warmUp, Admin.AdminKey adminKey)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         timeout.CancelAfter(TimeSpan.FromMilliseconds(500));
         var (storeReady, storeDetail) = await store.CheckAsync(timeout.Token);
         var keyRingUsable = keyRing.IsUsable();
         var state = config.Current;
-        var ready = state.LoadedAt is not null && keyRingUsable;
+        var warmedUp = warmUp.IsOver;
+        var ready = state.LoadedAt is not null && keyRingUsable && warmedUp;
         var details = adminKey.Check(context.Request) == true;
 
         context.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
@@ -50,6 +51,9 @@ internal static class HealthEndpoints
         json.WriteEndObject();
         json.WriteStartObject("keyRing");
         json.WriteBoolean("usable", keyRingUsable);
+        json.WriteEndObject();
+        json.WriteStartObject("warmUp");
+        json.WriteBoolean("over", warmedUp);
         json.WriteEndObject();
         // Reported, never decisive: the shared store being down is not this replica being unready.
         json.WriteStartObject("store");

@@ -57,6 +57,8 @@ internal static class GatewayPipeline
         gateway.MapPost(paths.AdminRevoke, (HttpContext c, SessionAdminEndpoint s) => s.RevokeAsync(c)).AllowAnonymous().DisableAntiforgery();
         gateway.MapGet(paths.MySessions, (HttpContext c, MySessions.MySessionsEndpoint s) => s.ShowAsync(c)).AllowAnonymous();
         gateway.MapPost(paths.MySessionsRevoke, (HttpContext c, MySessions.MySessionsEndpoint s) => s.RevokeAsync(c)).AllowAnonymous().DisableAntiforgery();
+        var warmUp = app.Services.GetRequiredService<WarmUp.WarmUpState>();
+        gateway.MapGet(warmUp.SinkPath + "/{**rest}", (WarmUp.WarmUpState s) => s.Running ? Results.Text("ok") : Results.NotFound()).AllowAnonymous().DisableHttpMetrics();
         // Any other method on a gateway path is answered here (405), never proxied to the CMS behind.
         var reserved = app.MapGroup("").WithOrder(GatewayEndpointOrder.OtherMethods);
         foreach (var path in paths.Paths.Distinct(StringComparer.OrdinalIgnoreCase))

@@ -127,6 +127,10 @@ internal static class GatewayServiceRegistration
         services.AddSingleton<FileProxyConfigProvider>();
         services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigProvider>(sp => sp.GetRequiredService<FileProxyConfigProvider>());
         services.AddHostedService(sp => sp.GetRequiredService<FileProxyConfigProvider>());
+        services.AddSingleton<WarmUp.WarmUpState>();
+        services.AddSingleton<WarmUp.WarmUpRoutes>();
+        services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigProvider>(sp => sp.GetRequiredService<WarmUp.WarmUpRoutes>());
+        services.AddHostedService<WarmUp.WarmUpService>();
         services.AddReverseProxy();
     }
 

@@ -40,4 +40,7 @@ internal static class LogEvents
     public const int AccessTokenRefreshRefused = 1901;
     public const int AccessTokenRefreshUnavailable = 1902;
     public const int RefreshTokenRevocationFailed = 1903;
+    public const int WarmUpFinished = 2000;
+    public const int WarmUpSkipped = 2001;
+    public const int WarmUpProgress = 2002;
 }

@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using Gateway.Configuration;
 using Gateway.Observability;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Gateway.Routing;
@@ -24,7 +23,7 @@ internal sealed partial class FileProxyConfigProvider(
     ILogger<FileProxyConfigProvider> logger) : BackgroundService, IProxyConfigProvider
 {
     private readonly string _path = Path.GetFullPath(options.Value.ProxyConfigPath, environment.ContentRootPath);
-    private volatile FileProxyConfig? _current;
+    private volatile ProxyConfigVersion? _current;
     private string? _lastSeenHash;
 
     public string FilePath => _path;
@@ -90,7 +89,7 @@ internal sealed partial class FileProxyConfigProvider(
     private void Apply(ProxyConfigSnapshot snapshot, string hash)
     {
         var previous = _current;
-        _current = new FileProxyConfig(snapshot.Routes, snapshot.Clusters);
+        _current = new ProxyConfigVersion(snapshot.Routes, snapshot.Clusters);
         status.Loaded(time.GetUtcNow(), hash);
         previous?.SignalChange();
     }
@@ -106,19 +105,6 @@ internal sealed partial class FileProxyConfigProvider(
     {
         _current?.SignalChange();
         base.Dispose();
-    }
-
-    // The token source lives as long as the config: YARP may still hold its change token after a swap.
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Cancelled on swap, never disposed on purpose.")]
-    private sealed class FileProxyConfig(IReadOnlyList<RouteConfig> routes, IReadOnlyList<ClusterConfig> clusters) : IProxyConfig
-    {
-        private readonly CancellationTokenSource _changed = new();
-
-        public IReadOnlyList<RouteConfig> Routes { get; } = routes;
-        public IReadOnlyList<ClusterConfig> Clusters { get; } = clusters;
-        public IChangeToken ChangeToken => new CancellationChangeToken(_changed.Token);
-
-        public void SignalChange() => _changed.Cancel();
     }
 
     [LoggerMessage(EventId = LogEvents.ConfigReloaded, EventName = nameof(LogEvents.ConfigReloaded), Level = LogLevel.Information,

@@ -32,17 +32,17 @@ internal sealed class CachedSession(SessionKey key, SessionRecord record, DateTi
     public DateTimeOffset LastTouchedAt => new(Interlocked.Read(ref _lastTouchTicks), TimeSpan.Zero);
 
     /// <summary>
-    /// What this entry keeps alive, estimated from its strings: the record, the principal built from it, the signed
+    /// What this entry keeps alive, estimated from its strings: the record, the principal over it, the signed
     /// assertion and identity header values a signed-in request adds. Calibrated against the heap (bench --scale).
     /// </summary>
     public int EstimatedBytes { get; } = Estimate(record);
 
-    // Calibrated with bench --scale (heap after a full collection, 20,000 sessions): the objects of the entry, its
-    // record and its principal (~1,400), the cookie value SessionCookies remembers for it (~400), and the fixed part
-    // of the signed assertion, header and signature (~800), before any of the session's own strings.
-    private const int FixedBytes = 2_600;
-    // Per role: a string in the record, a claim in the principal, its part of the roles header and assertion.
-    private const int PerRoleBytes = 150;
+    // Calibrated with bench --cache-memory (heap after a full collection, 20,000 sessions): the objects of the entry,
+    // its key, its record and its principal (claims built lazily, so none), the digest SessionCookies remembers its
+    // cookie by, and the fixed part of the signed assertion, header and signature (~800), before the session's own strings.
+    private const int FixedBytes = 1_800;
+    // Per role: a string in the record, its part of the roles header and of the assertion.
+    private const int PerRoleBytes = 100;
 
     private static int Estimate(SessionRecord record)
     {

@@ -15,6 +15,15 @@ internal static class CacheMemory
     /// <summary>Bytes per session of each part, from the last measurement.</summary>
     public static string Breakdown { get; private set; } = "";
 
+    /// <summary>Only this measurement (seconds, no servers): <c>bench/run.sh --cache-memory</c>.</summary>
+    public static async Task<int> ReportAsync()
+    {
+        var (measured, estimated) = await MeasureAsync(20_000);
+        Console.WriteLine(FormattableString.Invariant($"live memory per cached session (20,000 cached, heap after full GC): {measured:0} bytes; the cache's own estimate: {estimated:0} bytes"));
+        Console.WriteLine("  of which: " + Breakdown);
+        return 0;
+    }
+
     public static async Task<(double BytesPerSession, double EstimatedPerSession)> MeasureAsync(int count)
     {
         var contentRoot = Directory.CreateTempSubdirectory("gwmem").FullName;

@@ -52,8 +52,8 @@ internal static class Driver
             var (gatewayA, processA) = Gateways.Start(gatewayDll, work, redisPort);
             var (gatewayB, _) = Gateways.Start(gatewayDll, work, redisPort);
             foreach (var url in new[] { upstream, $"http://127.0.0.1:{barePort}/", $"http://127.0.0.1:{nginxPort}/", $"http://127.0.0.1:{apachePort}/",
-                                        $"{gatewayA}/healthz", $"{gatewayB}/healthz" })
-                await Processes.WaitUpAsync(url);
+                                        $"{gatewayA}/readyz", $"{gatewayB}/readyz" })
+                await Processes.WaitUpAsync(url, 60);
 
             var cookie = await Logins.GatewayAsync(gatewayA);
             var apacheCookie = await Logins.OidcAsync($"http://127.0.0.1:{apachePort}/protected/bench/page", Logins.User);
@@ -74,8 +74,8 @@ internal static class Driver
                 var (metrics, metricsProcess) = Gateways.Start(gatewayDll, work, redisPort, new Dictionary<string, string> { ["Gateway__OtlpEndpoint"] = $"{upstream}v1/metrics" });
                 var (traces, tracesProcess) = Gateways.Start(gatewayDll, work, redisPort, new Dictionary<string, string>
                     { ["Gateway__OtlpEndpoint"] = $"{upstream}v1/metrics", ["Gateway__OtlpHttpMetrics"] = "true", ["Gateway__OtlpTraces"] = "true" });
-                await Processes.WaitUpAsync($"{metrics}/healthz");
-                await Processes.WaitUpAsync($"{traces}/healthz");
+                await Processes.WaitUpAsync($"{metrics}/readyz", 60);
+                await Processes.WaitUpAsync($"{traces}/readyz", 60);
                 targets.Add(new("f", "d with OTel gateway metrics", $"{metrics}/bench/signed/page", cookie, metricsProcess));
                 targets.Add(new("g", "d with OTel HTTP metrics + traces", $"{traces}/bench/signed/page", cookie, tracesProcess));
             }

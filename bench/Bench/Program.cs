@@ -8,6 +8,7 @@ internal static class Entry
         ["serve-bare-proxy", var port, var upstream] => await Servers.BareProxyAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), upstream),
         _ when args.Contains("--cold-start") => await ColdStart.RunAsync(args),
         _ when args.Contains("--scale") => await Scale.RunAsync(args),
+        _ when args.Contains("--cache-memory") => await CacheMemory.ReportAsync(),
         _ => await Driver.RunAsync(args),
     };
 }

@@ -40,7 +40,7 @@ internal static partial class Scale
             Peers.StartUpstream(work, upstreamPort);
             File.WriteAllText(Path.Combine(work, "proxy.json"), Gateways.RouteFile($"http://127.0.0.1:{upstreamPort}/"));
             var (a, processA) = Gateways.Start(gatewayDll, work, redisPort);
-            await Processes.WaitUpAsync($"{a}/healthz");
+            await Processes.WaitUpAsync($"{a}/readyz", 60);
             var idleRss = Processes.RssBytes(processA);
 
             var clock = Stopwatch.StartNew();
@@ -76,7 +76,7 @@ internal static partial class Scale
 
             // The next replica: B beside A on the same Redis, the same spread load split over both at once.
             var (b, processB) = Gateways.Start(gatewayDll, work, redisPort);
-            await Processes.WaitUpAsync($"{b}/healthz");
+            await Processes.WaitUpAsync($"{b}/readyz", 60);
             await SpreadAsync(b, processB, null, script, cookieFile, many, 5, connections);
             var one = await SpreadAsync(a, processA, null, script, cookieFile, many, duration, connections);
             var both = await Task.WhenAll(

@@ -1,0 +1,53 @@
+using System.Security.Claims;
+
+namespace Gateway.Sessions;
+
+/// <summary>
+/// A cached session's identity, with its claims built from the record on first use. A signed-in proxied request only
+/// asks whether the identity is authenticated and in a role, which this answers from the record; the claim objects
+/// (about two thirds of a principal's memory) are built only for the few that read claims, once per cached session.
+/// One instance serves every request of the session, so it cannot be changed.
+/// </summary>
+internal sealed class SessionIdentity(SessionRecord record)
+    : ClaimsIdentity(GatewayClaims.AuthenticationType, GatewayClaims.Name, GatewayClaims.Role)
+{
+    private List<Claim>? _claims;
+
+    public override IEnumerable<Claim> Claims => _claims ?? Build();
+
+    /// <summary>As <see cref="ClaimsIdentity.HasClaim(string, string)"/> (type ignoring case, value exact), roles from the record.</summary>
+    public override bool HasClaim(string type, string value)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        ArgumentNullException.ThrowIfNull(value);
+        if (!string.Equals(type, GatewayClaims.Role, StringComparison.OrdinalIgnoreCase)) return base.HasClaim(type, value);
+        foreach (var role in record.Roles)
+            if (string.Equals(role, value, StringComparison.Ordinal)) return true;
+        return false;
+    }
+
+    public override ClaimsIdentity Clone() => new(Claims, AuthenticationType, NameClaimType, RoleClaimType);
+
+    public override void AddClaim(Claim claim) => throw Shared();
+
+    public override void AddClaims(IEnumerable<Claim?> claims) => throw Shared();
+
+    public override bool TryRemoveClaim(Claim? claim) => throw Shared();
+
+    public override void RemoveClaim(Claim? claim) => throw Shared();
+
+    private List<Claim> Build()
+    {
+        var claims = new List<Claim>(4 + record.Roles.Length) { Claim(GatewayClaims.UserId, record.UserId), Claim(GatewayClaims.Method, record.Method) };
+        if (record.Email is not null) claims.Add(Claim(GatewayClaims.Email, record.Email));
+        if (record.Name is not null) claims.Add(Claim(GatewayClaims.Name, record.Name));
+        foreach (var role in record.Roles) claims.Add(Claim(GatewayClaims.Role, role));
+        // Two requests may build at once; both see the list published first.
+        return Interlocked.CompareExchange(ref _claims, claims, null) ?? claims;
+    }
+
+    private Claim Claim(string type, string value) => new(type, value, ClaimValueTypes.String, DefaultIssuer, DefaultIssuer, this);
+
+    private static NotSupportedException Shared() =>
+        new("A session's identity is shared by all its requests and cannot be changed; clone it first.");
+}
