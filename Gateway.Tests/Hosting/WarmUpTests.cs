@@ -8,7 +8,8 @@ namespace Gateway.Tests.Hosting;
 /// and gives a client nothing: its paths are random, its sink answers only to the process, and a forged identity
 /// header is stripped and reported on every path, the warm-up's own included.
 /// </summary>
-public sealed class WarmUpTests
+[Collection(nameof(WarmUpTests))]
+public sealed class WarmUpTests(SharedRedis redis)
 {
     private static GatewayConfig WithWarmUp(string upstream) =>
         new GatewayConfig { UpstreamUrl = upstream + "/" }.Set("Gateway:WarmUp:Enabled", "true").Set("Gateway:WarmUp:MaxDuration", "00:00:30");
@@ -108,6 +109,60 @@ public sealed class WarmUpTests
     }
 
     [Fact]
+    public async Task With_redis_a_short_touch_interval_and_restricted_hosts_the_warm_up_completes_and_leaves_nothing_in_redis()
+    {
+        await using var upstream = await RecordingUpstream.StartAsync();
+        var config = WithWarmUp(upstream.BaseUrl).WithRedis(redis.Configuration)
+            .Set("Gateway:Session:TouchInterval", "00:00:00.5")
+            .Set("AllowedHosts", "*.gateway.example.test;gateway.example.test");
+        await using var gateway = await GatewayHost.StartAsync(config);
+        using var http = new HttpClient { BaseAddress = new Uri(gateway.BaseUrl) };
+        http.DefaultRequestHeaders.Host = "gateway.example.test";
+        await WaitReadyAsync(http);
+
+        var finished = Assert.Single(gateway.Logs.Lines, l => l.Event.Name == "WarmUpFinished");
+        Assert.Contains("(0 failed)", finished.Message);
+        Assert.DoesNotContain(gateway.Logs.Lines, l => l.Event.Name == "WarmUpSkipped");
+        Assert.Empty(upstream.Seen);
+        // The warm-up's session was never written, touched or indexed in the shared store.
+        var prefix = config.Settings["Gateway:Redis:KeyPrefix"]!;
+        await using var mux = await redis.Server.ConnectAsync();
+        var keys = mux.GetServer(mux.GetEndPoints()[0]).Keys(pattern: prefix + "*").Select(k => (string)k!).ToList();
+        Assert.NotEmpty(keys);
+        var tag = SessionKey.TagFor(WarmUpUser.Id);
+        Assert.DoesNotContain(keys, k => k.Contains(tag, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_warm_up_answered_by_anything_but_its_sink_stops_after_its_first_answers_and_never_sends_the_cookie_first()
+    {
+        // Stands in for a misrouted warm-up: an upstream answering 200 to everything, without the sink's nonce.
+        await using var upstream = await RecordingUpstream.StartAsync();
+        var routes = new WarmUpRoutes(new WarmUpState());
+        var load = new WarmUpLoad(new Uri(upstream.BaseUrl), null, routes, "gw_session=warm-up-cookie", "nonce");
+
+        var probe = await Assert.ThrowsAsync<InvalidOperationException>(() => load.ProbeAsync(CancellationToken.None));
+        Assert.Contains("without the sink's nonce", probe.Message);
+        var first = Assert.Single(upstream.Seen);
+        Assert.False(first.Headers.ContainsKey("Cookie"));
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var run = await Assert.ThrowsAsync<InvalidOperationException>(() => load.RunUntilAsync(() => false, timeout.Token));
+        Assert.Contains("without the sink's nonce", run.Message);
+        // Each loop stops at its first foreign answer: at most one request per loop got through.
+        Assert.InRange(upstream.Seen.Count, 2, 1 + 8);
+    }
+
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("*", null)]
+    [InlineData("gateway.example.test;*", null)]
+    [InlineData("gateway.example.test", "gateway.example.test")]
+    [InlineData("*.example.test;cms.example.test", "warm-up.example.test")]
+    public void The_warm_up_sends_a_host_that_host_filtering_allows(string? allowedHosts, string? expected) =>
+        Assert.Equal(expected, WarmUpService.HostFor(allowedHosts));
+
+    [Fact]
     public async Task With_the_warm_up_off_a_replica_is_ready_at_once()
     {
         await using var gateway = await GatewayHost.StartAsync(new GatewayConfig());
@@ -135,3 +190,10 @@ public sealed class WarmUpTests
     public void An_https_listener_is_passed_over_for_a_plain_one() =>
         Assert.Equal("http://127.0.0.1:8080/", WarmUpService.LoopbackAddress(["https://0.0.0.0:8443", "http://[::]:8080"])?.ToString());
 }
+
+/// <summary>
+/// A warm-up is seconds of full load on every core: run alone, after the parallel tests, so it never skews their
+/// timing bounds (Redis script times, revocation latency).
+/// </summary>
+[CollectionDefinition(nameof(WarmUpTests), DisableParallelization = true)]
+public sealed class WarmUpTestsRunAlone;

@@ -26,6 +26,10 @@ internal static class RouteFileRules
             "field 'Destinations.a.Address': 'cms:3000' is not an absolute http(s) URL." },
         { "shadows-gateway-endpoint", $$"""{ "ReverseProxy": { "Routes": { "steal": { "ClusterId": "cms", "Match": { "Path": "/logout" } } }, {{GoodCluster}} } }""",
             "route 'steal', field 'Match.Path': '/logout' is a gateway endpoint and is never proxied." },
+        { "reserved-route-id", $$"""{ "ReverseProxy": { "Routes": { "_gateway-warm-up-signed": { "ClusterId": "cms", "Match": { "Path": "/n" } } }, {{GoodCluster}} } }""",
+            "route '_gateway-warm-up-signed': ids starting with '_gateway' are the gateway's own." },
+        { "reserved-cluster-id", """{ "ReverseProxy": { "Routes": { "news": { "ClusterId": "_Gateway-cms", "Match": { "Path": "/n" } } }, "Clusters": { "_Gateway-cms": { "Destinations": { "a": { "Address": "http://127.0.0.1:9/" } } } } } }""",
+            "cluster '_Gateway-cms': ids starting with '_gateway' are the gateway's own." },
         { "bad-identity-metadata", $$"""{ "ReverseProxy": { "Routes": { "news": { "ClusterId": "cms", "Match": { "Path": "/n" }, "Metadata": { "Gateway.AuthenticatedCacheControl": "public" } } }, {{GoodCluster}} } }""",
             "Metadata 'Gateway.AuthenticatedCacheControl': 'public' must be 'no-store' or 'private'" },
     };

@@ -60,6 +60,9 @@ public sealed class SessionCookieTests(SharedRedis redis)
     [InlineData("append")]
     [InlineData("drop-last")]
     [InlineData("upper-case")]
+    [InlineData("space-inside")]
+    [InlineData("tab-inside")]
+    [InlineData("padding")]
     public async Task A_value_next_to_a_remembered_cookie_is_verified_in_full_and_is_anonymous(string change)
     {
         // The upstream is down: a signed-in API request gets 502 from the proxy, an anonymous one 401 before it.
@@ -77,6 +80,9 @@ public sealed class SessionCookieTests(SharedRedis redis)
             "flip-first" => (valid[0] == 'A' ? 'B' : 'A') + valid[1..],
             "append" => valid + "A",
             "drop-last" => valid[..^1],
+            "space-inside" => valid[..10] + " " + valid[10..],
+            "tab-inside" => valid[..10] + "\t" + valid[10..],
+            "padding" => valid + "==",
             _ => valid.ToUpperInvariant(),
         };
         using var attacker = new Browser(gateway.BaseUrl, useCookies: false);

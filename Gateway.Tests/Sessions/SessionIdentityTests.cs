@@ -24,12 +24,12 @@ public sealed class SessionIdentityTests
     [InlineData("")]
     [InlineData("viewer")]
     public void Roles_are_matched_exactly_as_by_a_claims_identity(string role) =>
-        Assert.Equal(Eager().IsInRole(role), GatewayClaims.ToPrincipal(Record).IsInRole(role));
+        Assert.Equal(Eager().IsInRole(role), GatewayClaims.ToLazyPrincipal(Record).IsInRole(role));
 
     [Fact]
     public void Claims_name_and_authentication_are_those_of_the_eager_principal()
     {
-        var lazy = GatewayClaims.ToPrincipal(Record);
+        var lazy = GatewayClaims.ToLazyPrincipal(Record);
         var eager = Eager();
         Assert.True(lazy.Identity!.IsAuthenticated);
         Assert.Equal(GatewayClaims.AuthenticationType, lazy.Identity.AuthenticationType);
@@ -45,7 +45,7 @@ public sealed class SessionIdentityTests
     [Fact]
     public void The_shared_identity_cannot_be_changed_but_its_clone_can()
     {
-        var identity = (ClaimsIdentity)GatewayClaims.ToPrincipal(Record).Identity!;
+        var identity = (ClaimsIdentity)GatewayClaims.ToLazyPrincipal(Record).Identity!;
         Assert.Throws<NotSupportedException>(() => identity.AddClaim(new Claim("role", "admin")));
         Assert.Throws<NotSupportedException>(() => identity.AddClaims([new Claim("role", "admin")]));
         Assert.Throws<NotSupportedException>(() => identity.RemoveClaim(identity.FindFirst("role")));

@@ -58,12 +58,16 @@ internal static class GatewayPipeline
         gateway.MapGet(paths.MySessions, (HttpContext c, MySessions.MySessionsEndpoint s) => s.ShowAsync(c)).AllowAnonymous();
         gateway.MapPost(paths.MySessionsRevoke, (HttpContext c, MySessions.MySessionsEndpoint s) => s.RevokeAsync(c)).AllowAnonymous().DisableAntiforgery();
         var warmUp = app.Services.GetRequiredService<WarmUp.WarmUpState>();
-        gateway.MapGet(warmUp.SinkPath + "/{**rest}", (WarmUp.WarmUpState s) => s.Running ? Results.Text("ok") : Results.NotFound()).AllowAnonymous().DisableHttpMetrics();
+        gateway.MapGet(warmUp.SinkPath + "/{**rest}", WarmUp.WarmUpRoutes.Sink).AllowAnonymous().DisableHttpMetrics();
         // Any other method on a gateway path is answered here (405), never proxied to the CMS behind.
         var reserved = app.MapGroup("").WithOrder(GatewayEndpointOrder.OtherMethods);
         foreach (var path in paths.Paths.Distinct(StringComparer.OrdinalIgnoreCase))
             reserved.Map(path, MethodNotAllowed).AllowAnonymous().DisableAntiforgery();
-        app.MapReverseProxy();
+        app.MapReverseProxy().ConfigureEndpoints((endpoint, route) =>
+        {
+            // A new random path at every start would be a new metric series every time.
+            if (WarmUp.WarmUpRoutes.IsWarmUpRoute(route)) endpoint.DisableHttpMetrics();
+        });
     }
 
     private static IResult MethodNotAllowed(HttpContext context)

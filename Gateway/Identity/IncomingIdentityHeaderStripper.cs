@@ -19,7 +19,7 @@ internal sealed partial class IncomingIdentityHeaderStripper(RequestDelegate nex
         {
             foreach (var name in forged) headers.Remove(name);
             // The warm-up's own proxied requests arrive at its sink with the headers the gateway injected: not a forgery.
-            if (warmUp.IsSinkRequest(context.Request.Path)) return next(context);
+            if (warmUp.IsSinkRequest(context)) return next(context);
             metrics.AuthFailure("forged-identity-header");
             if (logger.IsEnabled(LogLevel.Information)) LogStripped(logger, forged.Count, string.Join(",", forged));
         }

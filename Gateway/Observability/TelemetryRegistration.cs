@@ -37,8 +37,14 @@ internal static class TelemetryRegistration
             });
         if (!settings.OtlpTraces) return;
         telemetry.WithTracing(tracing => tracing
-            .AddAspNetCoreInstrumentation(o => o.RecordException = false)
-            .AddHttpClientInstrumentation()
+            // Not the warm-up's requests: thousands of spans at every start that are no user's.
+            .AddAspNetCoreInstrumentation(o =>
+            {
+                o.RecordException = false;
+                o.Filter = context => !WarmUp.WarmUpState.IsWarmUpPath(context.Request.Path);
+            })
+            .AddHttpClientInstrumentation(o => o.FilterHttpRequestMessage = request =>
+                request.RequestUri is not { } uri || !uri.AbsolutePath.StartsWith(WarmUp.WarmUpState.PathPrefix, StringComparison.Ordinal))
             .AddOtlpExporter(o => { o.Endpoint = tracesEndpoint; o.Protocol = protocol; }));
     }
 }

@@ -11,7 +11,15 @@ internal sealed class CachedSession(SessionKey key, SessionRecord record, DateTi
     public SessionRecord Record { get; } = record;
     public string ShortHash { get; } = key.ShortHash;
     public DateTimeOffset CachedUntil { get; } = cachedUntil;
-    public ClaimsPrincipal Principal { get; } = GatewayClaims.ToPrincipal(record);
+    /// <summary>The principal proxied requests carry: claims built only if something reads them (<see cref="SessionIdentity"/>).</summary>
+    public ClaimsPrincipal Principal { get; } = GatewayClaims.ToLazyPrincipal(record);
+
+    /// <summary>
+    /// The principal the authentication handler gives the framework (the gateway's own endpoints): an ordinary claims
+    /// identity, so the framework and any claims code there see exactly what they expect. Built on first use: most
+    /// cached sessions only ever make proxied requests.
+    /// </summary>
+    public ClaimsPrincipal FrameworkPrincipal => field ??= GatewayClaims.ToPrincipal(Record);
 
     /// <summary>This session as a request feature: one object per cached session, not one per request.</summary>
     public SessionFeature Feature => field ??= new SessionFeature(this);
@@ -38,9 +46,9 @@ internal sealed class CachedSession(SessionKey key, SessionRecord record, DateTi
     public int EstimatedBytes { get; } = Estimate(record);
 
     // Calibrated with bench --cache-memory (heap after a full collection, 20,000 sessions): the objects of the entry,
-    // its key, its record and its principal (claims built lazily, so none), the digest SessionCookies remembers its
-    // cookie by, and the fixed part of the signed assertion, header and signature (~800), before the session's own strings.
-    private const int FixedBytes = 1_800;
+    // its key, its record and its principal (claims built lazily, so none), its cookie value as SessionCookies remembers
+    // it (ASCII, ~230), and the fixed part of the signed assertion, header and signature (~800), before its own strings.
+    private const int FixedBytes = 2_030;
     // Per role: a string in the record, its part of the roles header and of the assertion.
     private const int PerRoleBytes = 100;
 

@@ -17,8 +17,18 @@ internal static class GatewayClaims
     public const string AccessTokenExpiresAt = "gw:access_token_expires";
     public const string RefreshToken = "gw:refresh_token";
 
-    /// <summary>The principal of a session: sub, amr, email, name and one <see cref="Role"/> claim per role (built on first read).</summary>
-    public static ClaimsPrincipal ToPrincipal(SessionRecord record) => new(new SessionIdentity(record));
+    /// <summary>The principal of a session: sub, amr, email, name and one <see cref="Role"/> claim per role.</summary>
+    public static ClaimsPrincipal ToPrincipal(SessionRecord record)
+    {
+        var claims = new List<Claim>(4 + record.Roles.Length) { new(UserId, record.UserId), new(Method, record.Method) };
+        if (record.Email is not null) claims.Add(new Claim(Email, record.Email));
+        if (record.Name is not null) claims.Add(new Claim(Name, record.Name));
+        foreach (var role in record.Roles) claims.Add(new Claim(Role, role));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, AuthenticationType, Name, Role));
+    }
+
+    /// <summary>The same principal with its claims built on first read (<see cref="SessionIdentity"/>), for proxied requests.</summary>
+    public static ClaimsPrincipal ToLazyPrincipal(SessionRecord record) => new(new SessionIdentity(record));
 
     /// <summary>Builds the record a login hands to sign-in; the id_token and sid stay server-side.</summary>
     public static SessionRecord ToRecord(ClaimsPrincipal principal, DateTimeOffset now, TimeSpan absoluteLifetime)

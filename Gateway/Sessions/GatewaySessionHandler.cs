@@ -30,7 +30,7 @@ internal sealed class GatewaySessionHandler(
 {
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync() =>
         await authenticator.AuthenticateAsync(Context) is { } session
-            ? AuthenticateResult.Success(new AuthenticationTicket(session.Principal, Scheme.Name))
+            ? AuthenticateResult.Success(new AuthenticationTicket(session.FrameworkPrincipal, Scheme.Name))
             : AuthenticateResult.NoResult();
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

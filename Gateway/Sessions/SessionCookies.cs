@@ -14,15 +14,11 @@ namespace Gateway.Sessions;
 /// </summary>
 internal sealed class SessionCookies
 {
-    private const int MaxCookieLength = 512;
+    private const int MaxCookieLength = VerifiedCookieMemo.MaxValueLength;
+    private static readonly System.Buffers.SearchValues<char> Base64UrlCharacters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
-    // Unprotect derives subkeys, decrypts and checks a MAC: tens of microseconds on every request. A cookie
-    // value that verified once maps to the same key forever, so remember it (bounded). Only values that
-    // verified are remembered; a tampered value always takes the full check. Revocation is unaffected:
-    // the key is still resolved through the session cache and store on every request. Remembered by the
-    // SHA-256 of the value, not the value: 32 bytes instead of ~370, and matching one takes a second preimage.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<CookieDigest, SessionKey> _verified = new();
-    private readonly int _maxVerified;
+    private readonly VerifiedCookieMemo _verified;
     private readonly IDataProtector _protector;
     private readonly GatewaySessionOptions _options;
     private readonly string _httpsName;
@@ -32,7 +28,7 @@ internal sealed class SessionCookies
     {
         _options = options.Value.Session;
         // No more remembered cookies than the session cache could hold sessions (each of which is at least ~2 KB).
-        _maxVerified = (int)Math.Max(1, Math.Min(_options.CacheMaxEntries, _options.CacheMaxMegabytes * 1024L * 1024L / 2048));
+        _verified = new VerifiedCookieMemo((int)Math.Max(1, Math.Min(_options.CacheMaxEntries, _options.CacheMaxMegabytes * 1024L * 1024L / 2048)));
         _protector = dataProtection.CreateProtector("Gateway.SessionCookie.v1");
         _httpsName = (_options.CookieDomain is null ? "__Host-" : "__Secure-") + _options.CookieName;
         _keyRing = keyRing;
@@ -108,15 +104,15 @@ internal sealed class SessionCookies
     private SessionKey? Verify(ReadOnlySpan<char> value)
     {
         if (value.IsEmpty || value.Length > MaxCookieLength) return null;
-        var digest = CookieDigest.Of(value);
-        if (_verified.TryGetValue(digest, out var known)) return known;
+        if (_verified.TryGet(value, out var known)) return known;
+        // The decoder skips white space and padding: without this, one valid cookie would have endless spellings.
+        if (value.ContainsAnyExcept(Base64UrlCharacters)) return null;
         try
         {
             var bytes = Base64Url.DecodeFromChars(value);
             var plain = _protector.Unprotect(bytes);
             if (!SessionKey.TryParse(Encoding.ASCII.GetString(plain), out var key)) return null;
-            if (_verified.Count >= _maxVerified) _verified.Clear();
-            _verified[digest] = key;
+            _verified.Remember(value, key);
             return key;
         }
         catch (FormatException)

@@ -6,7 +6,11 @@ namespace Gateway.Sessions;
 /// A cached session's identity, with its claims built from the record on first use. A signed-in proxied request only
 /// asks whether the identity is authenticated and in a role, which this answers from the record; the claim objects
 /// (about two thirds of a principal's memory) are built only for the few that read claims, once per cached session.
-/// One instance serves every request of the session, so it cannot be changed.
+/// One instance serves every request of the session, so its claims cannot be changed.
+/// Known difference from a plain <see cref="ClaimsIdentity"/>: the base class's copy constructors and <c>WriteTo</c>
+/// read its private claim list, which stays empty here, so a copy made with <c>new ClaimsIdentity(identity)</c> has no
+/// claims (it fails closed: no roles, no name); <see cref="Clone"/> copies them. The gateway's own endpoints get an
+/// ordinary identity instead (<see cref="CachedSession.FrameworkPrincipal"/>).
 /// </summary>
 internal sealed class SessionIdentity(SessionRecord record)
     : ClaimsIdentity(GatewayClaims.AuthenticationType, GatewayClaims.Name, GatewayClaims.Role)

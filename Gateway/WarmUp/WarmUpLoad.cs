@@ -4,32 +4,45 @@ namespace Gateway.WarmUp;
 
 /// <summary>
 /// The warm-up's traffic: a few concurrent loops over loopback, in the mix a replica serves: mostly signed-in requests
-/// (identity headers and assertion), some on a public route with and without the cookie.
+/// (identity headers and assertion), some on a public route with and without the cookie. Every answer must carry the
+/// sink's nonce: one that does not came from somewhere else (an upstream), and stops the warm-up at once.
 /// </summary>
-internal sealed class WarmUpLoad(Uri self, WarmUpRoutes routes, string cookie)
+internal sealed class WarmUpLoad(Uri self, string? host, WarmUpRoutes routes, string cookie, string nonce)
 {
     private long _requests;
     private long _failures;
+    private volatile string? _foreignAnswer;
 
     public long Failures => Interlocked.Read(ref _failures);
 
     public long Requests => Interlocked.Read(ref _requests);
 
-    /// <summary>Sends requests until <paramref name="settled"/> (asked once a settle window) says so; returns the request count.</summary>
-    public async Task<(long Requests, bool Settled)> RunUntilAsync(Func<bool> settled, CancellationToken cancellationToken)
+    /// <summary>One public request without the cookie: the routes lead to the sink, or nothing signed in is sent.</summary>
+    public async Task ProbeAsync(CancellationToken cancellationToken)
     {
-        using var handler = new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) };
-        using var client = new HttpClient(handler) { BaseAddress = self, Timeout = TimeSpan.FromSeconds(5) };
+        using var client = Client(out var handler);
+        using (handler)
+        using (var response = await SendAsync(client, routes.PublicPath, withCookie: false, cancellationToken))
+        {
+            if (!FromSink(response)) throw new InvalidOperationException($"the warm-up's public route was answered {(int)response.StatusCode} without the sink's nonce");
+        }
+    }
+
+    /// <summary>Sends requests until <paramref name="settled"/> (asked once a settle window) says so.</summary>
+    public async Task<bool> RunUntilAsync(Func<bool> settled, CancellationToken cancellationToken)
+    {
+        using var client = Client(out var handler);
+        using var _ = handler;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var loops = Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount * 2, 2, 8)).Select(i => LoopAsync(client, i, stop.Token)).ToList();
+        var loops = Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount * 2, 2, 8)).Select(i => LoopAsync(client, i, stop)).ToList();
         var done = false;
         try
         {
             using var timer = new PeriodicTimer(WarmUpService.SettleWindow);
             while (!done && await timer.WaitForNextTickAsync(cancellationToken))
             {
-                if (Interlocked.Read(ref _requests) > 200 && Failures * 2 > Interlocked.Read(ref _requests))
-                    throw new InvalidOperationException($"{Failures} of {Interlocked.Read(ref _requests)} warm-up requests failed");
+                if (_foreignAnswer is { } foreign) throw new InvalidOperationException(foreign);
+                if (Requests > 200 && Failures * 2 > Requests) throw new InvalidOperationException($"{Failures} of {Requests} warm-up requests failed");
                 done = settled();
             }
         }
@@ -38,12 +51,33 @@ internal sealed class WarmUpLoad(Uri self, WarmUpRoutes routes, string cookie)
             await stop.CancelAsync();
             await Task.WhenAll(loops);
         }
-        return (Interlocked.Read(ref _requests), done);
+        if (_foreignAnswer is { } last) throw new InvalidOperationException(last);
+        return done;
     }
 
-    private async Task LoopAsync(HttpClient client, int worker, CancellationToken cancellationToken)
+    private HttpClient Client(out SocketsHttpHandler handler)
     {
-        for (var i = worker; !cancellationToken.IsCancellationRequested; i++)
+        handler = new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) };
+        return new HttpClient(handler, disposeHandler: false) { BaseAddress = self, Timeout = TimeSpan.FromSeconds(5) };
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpClient client, string path, bool withCookie, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Accept.ParseAdd("text/html");
+        if (host is not null) request.Headers.Host = host;
+        if (withCookie) request.Headers.TryAddWithoutValidation("Cookie", cookie);
+        var response = await client.SendAsync(request, cancellationToken);
+        await response.Content.LoadIntoBufferAsync(cancellationToken);
+        return response;
+    }
+
+    private bool FromSink(HttpResponseMessage response) =>
+        response.StatusCode == HttpStatusCode.OK && response.Headers.TryGetValues(WarmUpState.NonceHeader, out var values) && values.SingleOrDefault() == nonce;
+
+    private async Task LoopAsync(HttpClient client, int worker, CancellationTokenSource stop)
+    {
+        for (var i = worker; !stop.IsCancellationRequested; i++)
         {
             // Of 8: 6 signed in, 1 public with the cookie, 1 anonymous. No challenges: each one is logged.
             var (path, withCookie) = (i % 8) switch
@@ -54,19 +88,23 @@ internal sealed class WarmUpLoad(Uri self, WarmUpRoutes routes, string cookie)
             };
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, path);
-                request.Headers.Accept.ParseAdd("text/html");
-                if (withCookie) request.Headers.TryAddWithoutValidation("Cookie", cookie);
-                using var response = await client.SendAsync(request, cancellationToken);
-                await response.Content.CopyToAsync(Stream.Null, cancellationToken);
-                if (response.StatusCode != HttpStatusCode.OK) Interlocked.Increment(ref _failures);
+                using var response = await SendAsync(client, path, withCookie, stop.Token);
+                if (!response.Headers.Contains(WarmUpState.NonceHeader) && response.StatusCode != HttpStatusCode.Found && response.StatusCode != HttpStatusCode.Unauthorized)
+                {
+                    // Not the sink and not the gateway refusing: something else answered. Nothing more is sent.
+                    _foreignAnswer = $"a warm-up request ({(withCookie ? "with" : "without")} the cookie) was answered {(int)response.StatusCode} without the sink's nonce";
+                    await stop.CancelAsync();
+                    return;
+                }
+                if (!FromSink(response)) Interlocked.Increment(ref _failures);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
                 return;
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
+                // A refused connection or a request over its 5 s: counted; too many end the warm-up.
                 Interlocked.Increment(ref _failures);
             }
             Interlocked.Increment(ref _requests);

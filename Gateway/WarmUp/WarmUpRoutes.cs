@@ -5,17 +5,31 @@ namespace Gateway.WarmUp;
 
 /// <summary>
 /// The warm-up's own YARP routes, served next to the route file's: one for signed-in users with every identity header
-/// and the assertion, one public, both towards the replica's own sink. They exist only while the warm-up runs.
+/// and the assertion, one public, both towards the replica's own sink. They exist only while the warm-up runs. Their
+/// ids start with <see cref="ProxyConfigValidator.ReservedIdPrefix"/>, which a route file may not use (YARP would
+/// reject both providers' routes on a duplicate id).
 /// </summary>
 internal sealed class WarmUpRoutes(WarmUpState state) : IProxyConfigProvider
 {
-    public const string ClusterId = "_gateway-warm-up";
+    public const string SignedInRouteId = ProxyConfigValidator.ReservedIdPrefix + "-warm-up-signed";
+    public const string PublicRouteId = ProxyConfigValidator.ReservedIdPrefix + "-warm-up-public";
+    private const string ClusterId = ProxyConfigValidator.ReservedIdPrefix + "-warm-up";
     private volatile ProxyConfigVersion _config = ProxyConfigVersion.Empty();
 
     public string SignedInPath => state.Root + "/signed/page";
     public string PublicPath => state.Root + "/public/page";
 
     public IProxyConfig GetConfig() => _config;
+
+    public static bool IsWarmUpRoute(RouteConfig route) => route.RouteId is SignedInRouteId or PublicRouteId;
+
+    /// <summary>The sink: while the warm-up runs, 200 with the run's nonce; otherwise 404.</summary>
+    public static IResult Sink(HttpContext context, WarmUpState state)
+    {
+        if (!state.Running) return Results.NotFound();
+        context.Response.Headers[WarmUpState.NonceHeader] = state.Nonce;
+        return Results.Text("ok");
+    }
 
     public void Open(Uri self)
     {
@@ -27,13 +41,15 @@ internal sealed class WarmUpRoutes(WarmUpState state) : IProxyConfigProvider
             // Ahead of every route-file route (they start at FirstForRoutes), behind the gateway's own endpoints.
             Order = GatewayEndpointOrder.OtherMethods,
             Match = new RouteMatch { Path = path },
+            // The sink sees the Host the warm-up sent, so host filtering (AllowedHosts) judges both hops alike.
+            Transforms = [new Dictionary<string, string> { ["RequestHeaderOriginalHost"] = "true" }],
         };
         var cluster = new ClusterConfig
         {
             ClusterId = ClusterId,
             Destinations = new Dictionary<string, DestinationConfig> { ["self"] = new() { Address = new Uri(self, state.SinkPath).ToString() } },
         };
-        Swap(new ProxyConfigVersion([Route("_gateway-warm-up-signed", "default", state.Root + "/signed/{**rest}"), Route("_gateway-warm-up-public", "anonymous", state.Root + "/public/{**rest}")], [cluster]));
+        Swap(new ProxyConfigVersion([Route(SignedInRouteId, "default", state.Root + "/signed/{**rest}"), Route(PublicRouteId, "anonymous", state.Root + "/public/{**rest}")], [cluster]));
     }
 
     public void Close() => Swap(ProxyConfigVersion.Empty());

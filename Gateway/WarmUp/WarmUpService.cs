@@ -6,6 +6,7 @@ using Gateway.Sessions;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy;
 
 namespace Gateway.WarmUp;
 
@@ -13,20 +14,23 @@ namespace Gateway.WarmUp;
 /// Once the server listens, sends the replica's own pipeline the requests it will serve (signed in with headers and
 /// assertion, a public route with and without the cookie) over loopback until the JIT has settled: until a whole second
 /// of such traffic compiles (almost) no new method, which is when the hot code runs at its final tier and the request
-/// rate stops climbing (bench/ --cold-start).
-/// The signed-in session lives only in this replica's session cache, never in the store; its routes lead to a sink
-/// inside the process, so nothing reaches an upstream. Then the session and routes are removed and /readyz turns
-/// ready. Everything that can stop it (no http listener, the key ring not loaded, an error) ends it early with a
-/// logged reason: a warm-up never keeps a replica unready past <see cref="WarmUpOptions.MaxDuration"/>.
+/// rate stops climbing (bench/ --cold-start). The signed-in session lives only in this replica's session cache, never
+/// in the store, and is never touched; its routes lead to a sink inside the process, which answers with a nonce: a
+/// request answered without it stops the warm-up, so nothing more reaches an upstream. Then the session and routes are
+/// removed and /readyz turns ready. Everything that can stop it (no http listener, the key ring not loaded, the cache
+/// not trusted, an error) ends it early with a logged reason: a warm-up never keeps a replica unready past
+/// <see cref="WarmUpOptions.MaxDuration"/>, and a replica shutting down never turns ready.
 /// </summary>
 internal sealed partial class WarmUpService(
     IServer server,
     IHostApplicationLifetime lifetime,
     WarmUpState state,
     WarmUpRoutes routes,
+    IProxyStateLookup proxyState,
     SessionCookies cookies,
     SessionCache cache,
     KeyRingReadiness keyRing,
+    IConfiguration configuration,
     IOptions<GatewayOptions> options,
     TimeProvider time,
     ILogger<WarmUpService> logger) : BackgroundService
@@ -36,17 +40,21 @@ internal sealed partial class WarmUpService(
     // A settled process still compiles the odd method (a timer, a rare branch); more than this per window is the JIT at work.
     private const int QuietMethodsPerWindow = 5;
     private readonly WarmUpOptions _options = options.Value.WarmUp;
+    private readonly GatewaySessionOptions _session = options.Value.Session;
+    private readonly Queue<long> _recent = new();
+
+    internal static TimeSpan SettleWindow => Window;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
             if (!_options.Enabled) return;
-            if (!await StartedAsync(stoppingToken)) return;
+            await StartedAsync(stoppingToken);
             var self = LoopbackAddress(server.Features.Get<IServerAddressesFeature>()?.Addresses ?? []);
             if (self is null)
             {
-                LogSkipped(logger, "no http:// address to reach this replica on (https-only, unix socket or a test server)");
+                LogSkipped(logger, "no http:// address to reach this replica on (https-only, a socket or pipe, or a test server)");
                 return;
             }
             await RunAsync(self, stoppingToken);
@@ -61,17 +69,16 @@ internal sealed partial class WarmUpService(
         finally
         {
             routes.Close();
-            state.Finish();
+            if (!stoppingToken.IsCancellationRequested) state.Finish();
         }
     }
 
-    private async Task<bool> StartedAsync(CancellationToken stoppingToken)
+    private async Task StartedAsync(CancellationToken stoppingToken)
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var onStarted = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
         using var onStopping = stoppingToken.Register(() => started.TrySetCanceled(stoppingToken));
         await started.Task;
-        return true;
     }
 
     private async Task RunAsync(Uri self, CancellationToken stoppingToken)
@@ -79,30 +86,45 @@ internal sealed partial class WarmUpService(
         var clock = Stopwatch.StartNew();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         deadline.CancelAfter(_options.MaxDuration);
+        if (_session.CacheMaxEntries == 0 || _session.CacheMaxMegabytes == 0 || _session.CacheDuration == TimeSpan.Zero)
+        {
+            LogSkipped(logger, "the session cache is off (Gateway:Session:Cache*), so no session can be served without the store");
+            return;
+        }
         // A replica that starts while Redis is down has no key ring yet: no cookie can be made, and it is not ready anyway.
-        while (!keyRing.IsUsable())
+        // With Redis the cache is trusted only once the revocation feed is subscribed; until then it keeps nothing.
+        while (!keyRing.IsUsable() || !cache.IsTrusted)
         {
             if (clock.Elapsed > _options.MaxDuration / 2)
             {
-                LogSkipped(logger, "the DataProtection key ring did not load");
+                LogSkipped(logger, keyRing.IsUsable() ? "the session cache is not trusted (the revocation feed is down)" : "the DataProtection key ring did not load");
                 return;
             }
             await Task.Delay(Window, time, deadline.Token);
         }
 
-        var now = time.GetUtcNow();
         var key = SessionKey.NewFor(WarmUpUser.Id);
-        var session = new CachedSession(key, WarmUpUser.Record(key, now, _options.MaxDuration), now, now + _options.MaxDuration);
-        cache.Set(session, cache.Generation);
         var cookie = $"{cookies.NameFor(https: false)}={cookies.Protect(key)}";
         routes.Open(self);
         state.Start();
         try
         {
-            var load = new WarmUpLoad(self, routes, cookie);
-            _load = load;
-            var (requests, settled) = await load.RunUntilAsync(() => Settled(clock), deadline.Token);
-            LogFinished(logger, (long)clock.Elapsed.TotalMilliseconds, requests, load.Failures, System.Runtime.JitInfo.GetCompiledMethodCount(), settled);
+            while (!proxyState.TryGetRoute(WarmUpRoutes.SignedInRouteId, out _) || !proxyState.TryGetRoute(WarmUpRoutes.PublicRouteId, out _))
+                await Task.Delay(TimeSpan.FromMilliseconds(20), time, deadline.Token);
+            var load = new WarmUpLoad(self, HostFor(configuration["AllowedHosts"]), routes, cookie, state.Nonce);
+            await load.ProbeAsync(deadline.Token);
+
+            var now = time.GetUtcNow();
+            // Last touched "at the end": never due for a sliding-expiry write, which the store would answer "no such session".
+            var session = new CachedSession(key, WarmUpUser.Record(key, now, _options.MaxDuration), now + _options.MaxDuration, now + _options.MaxDuration);
+            cache.Set(session, cache.Generation);
+            var settled = await load.RunUntilAsync(() =>
+            {
+                // A revocation of everything, or the feed dropping and coming back, empties the cache: put it back.
+                if (cache.Peek(key) is null) cache.Set(session, cache.Generation);
+                return Settled(clock, load);
+            }, deadline.Token);
+            LogFinished(logger, (long)clock.Elapsed.TotalMilliseconds, load.Requests, load.Failures, System.Runtime.JitInfo.GetCompiledMethodCount(), settled);
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
@@ -114,14 +136,11 @@ internal sealed partial class WarmUpService(
         }
     }
 
-    private readonly Queue<long> _recent = new();
-    private WarmUpLoad? _load;
-
     /// <summary>Called once a <see cref="Window"/>: true when the last <see cref="QuietWindows"/> windows each compiled almost nothing.</summary>
-    private bool Settled(Stopwatch clock)
+    private bool Settled(Stopwatch clock, WarmUpLoad load)
     {
         _recent.Enqueue(System.Runtime.JitInfo.GetCompiledMethodCount());
-        LogProgress(logger, (long)clock.Elapsed.TotalMilliseconds, _recent.Last(), _load?.Requests ?? 0);
+        LogProgress(logger, (long)clock.Elapsed.TotalMilliseconds, _recent.Last(), load.Requests);
         if (_recent.Count <= QuietWindows) return false;
         var oldest = _recent.Dequeue();
         return clock.Elapsed > TimeSpan.FromSeconds(1) && _recent.Last() - oldest <= QuietWindows * QuietMethodsPerWindow;
@@ -133,14 +152,23 @@ internal sealed partial class WarmUpService(
         foreach (var address in addresses)
         {
             if (!Uri.TryCreate(address.Replace("://+:", "://0.0.0.0:", StringComparison.Ordinal).Replace("://*:", "://0.0.0.0:", StringComparison.Ordinal), UriKind.Absolute, out var uri)
-                || uri.Scheme != Uri.UriSchemeHttp || uri.Host == "unix") continue;
+                || uri.Scheme != Uri.UriSchemeHttp || uri.Host is "unix" or "pipe") continue;
             var host = uri.Host is "0.0.0.0" or "[::]" or "localhost" ? "127.0.0.1" : uri.Host;
             return new UriBuilder(Uri.UriSchemeHttp, host, uri.Port).Uri;
         }
         return null;
     }
 
-    internal static TimeSpan SettleWindow => Window;
+    /// <summary>
+    /// The Host the warm-up sends: none of its own when any host is allowed, else one that <c>AllowedHosts</c> (host
+    /// filtering) lets through: its first name, a wildcard made concrete.
+    /// </summary>
+    internal static string? HostFor(string? allowedHosts)
+    {
+        var hosts = (allowedHosts ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (hosts.Length == 0 || hosts.Contains("*")) return null;
+        return hosts[0].StartsWith("*.", StringComparison.Ordinal) ? "warm-up" + hosts[0][1..] : hosts[0];
+    }
 
     [LoggerMessage(EventId = LogEvents.WarmUpFinished, EventName = nameof(LogEvents.WarmUpFinished), Level = LogLevel.Information,
         Message = "Warm-up over after {ElapsedMs} ms: {Requests} requests ({Failures} failed), {CompiledMethods} methods compiled, JIT settled: {Settled}")]
@@ -151,6 +179,6 @@ internal sealed partial class WarmUpService(
     private static partial void LogProgress(ILogger logger, long elapsedMs, long compiledMethods, long requests);
 
     [LoggerMessage(EventId = LogEvents.WarmUpSkipped, EventName = nameof(LogEvents.WarmUpSkipped), Level = LogLevel.Warning,
-        Message = "Warm-up skipped, the replica reports ready without it: {Reason}")]
+        Message = "Warm-up skipped or stopped, the replica reports ready without it: {Reason}")]
     private static partial void LogSkipped(ILogger logger, string reason);
 }

@@ -1,20 +1,30 @@
+using System.Net;
 using System.Security.Cryptography;
 
 namespace Gateway.WarmUp;
 
 /// <summary>
 /// Where the warm-up runs and whether it is over. Its paths carry 128 random bits chosen at start, so nobody outside
-/// the process can reach them; and once the warm-up is over they answer nothing of the gateway's own.
+/// the process can reach them; once the warm-up is over they answer nothing of the gateway's own. Its sink answers
+/// with <see cref="Nonce"/>, so the warm-up can tell its sink from anything else that might answer.
 /// </summary>
 internal sealed class WarmUpState
 {
+    /// <summary>Every warm-up path starts with this (telemetry leaves them out).</summary>
+    public const string PathPrefix = "/_gateway/warm-up/";
+
+    /// <summary>The response header that carries <see cref="Nonce"/> from the sink.</summary>
+    public const string NonceHeader = "X-Gateway-Warm-Up";
+
     private const int Pending = 0, Warming = 1, Over = 2;
     private int _phase = Pending;
 
     /// <summary>Root of the warm-up's routes and sink, e.g. <c>/_gateway/warm-up/3f…</c>.</summary>
-    public string Root { get; } = "/_gateway/warm-up/" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    public string Root { get; } = PathPrefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
     public string SinkPath => Root + "/sink";
+
+    public string Nonce { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
     /// <summary>True while warm-up requests are under way: only then does the sink answer.</summary>
     public bool Running => Volatile.Read(ref _phase) == Warming;
@@ -22,8 +32,15 @@ internal sealed class WarmUpState
     /// <summary>True once the warm-up finished, gave up or was never wanted: readiness waits for it.</summary>
     public bool IsOver => Volatile.Read(ref _phase) == Over;
 
-    /// <summary>A request for the sink while the warm-up runs: it comes from this process (nobody else knows the path).</summary>
-    public bool IsSinkRequest(PathString path) => Running && path.StartsWithSegments(SinkPath, StringComparison.Ordinal);
+    public static bool IsWarmUpPath(PathString path) => path.StartsWithSegments(PathPrefix.TrimEnd('/'), StringComparison.Ordinal);
+
+    /// <summary>
+    /// A request for the sink while the warm-up runs, from this host: it comes from this process (nobody else knows
+    /// the path). Its identity headers are the gateway's own, injected on the way; they are still removed.
+    /// </summary>
+    public bool IsSinkRequest(HttpContext context) =>
+        Running && context.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address)
+        && context.Request.Path.StartsWithSegments(SinkPath, StringComparison.Ordinal);
 
     public void Start() => Interlocked.CompareExchange(ref _phase, Warming, Pending);
 
