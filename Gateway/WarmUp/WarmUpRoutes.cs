@@ -23,12 +23,18 @@ internal sealed class WarmUpRoutes(WarmUpState state) : IProxyConfigProvider
 
     public static bool IsWarmUpRoute(RouteConfig route) => route.RouteId is SignedInRouteId or PublicRouteId;
 
+    // Answered like a small page from a CMS (HTML with a length, a few KB), so the response side of the proxy, not only
+    // the request side, runs its usual course while warming.
+    private static readonly byte[] Page = System.Text.Encoding.UTF8.GetBytes(
+        "<!doctype html><html><head><title>warm-up</title></head><body>" + string.Concat(Enumerable.Repeat("<p>The gateway warms up.</p>", 64)) + "</body></html>");
+
     /// <summary>The sink: while the warm-up runs, 200 with the run's nonce; otherwise 404.</summary>
     public static IResult Sink(HttpContext context, WarmUpState state)
     {
         if (!state.Running) return Results.NotFound();
         context.Response.Headers[WarmUpState.NonceHeader] = state.Nonce;
-        return Results.Text("ok");
+        context.Response.Headers.CacheControl = "no-cache";
+        return Results.Bytes(Page, "text/html; charset=utf-8");
     }
 
     public void Open(Uri self)

@@ -10,7 +10,8 @@ namespace Bench;
 /// traffic), for 15 s, then 5 s more as its steady rate. Prints how long it took to become ready, req/s per second
 /// and how long it took to reach 90 % of steady. Variants: no warm-up (every request from the first one on is load),
 /// the default warm-up, the warm-up with tiered PGO off and also without the call-counting delay, and ReadyToRun
-/// (published here with crossgen) with the warm-up. Options: --rounds N (default 2).
+/// (published here with crossgen) with the warm-up. Options: --rounds N (default 2), --only NAME (variants whose name
+/// contains NAME).
 /// </summary>
 internal static class ColdStart
 {
@@ -51,6 +52,9 @@ internal static class ColdStart
                 ("warm-up, no PGO, no delay", jitDll, new() { ["DOTNET_TieredPGO"] = "0", ["DOTNET_TC_CallCountingDelayMs"] = "0" }),
                 ("ReadyToRun + warm-up", r2rDll, []),
             };
+            // --only NAME: just the variants whose name contains NAME (e.g. to compare one change quickly).
+            var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
+            if (only is not null) variants = variants.Where(v => v.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToArray();
             var curves = variants.ToDictionary(v => v.Name, _ => new List<(double StartMs, double[] Rates, double Steady)>());
             for (var round = 0; round < rounds; round++)
                 foreach (var (name, dll, env) in variants)
