@@ -139,7 +139,7 @@ public sealed class WarmUpTests(SharedRedis redis)
         // Stands in for a misrouted warm-up: an upstream answering 200 to everything, without the sink's nonce.
         await using var upstream = await RecordingUpstream.StartAsync();
         var routes = new WarmUpRoutes(new WarmUpState());
-        var load = new WarmUpLoad(new Uri(upstream.BaseUrl), null, routes, "gw_session=warm-up-cookie", "nonce");
+        using var load = new WarmUpLoad(new Uri(upstream.BaseUrl), null, routes, "gw_session=warm-up-cookie", "nonce");
 
         var probe = await Assert.ThrowsAsync<InvalidOperationException>(() => load.ProbeAsync(CancellationToken.None));
         Assert.Contains("without the sink's nonce", probe.Message);

@@ -20,11 +20,22 @@ internal static class GatewayClaims
     /// <summary>The principal of a session: sub, amr, email, name and one <see cref="Role"/> claim per role.</summary>
     public static ClaimsPrincipal ToPrincipal(SessionRecord record)
     {
-        var claims = new List<Claim>(4 + record.Roles.Length) { new(UserId, record.UserId), new(Method, record.Method) };
-        if (record.Email is not null) claims.Add(new Claim(Email, record.Email));
-        if (record.Name is not null) claims.Add(new Claim(Name, record.Name));
-        foreach (var role in record.Roles) claims.Add(new Claim(Role, role));
-        return new ClaimsPrincipal(new ClaimsIdentity(claims, AuthenticationType, Name, Role));
+        var identity = new ClaimsIdentity(AuthenticationType, Name, Role);
+        // Made with the identity as their subject, so AddClaims takes them as they are instead of cloning each.
+        identity.AddClaims(ClaimsOf(record, identity));
+        return new ClaimsPrincipal(identity);
+    }
+
+    /// <summary>A session's claims, for <paramref name="subject"/>: what both the eager and the lazy identity hold.</summary>
+    internal static List<Claim> ClaimsOf(SessionRecord record, ClaimsIdentity subject)
+    {
+        var claims = new List<Claim>(4 + record.Roles.Length) { Of(UserId, record.UserId), Of(Method, record.Method) };
+        if (record.Email is not null) claims.Add(Of(Email, record.Email));
+        if (record.Name is not null) claims.Add(Of(Name, record.Name));
+        foreach (var role in record.Roles) claims.Add(Of(Role, role));
+        return claims;
+
+        Claim Of(string type, string value) => new(type, value, ClaimValueTypes.String, ClaimsIdentity.DefaultIssuer, ClaimsIdentity.DefaultIssuer, subject);
     }
 
     /// <summary>The same principal with its claims built on first read (<see cref="SessionIdentity"/>), for proxied requests.</summary>

@@ -42,15 +42,10 @@ internal sealed class SessionIdentity(SessionRecord record)
 
     private List<Claim> Build()
     {
-        var claims = new List<Claim>(4 + record.Roles.Length) { Claim(GatewayClaims.UserId, record.UserId), Claim(GatewayClaims.Method, record.Method) };
-        if (record.Email is not null) claims.Add(Claim(GatewayClaims.Email, record.Email));
-        if (record.Name is not null) claims.Add(Claim(GatewayClaims.Name, record.Name));
-        foreach (var role in record.Roles) claims.Add(Claim(GatewayClaims.Role, role));
+        var claims = GatewayClaims.ClaimsOf(record, this);
         // Two requests may build at once; both see the list published first.
         return Interlocked.CompareExchange(ref _claims, claims, null) ?? claims;
     }
-
-    private Claim Claim(string type, string value) => new(type, value, ClaimValueTypes.String, DefaultIssuer, DefaultIssuer, this);
 
     private static NotSupportedException Shared() =>
         new("A session's identity is shared by all its requests and cannot be changed; clone it first.");

@@ -7,8 +7,13 @@ namespace Gateway.WarmUp;
 /// (identity headers and assertion), some on a public route with and without the cookie. Every answer must carry the
 /// sink's nonce: one that does not came from somewhere else (an upstream), and stops the warm-up at once.
 /// </summary>
-internal sealed class WarmUpLoad(Uri self, string? host, WarmUpRoutes routes, string cookie, string nonce)
+internal sealed class WarmUpLoad(Uri self, string? host, WarmUpRoutes routes, string cookie, string nonce) : IDisposable
 {
+    private readonly HttpClient _client = new(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) })
+    {
+        BaseAddress = self,
+        Timeout = TimeSpan.FromSeconds(5),
+    };
     private long _requests;
     private long _failures;
     private volatile string? _foreignAnswer;
@@ -20,21 +25,15 @@ internal sealed class WarmUpLoad(Uri self, string? host, WarmUpRoutes routes, st
     /// <summary>One public request without the cookie: the routes lead to the sink, or nothing signed in is sent.</summary>
     public async Task ProbeAsync(CancellationToken cancellationToken)
     {
-        using var client = Client(out var handler);
-        using (handler)
-        using (var response = await SendAsync(client, routes.PublicPath, withCookie: false, cancellationToken))
-        {
-            if (!FromSink(response)) throw new InvalidOperationException($"the warm-up's public route was answered {(int)response.StatusCode} without the sink's nonce");
-        }
+        using var response = await SendAsync(routes.PublicPath, withCookie: false, cancellationToken);
+        if (!FromSink(response)) throw new InvalidOperationException($"the warm-up's public route was answered {(int)response.StatusCode} without the sink's nonce");
     }
 
     /// <summary>Sends requests until <paramref name="settled"/> (asked once a settle window) says so.</summary>
     public async Task<bool> RunUntilAsync(Func<bool> settled, CancellationToken cancellationToken)
     {
-        using var client = Client(out var handler);
-        using var _ = handler;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var loops = Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount * 2, 2, 8)).Select(i => LoopAsync(client, i, stop)).ToList();
+        var loops = Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount * 2, 2, 8)).Select(i => LoopAsync(i, stop)).ToList();
         var done = false;
         try
         {
@@ -55,19 +54,15 @@ internal sealed class WarmUpLoad(Uri self, string? host, WarmUpRoutes routes, st
         return done;
     }
 
-    private HttpClient Client(out SocketsHttpHandler handler)
-    {
-        handler = new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) };
-        return new HttpClient(handler, disposeHandler: false) { BaseAddress = self, Timeout = TimeSpan.FromSeconds(5) };
-    }
+    public void Dispose() => _client.Dispose();
 
-    private async Task<HttpResponseMessage> SendAsync(HttpClient client, string path, bool withCookie, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendAsync(string path, bool withCookie, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Accept.ParseAdd("text/html");
         if (host is not null) request.Headers.Host = host;
         if (withCookie) request.Headers.TryAddWithoutValidation("Cookie", cookie);
-        var response = await client.SendAsync(request, cancellationToken);
+        var response = await _client.SendAsync(request, cancellationToken);
         await response.Content.LoadIntoBufferAsync(cancellationToken);
         return response;
     }
@@ -75,7 +70,7 @@ internal sealed class WarmUpLoad(Uri self, string? host, WarmUpRoutes routes, st
     private bool FromSink(HttpResponseMessage response) =>
         response.StatusCode == HttpStatusCode.OK && response.Headers.TryGetValues(WarmUpState.NonceHeader, out var values) && values.SingleOrDefault() == nonce;
 
-    private async Task LoopAsync(HttpClient client, int worker, CancellationTokenSource stop)
+    private async Task LoopAsync(int worker, CancellationTokenSource stop)
     {
         for (var i = worker; !stop.IsCancellationRequested; i++)
         {
@@ -88,15 +83,19 @@ internal sealed class WarmUpLoad(Uri self, string? host, WarmUpRoutes routes, st
             };
             try
             {
-                using var response = await SendAsync(client, path, withCookie, stop.Token);
-                if (!response.Headers.Contains(WarmUpState.NonceHeader) && response.StatusCode != HttpStatusCode.Found && response.StatusCode != HttpStatusCode.Unauthorized)
+                using var response = await SendAsync(path, withCookie, stop.Token);
+                if (!FromSink(response))
                 {
-                    // Not the sink and not the gateway refusing: something else answered. Nothing more is sent.
-                    _foreignAnswer = $"a warm-up request ({(withCookie ? "with" : "without")} the cookie) was answered {(int)response.StatusCode} without the sink's nonce";
-                    await stop.CancelAsync();
-                    return;
+                    if (response.StatusCode is not (HttpStatusCode.Found or HttpStatusCode.Unauthorized))
+                    {
+                        // Not the sink and not the gateway refusing: something else answered. Nothing more is sent.
+                        _foreignAnswer = $"a warm-up request ({(withCookie ? "with" : "without")} the cookie) was answered {(int)response.StatusCode} without the sink's nonce";
+                        await stop.CancelAsync();
+                        return;
+                    }
+                    // The gateway refusing (the session left the cache): counted; too many end the warm-up.
+                    Interlocked.Increment(ref _failures);
                 }
-                if (!FromSink(response)) Interlocked.Increment(ref _failures);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {

@@ -16,8 +16,8 @@ internal sealed class WarmUpRoutes(WarmUpState state) : IProxyConfigProvider
     private const string ClusterId = ProxyConfigValidator.ReservedIdPrefix + "-warm-up";
     private volatile ProxyConfigVersion _config = ProxyConfigVersion.Empty();
 
-    public string SignedInPath => state.Root + "/signed/page";
-    public string PublicPath => state.Root + "/public/page";
+    public string SignedInPath { get; } = state.Root + "/signed/page";
+    public string PublicPath { get; } = state.Root + "/public/page";
 
     public IProxyConfig GetConfig() => _config;
 

@@ -111,7 +111,7 @@ internal sealed partial class WarmUpService(
         {
             while (!proxyState.TryGetRoute(WarmUpRoutes.SignedInRouteId, out _) || !proxyState.TryGetRoute(WarmUpRoutes.PublicRouteId, out _))
                 await Task.Delay(TimeSpan.FromMilliseconds(20), time, deadline.Token);
-            var load = new WarmUpLoad(self, HostFor(configuration["AllowedHosts"]), routes, cookie, state.Nonce);
+            using var load = new WarmUpLoad(self, HostFor(configuration["AllowedHosts"]), routes, cookie, state.Nonce);
             await load.ProbeAsync(deadline.Token);
 
             var now = time.GetUtcNow();

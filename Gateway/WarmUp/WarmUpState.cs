@@ -10,8 +10,10 @@ namespace Gateway.WarmUp;
 /// </summary>
 internal sealed class WarmUpState
 {
+    private const string PathRoot = "/_gateway/warm-up";
+
     /// <summary>Every warm-up path starts with this (telemetry leaves them out).</summary>
-    public const string PathPrefix = "/_gateway/warm-up/";
+    public const string PathPrefix = PathRoot + "/";
 
     /// <summary>The response header that carries <see cref="Nonce"/> from the sink.</summary>
     public const string NonceHeader = "X-Gateway-Warm-Up";
@@ -22,7 +24,9 @@ internal sealed class WarmUpState
     /// <summary>Root of the warm-up's routes and sink, e.g. <c>/_gateway/warm-up/3f…</c>.</summary>
     public string Root { get; } = PathPrefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
-    public string SinkPath => Root + "/sink";
+    public string SinkPath { get; }
+
+    public WarmUpState() => SinkPath = Root + "/sink";
 
     public string Nonce { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
@@ -32,7 +36,7 @@ internal sealed class WarmUpState
     /// <summary>True once the warm-up finished, gave up or was never wanted: readiness waits for it.</summary>
     public bool IsOver => Volatile.Read(ref _phase) == Over;
 
-    public static bool IsWarmUpPath(PathString path) => path.StartsWithSegments(PathPrefix.TrimEnd('/'), StringComparison.Ordinal);
+    public static bool IsWarmUpPath(PathString path) => path.StartsWithSegments(PathRoot, StringComparison.Ordinal);
 
     /// <summary>
     /// A request for the sink while the warm-up runs, from this host: it comes from this process (nobody else knows

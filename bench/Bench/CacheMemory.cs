@@ -12,19 +12,25 @@ namespace Bench;
 /// </summary>
 internal static class CacheMemory
 {
-    /// <summary>Bytes per session of each part, from the last measurement.</summary>
-    public static string Breakdown { get; private set; } = "";
-
     /// <summary>Only this measurement (seconds, no servers): <c>bench/run.sh --cache-memory</c>.</summary>
     public static async Task<int> ReportAsync()
     {
-        var (measured, estimated) = await MeasureAsync(20_000);
-        Console.WriteLine(FormattableString.Invariant($"live memory per cached session (20,000 cached, heap after full GC): {measured:0} bytes; the cache's own estimate: {estimated:0} bytes"));
-        Console.WriteLine("  of which: " + Breakdown);
+        foreach (var line in await ReportLinesAsync()) Console.WriteLine(line);
         return 0;
     }
 
-    public static async Task<(double BytesPerSession, double EstimatedPerSession)> MeasureAsync(int count)
+    /// <summary>The measurement over 20,000 sessions as report lines: the total, then each part.</summary>
+    public static async Task<string[]> ReportLinesAsync()
+    {
+        var (measured, estimated, breakdown) = await MeasureAsync(20_000);
+        return
+        [
+            FormattableString.Invariant($"live memory per cached session (20,000 cached, heap after full GC): {measured:0} bytes; the cache's own estimate: {estimated:0} bytes"),
+            "  of which: " + breakdown,
+        ];
+    }
+
+    private static async Task<(double BytesPerSession, double EstimatedPerSession, string Breakdown)> MeasureAsync(int count)
     {
         var contentRoot = Directory.CreateTempSubdirectory("gwmem").FullName;
         try
@@ -77,12 +83,12 @@ internal static class CacheMemory
             var withHeaders = Heap();
             foreach (var session in cached) await assertions.GetAsync(session, null, CancellationToken.None);
             var after = Heap();
-            Breakdown = FormattableString.Invariant(
+            var breakdown = FormattableString.Invariant(
                 $"cookie memo + record + principal {(resolved - before) / (double)count:0}, identity header values {(withHeaders - resolved) / (double)count:0}, signed assertion {(after - withHeaders) / (double)count:0}");
             GC.KeepAlive(cached);
             if (cache.Count != count) throw new InvalidOperationException($"expected {count} cached sessions, the cache holds {cache.Count}");
             GC.KeepAlive(cookieHeaders);
-            return ((double)(after - before) / count, (double)cache.EstimatedBytes / count);
+            return ((double)(after - before) / count, (double)cache.EstimatedBytes / count, breakdown);
         }
         finally
         {

@@ -28,10 +28,24 @@ internal static class ColdStart
         {
             var jitDll = Path.Combine(root, "Gateway", "bin", "Release", "net10.0", "Gateway.dll");
             var r2rDir = Path.Combine(work, "r2r");
-            var publish = await Processes.RunToEndAsync("dotnet", ["publish", Path.Combine(root, "Gateway", "Gateway.csproj"), "-c", "Release", "-r", "linux-x64",
-                "--self-contained", "false", "-p:PublishReadyToRun=true", "-o", r2rDir, "-nologo", "-v", "q"]);
             var r2rDll = Path.Combine(r2rDir, "Gateway.dll");
-            if (!File.Exists(r2rDll)) throw new InvalidOperationException("ReadyToRun publish failed:\n" + publish);
+            var variants = new (string Name, string Dll, Dictionary<string, string> Env)[]
+            {
+                ("no warm-up", jitDll, new(NoWarmUp)),
+                ("warm-up (default)", jitDll, []),
+                ("warm-up, TieredPGO off", jitDll, new() { ["DOTNET_TieredPGO"] = "0" }),
+                ("warm-up, no PGO, no delay", jitDll, new() { ["DOTNET_TieredPGO"] = "0", ["DOTNET_TC_CallCountingDelayMs"] = "0" }),
+                ("ReadyToRun + warm-up", r2rDll, []),
+            };
+            // --only NAME: just the variants whose name contains NAME (e.g. to compare one change quickly).
+            var only = Options.String(args, "--only");
+            if (only is not null) variants = variants.Where(v => v.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToArray();
+            if (variants.Any(v => v.Dll == r2rDll))
+            {
+                var publish = await Processes.RunToEndAsync("dotnet", ["publish", Path.Combine(root, "Gateway", "Gateway.csproj"), "-c", "Release", "-r", "linux-x64",
+                    "--self-contained", "false", "-p:PublishReadyToRun=true", "-o", r2rDir, "-nologo", "-v", "q"]);
+                if (!File.Exists(r2rDll)) throw new InvalidOperationException("ReadyToRun publish failed:\n" + publish);
+            }
 
             var redisPort = Processes.FreePort();
             Peers.StartRedis(work, redisPort);
@@ -44,17 +58,6 @@ internal static class ColdStart
             var cookie = await Logins.GatewayAsync(seed);
             Processes.Stop(seedProcess);
 
-            var variants = new (string Name, string Dll, Dictionary<string, string> Env)[]
-            {
-                ("no warm-up", jitDll, new(NoWarmUp)),
-                ("warm-up (default)", jitDll, []),
-                ("warm-up, TieredPGO off", jitDll, new() { ["DOTNET_TieredPGO"] = "0" }),
-                ("warm-up, no PGO, no delay", jitDll, new() { ["DOTNET_TieredPGO"] = "0", ["DOTNET_TC_CallCountingDelayMs"] = "0" }),
-                ("ReadyToRun + warm-up", r2rDll, []),
-            };
-            // --only NAME: just the variants whose name contains NAME (e.g. to compare one change quickly).
-            var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
-            if (only is not null) variants = variants.Where(v => v.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToArray();
             var curves = variants.ToDictionary(v => v.Name, _ => new List<(double StartMs, double[] Rates, double Steady)>());
             for (var round = 0; round < rounds; round++)
                 foreach (var (name, dll, env) in variants)

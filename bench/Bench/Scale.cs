@@ -26,9 +26,7 @@ internal static partial class Scale
         void Line(string text) { report.AppendLine(text); Console.WriteLine(text); }
 
         Line($"Scale, {DateTime.UtcNow:u}, {Environment.ProcessorCount} cores, Redis on loopback, signed in with headers + assertion, wrk -t1 -d{duration}s");
-        var (heapPerSession, estimatePerSession) = await CacheMemory.MeasureAsync(20_000);
-        Line(FormattableString.Invariant($"live memory per cached session (20,000 cached, heap after full GC): {heapPerSession:0} bytes; the cache's own estimate: {estimatePerSession:0} bytes"));
-        Line("  of which: " + CacheMemory.Breakdown);
+        foreach (var line in await CacheMemory.ReportLinesAsync()) Line(line);
 
         var work = Directory.CreateTempSubdirectory("gwscale").FullName;
         try
