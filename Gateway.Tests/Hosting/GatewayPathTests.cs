@@ -56,14 +56,14 @@ public sealed class GatewayPathTests(SharedRedis redis)
         await using var rig = await CmsRig.StartAsync(redis.Configuration, WithPrefix, jwksPath: Prefix + "/.well-known/jwks.json");
         var routes = GatewayConfig.StandardRoutesWith(rig.Cms.BaseUrl + "/",
             $"\"steal-login\": {{ \"ClusterId\": \"cms\", \"AuthorizationPolicy\": \"anonymous\", \"Match\": {{ \"Path\": \"{Prefix}/login\" }} }}");
-        await File.WriteAllTextAsync(rig.Gateway.RouteFilePath, routes);
+        await rig.Gateway.EditRouteFileAsync(routes);
         var errors = await Poll.Until(() => Task.FromResult(
             rig.Gateway.Services.GetRequiredService<Gateway.Routing.ProxyConfigStatus>().Current.LastErrors is { Count: > 0 } e ? e : null));
         Assert.Contains(errors!, e => e.Contains($"route 'steal-login', field 'Match.Path': '{Prefix}/login' is a gateway endpoint", StringComparison.Ordinal));
 
         var freed = GatewayConfig.StandardRoutesWith(rig.Cms.BaseUrl + "/",
             "\"cms-login\": { \"ClusterId\": \"cms\", \"AuthorizationPolicy\": \"anonymous\", \"Match\": { \"Path\": \"/login\" } }");
-        await File.WriteAllTextAsync(rig.Gateway.RouteFilePath, freed);
+        await rig.Gateway.EditRouteFileAsync(freed);
         Assert.True(await Poll.Until(() => Task.FromResult(
             rig.Gateway.Services.GetRequiredService<Gateway.Routing.ProxyConfigStatus>().Current.LastErrors.Count == 0 ? (bool?)true : null)));
     }

@@ -10,8 +10,7 @@ public sealed class AssertionTests(SharedRedis redis)
     public async Task The_assertion_verifies_with_the_jwks_and_carries_the_documented_claims()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var first = (await browser.Http.GetFromJsonAsync<JsonElement>("/admin/whoami")).GetProperty("headers").GetProperty("x-auth-assertion").GetString()!;
         var second = (await browser.Http.GetFromJsonAsync<JsonElement>("/admin/whoami")).GetProperty("headers").GetProperty("x-auth-assertion").GetString()!;
         Assert.Equal(first, second);

@@ -6,8 +6,7 @@ public sealed class PolicyTests(SharedRedis redis)
     public async Task A_signed_in_user_without_the_role_gets_403_page_or_json()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var editor = rig.Gateway.Browser();
-        await editor.LoginAsync("alice", "alice-password");
+        using var editor = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var page = await editor.NavigateAsync("/admin/users/list");
         Assert.Equal(HttpStatusCode.Forbidden, page.StatusCode);
         Assert.Contains("Access denied", await page.Content.ReadAsStringAsync());
@@ -15,8 +14,7 @@ public sealed class PolicyTests(SharedRedis redis)
         Assert.Equal(HttpStatusCode.Forbidden, api.StatusCode);
         Assert.Equal("forbidden", (await api.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
 
-        using var admin = rig.Gateway.Browser();
-        await admin.LoginAsync("admin", "admin-password");
+        using var admin = await rig.Gateway.SignedInBrowserAsync("admin", "admin-password");
         Assert.Equal(HttpStatusCode.NotFound, (await admin.ApiGetAsync("/admin/users/list")).StatusCode); // proxied: the CMS has no such page
     }
 

@@ -49,8 +49,7 @@ public sealed class SigningKeySourceTests(SharedRedis redis)
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var pem = key.ExportPkcs8PrivateKeyPem();
         await using var rig = await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Identity:SigningKeys:0:Pem", pem));
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var seen = await browser.Http.GetFromJsonAsync<JsonElement>("/admin/whoami");
         Assert.True(seen.GetProperty("identity").GetProperty("verified").GetBoolean(), seen.GetProperty("identity").ToString());
 

@@ -6,8 +6,7 @@ public sealed class UpstreamCookieAndCachingTests(SharedRedis redis)
     public async Task The_gateway_cookie_is_removed_upstream_and_other_cookies_pass()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         browser.SetCookie("theme", "dark");
         browser.SetCookie("connect.sid", "s%3Aabc.def");
         var seen = await browser.Http.GetFromJsonAsync<JsonElement>("/admin/whoami");
@@ -22,8 +21,7 @@ public sealed class UpstreamCookieAndCachingTests(SharedRedis redis)
     public async Task An_upstream_set_cookie_for_the_gateway_cookie_is_dropped_and_others_pass()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var session = browser.Cookie("gw_session");
         var response = await browser.Http.GetAsync("/set-cookie?names=gw_session,__Host-gw_session,gw_af,cms_pref");
         var setCookies = response.Headers.GetValues("Set-Cookie").ToList();
@@ -39,8 +37,7 @@ public sealed class UpstreamCookieAndCachingTests(SharedRedis redis)
         var publicResponse = await anonymous.Http.GetAsync("/cacheable");
         Assert.Equal("public, max-age=600", publicResponse.Headers.CacheControl!.ToString());
 
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var signedInPublic = await browser.Http.GetAsync("/cacheable");
         Assert.Equal("no-store, private", signedInPublic.Headers.CacheControl!.ToString());
         var admin = await browser.Http.GetAsync("/admin/whoami");

@@ -26,8 +26,7 @@ public sealed class DevLoginTests(SharedRedis redis)
     public async Task Every_login_gets_a_new_session_id_and_ends_the_previous_session()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var first = browser.Cookie("gw_session")!;
         await browser.LoginAsync("alice", "alice-password");
         var second = browser.Cookie("gw_session")!;
@@ -84,8 +83,7 @@ public sealed class DevLoginTests(SharedRedis redis)
     public async Task Session_record_in_redis_exposes_no_email_role_or_name()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         using var mux = await redis.Server.ConnectAsync();
         var server = mux.GetServer(redis.Configuration);
         var keys = server.Keys(pattern: rig.KeyPrefix + "{u:*}:s:*").ToList();

@@ -13,8 +13,7 @@ public sealed class LogoutTests(SharedRedis redis)
     public async Task Logout_purges_the_session_its_index_entry_and_the_cms_session_then_clears_cookies_and_redirects()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var cmsSession = await LegacyLoginAsync(browser);
         using var mux = await redis.Server.ConnectAsync();
         var db = mux.GetDatabase();
@@ -45,8 +44,7 @@ public sealed class LogoutTests(SharedRedis redis)
     public async Task Post_logout_with_same_origin_answers_303_to_the_validated_return_url()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var response = await browser.PostSameOriginAsync("/logout?returnUrl=%2Fgoodbye");
         Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
         Assert.Equal("/goodbye", response.Headers.Location!.OriginalString);
@@ -81,8 +79,7 @@ public sealed class LogoutTests(SharedRedis redis)
     public async Task A_cross_site_get_shows_a_confirmation_that_posts_and_does_not_log_out_silently(string header, string value)
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var request = new HttpRequestMessage(HttpMethod.Get, "/logout?returnUrl=%2Fbye");
         request.Headers.TryAddWithoutValidation(header, value);
         var confirm = await browser.Http.SendAsync(request);
@@ -102,8 +99,7 @@ public sealed class LogoutTests(SharedRedis redis)
     public async Task A_post_from_a_foreign_origin_without_the_token_does_not_log_out()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var request = new HttpRequestMessage(HttpMethod.Post, "/logout") { Content = new FormUrlEncodedContent([]) };
         request.Headers.Add("Origin", "https://evil.example");
         var response = await browser.Http.SendAsync(request);

@@ -13,8 +13,7 @@ public sealed class ObservabilityTests(SharedRedis redis)
             .Set("Logging:LogLevel:Default", "Information").Set("Gateway:Logout:Paths:1", null);
         config.Environment = "Production";
         await using var gateway = await GatewayProcess.StartAsync(config, port);
-        using var browser = gateway.Browser();
-        await browser.LoginAsync("alice", "wrong-password");
+        using var browser = await gateway.SignedInBrowserAsync("alice", "wrong-password");
         await browser.LoginAsync("alice", "alice-password");
         var cookie = browser.Cookie("gw_session")!;
         await browser.ApiGetAsync("/api/whoami");
@@ -44,11 +43,10 @@ public sealed class ObservabilityTests(SharedRedis redis)
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
         using var metrics = new MetricsRecorder(rig.Gateway.Services);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         for (var i = 0; i < 5; i++) await browser.ApiGetAsync("/api/whoami");
         await browser.NavigateAsync("/logout", site: "same-origin");
-        await File.WriteAllTextAsync(rig.Gateway.RouteFilePath, "{ broken");
+        await rig.Gateway.EditRouteFileAsync("{ broken");
         await Poll.Until(() => Task.FromResult(metrics.Sum("gateway.config.reloads", "result=rejected") > 0 ? (bool?)true : null));
 
         Assert.Equal(1, metrics.Sum("gateway.sessions.created", "method=dev"));
@@ -87,8 +85,7 @@ public sealed class OtlpExportTests(SharedRedis redis)
             .Set("Gateway:OtlpTraces", "true")
             .Set("OTEL_BSP_SCHEDULE_DELAY", "200");
         await using var gateway = await GatewayProcess.StartAsync(config, port);
-        using var browser = gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
         var seen = await browser.Http.GetFromJsonAsync<JsonElement>("/api/whoami");
 
         // The CMS received a W3C traceparent: version 00, a trace id, the gateway's outgoing span id, flags.
@@ -125,8 +122,7 @@ public sealed class OtlpExportTests(SharedRedis redis)
             .Set("Gateway:OtlpEndpoint", $"http://127.0.0.1:{receiverPort}/v1/metrics")
             .Set("OTEL_METRIC_EXPORT_INTERVAL", "300");
         await using var gateway = await GatewayProcess.StartAsync(config);
-        using var browser = gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
 
         var exported = await Poll.Until(() => Task.FromResult(
             received.Any(r => System.Text.Encoding.UTF8.GetString(r.Body).Contains("gateway.sessions.created", StringComparison.Ordinal)) ? (bool?)true : null), 15_000);

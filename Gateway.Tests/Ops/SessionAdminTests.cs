@@ -17,8 +17,7 @@ public sealed class SessionAdminTests(SharedRedis redis)
     public async Task Admin_calls_without_the_right_credentials_are_refused_and_revoke_nothing(string? authorization, HttpStatusCode expected)
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Admin:ApiKey", AdminKey).Set("Gateway:Admin:Policy", "admins"));
-        using var alice = rig.Gateway.Browser();
-        await alice.LoginAsync("alice", "alice-password");
+        using var alice = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         using var outsider = new HttpClient { BaseAddress = new Uri(rig.Gateway.BaseUrl) };
         var request = new HttpRequestMessage(HttpMethod.Post, "/_gateway/sessions/revoke?all=true");
         if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
@@ -30,8 +29,7 @@ public sealed class SessionAdminTests(SharedRedis redis)
     public async Task A_signed_in_user_outside_the_admin_policy_gets_403()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Admin:Policy", "admins"));
-        using var alice = rig.Gateway.Browser();
-        await alice.LoginAsync("alice", "alice-password");
+        using var alice = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         Assert.Equal(HttpStatusCode.Forbidden, (await alice.Http.PostAsync("/_gateway/sessions/revoke?user=alice", null)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await alice.ApiGetAsync("/api/whoami")).StatusCode);
     }
@@ -76,10 +74,8 @@ public sealed class SessionAdminTests(SharedRedis redis)
     public async Task A_revoke_through_an_admins_browser_session_must_come_from_this_site(string? origin, string? site, HttpStatusCode expected)
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Admin:Policy", "admins"));
-        using var admin = rig.Gateway.Browser();
-        await admin.LoginAsync("admin", "admin-password");
-        using var alice = rig.Gateway.Browser();
-        await alice.LoginAsync("alice", "alice-password");
+        using var admin = await rig.Gateway.SignedInBrowserAsync("admin", "admin-password");
+        using var alice = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
 
         var request = new HttpRequestMessage(HttpMethod.Post, "/_gateway/sessions/revoke?user=alice");
         if (origin is not null) request.Headers.Add("Origin", origin == "self" ? rig.Gateway.BaseUrl : origin);
@@ -93,8 +89,7 @@ public sealed class SessionAdminTests(SharedRedis redis)
     {
         await using var own = await RedisServer.StartAsync();
         await using var rig = await CmsRig.StartAsync(own.Configuration);
-        using var alice = rig.Gateway.Browser();
-        await alice.LoginAsync("alice", "alice-password");
+        using var alice = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var env = new GatewayConfig().WithRedis(own.Configuration, rig.KeyPrefix).Settings
             .ToDictionary(kv => kv.Key.Replace(":", "__"), kv => kv.Value);
 

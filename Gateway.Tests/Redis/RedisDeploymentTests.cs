@@ -86,8 +86,7 @@ public sealed class RedisDeploymentTests(ITestOutputHelper output)
     {
         await using var redis = await RedisServer.StartAsync(persistent: true);
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));

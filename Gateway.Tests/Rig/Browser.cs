@@ -13,6 +13,22 @@ internal sealed partial class Browser : IDisposable
         Http = new HttpClient(Handler) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(30) };
     }
 
+    /// <summary>A browser that signed in through the login form as <paramref name="user"/>.</summary>
+    public static async Task<Browser> SignedInAsync(string baseUrl, string user, string password)
+    {
+        var browser = new Browser(baseUrl);
+        try
+        {
+            await browser.LoginAsync(user, password);
+            return browser;
+        }
+        catch
+        {
+            browser.Dispose();
+            throw;
+        }
+    }
+
     public string BaseUrl { get; }
     public CookieContainer Cookies { get; } = new();
     public SocketsHttpHandler Handler { get; }

@@ -25,6 +25,17 @@ internal sealed class GatewayHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
     public string RouteFilePath => Path.Combine(ContentRoot, "proxy.json");
 
+    /// <summary>
+    /// Replaces the route file in one step (written beside it, then renamed over it, as kubelet swaps a ConfigMap), so
+    /// the gateway's poll never reads a half-written edit and reports that instead of the edit's own problem.
+    /// </summary>
+    public async Task EditRouteFileAsync(string content)
+    {
+        var next = RouteFilePath + ".next";
+        await File.WriteAllTextAsync(next, content);
+        File.Move(next, RouteFilePath, overwrite: true);
+    }
+
     public static async Task<GatewayHost> StartAsync(GatewayConfig config, TimeProvider? time = null, string url = "http://127.0.0.1:0")
     {
         var app = Build(config, time, url, out var root, out var logs);
@@ -58,6 +69,8 @@ internal sealed class GatewayHost : IAsyncDisposable
     }
 
     public Browser Browser() => new(BaseUrl);
+
+    public Task<Browser> SignedInBrowserAsync(string user, string password) => Rig.Browser.SignedInAsync(BaseUrl, user, password);
 
     public async ValueTask DisposeAsync()
     {

@@ -53,6 +53,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public Browser Browser() => new(BaseUrl);
 
+    public Task<Browser> SignedInBrowserAsync(string user, string password) => Rig.Browser.SignedInAsync(BaseUrl, user, password);
+
     public async ValueTask DisposeAsync()
     {
         await _process.DisposeAsync();

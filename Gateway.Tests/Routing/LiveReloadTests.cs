@@ -14,7 +14,7 @@ public sealed class LiveReloadTests(SharedRedis redis)
         using var browser = rig.Gateway.Browser();
         Assert.Equal(HttpStatusCode.NotFound, (await browser.Http.GetAsync("/extra")).StatusCode);
 
-        await File.WriteAllTextAsync(rig.Gateway.RouteFilePath, WithExtraRoute(rig.Cms.BaseUrl + "/"));
+        await rig.Gateway.EditRouteFileAsync(WithExtraRoute(rig.Cms.BaseUrl + "/"));
         Assert.Equal("ok", await Poll.Until(async () => await browser.Http.GetStringAsync("/extra") is var s && s == "ok" ? s : null));
     }
 
@@ -27,7 +27,7 @@ public sealed class LiveReloadTests(SharedRedis redis)
         using var browser = rig.Gateway.Browser();
         using var ops = rig.Gateway.Browser();
         ops.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ReadyzAdminKey);
-        await File.WriteAllTextAsync(rig.Gateway.RouteFilePath, content);
+        await rig.Gateway.EditRouteFileAsync(content);
 
         var ready = await Poll.Until(async () =>
         {

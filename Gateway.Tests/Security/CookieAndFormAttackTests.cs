@@ -28,8 +28,7 @@ public sealed class CookieAndFormAttackTests(SharedRedis redis)
     public async Task A_case_variant_carrying_a_valid_session_is_anonymous_and_never_reaches_the_upstream()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var attacker = rig.Gateway.Browser();
-        await attacker.LoginAsync("admin", "admin-password");
+        using var attacker = await rig.Gateway.SignedInBrowserAsync("admin", "admin-password");
         var adminSession = attacker.Cookie("gw_session")!;
 
         // Planted by an upstream or a sibling subdomain under another spelling of the name.
@@ -50,10 +49,8 @@ public sealed class CookieAndFormAttackTests(SharedRedis redis)
     public async Task A_second_session_cookie_makes_the_request_anonymous_and_logout_ends_both()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var attacker = rig.Gateway.Browser();
-        await attacker.LoginAsync("admin", "admin-password");
-        using var victim = rig.Gateway.Browser();
-        await victim.LoginAsync("alice", "alice-password");
+        using var attacker = await rig.Gateway.SignedInBrowserAsync("admin", "admin-password");
+        using var victim = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var planted = attacker.Cookie("gw_session")!;
         var own = victim.Cookie("gw_session")!;
 
@@ -118,8 +115,7 @@ public sealed class CookieAndFormAttackTests(SharedRedis redis)
     public async Task A_nul_in_the_logout_form_still_offers_the_logout_and_keeps_the_session_until_confirmed()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var request = new HttpRequestMessage(HttpMethod.Post, "/logout") { Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["returnUrl"] = "/\0" }) };
         request.Headers.Add("Origin", rig.Gateway.BaseUrl);
         var response = await browser.Http.SendAsync(request);

@@ -12,8 +12,7 @@ public sealed class LogoutAndEndpointAttackTests(SharedRedis redis)
     public async Task Every_method_on_a_logout_path_is_answered_by_the_gateway_and_never_reaches_the_cms(string method)
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         foreach (var path in new[] { "/admin/logout", "/logout" })
         {
             var response = await browser.Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
@@ -44,11 +43,10 @@ public sealed class LogoutAndEndpointAttackTests(SharedRedis redis)
     public async Task A_reloaded_catch_all_route_with_any_allowed_order_cannot_shadow_gateway_endpoints(int order)
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var hostile = GatewayConfig.StandardRoutesWith(rig.Cms.BaseUrl + "/",
             $"\"grab-all\": {{ \"ClusterId\": \"cms\", \"AuthorizationPolicy\": \"anonymous\", \"Order\": {order}, \"Match\": {{ \"Path\": \"{{**everything}}\" }} }}");
-        await File.WriteAllTextAsync(rig.Gateway.RouteFilePath, hostile);
+        await rig.Gateway.EditRouteFileAsync(hostile);
         // The route is live once an ordinary protected path reaches the CMS anonymously.
         using var anonymous = rig.Gateway.Browser();
         Assert.True(await Poll.Until(async () =>
@@ -73,7 +71,7 @@ public sealed class LogoutAndEndpointAttackTests(SharedRedis redis)
         using var browser = rig.Gateway.Browser();
         var hostile = GatewayConfig.StandardRoutesWith(rig.Cms.BaseUrl + "/",
             $"\"grab-all\": {{ \"ClusterId\": \"cms\", \"AuthorizationPolicy\": \"anonymous\", \"Order\": {order}, \"Match\": {{ \"Path\": \"{{**everything}}\" }} }}");
-        await File.WriteAllTextAsync(rig.Gateway.RouteFilePath, hostile);
+        await rig.Gateway.EditRouteFileAsync(hostile);
         var errors = await Poll.Until(() => Task.FromResult(
             rig.Gateway.Services.GetRequiredService<Gateway.Routing.ProxyConfigStatus>().Current.LastErrors is { Count: > 0 } e ? e : null));
         Assert.Contains(errors!, e => e.Contains("route 'grab-all', field 'Order'", StringComparison.Ordinal) && e.Contains("reserved for the gateway", StringComparison.Ordinal));
@@ -84,10 +82,8 @@ public sealed class LogoutAndEndpointAttackTests(SharedRedis redis)
     public async Task Scope_all_on_a_get_ends_only_this_session()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var laptop = rig.Gateway.Browser();
-        await laptop.LoginAsync("alice", "alice-password");
-        using var phone = rig.Gateway.Browser();
-        await phone.LoginAsync("alice", "alice-password");
+        using var laptop = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        using var phone = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
 
         Assert.Equal(HttpStatusCode.Found, (await laptop.NavigateAsync("/logout?scope=all", site: "same-origin")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await laptop.ApiGetAsync("/api/whoami")).StatusCode);
@@ -98,10 +94,8 @@ public sealed class LogoutAndEndpointAttackTests(SharedRedis redis)
     public async Task The_cross_site_confirmation_page_never_carries_scope_all_silently()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var laptop = rig.Gateway.Browser();
-        await laptop.LoginAsync("alice", "alice-password");
-        using var phone = rig.Gateway.Browser();
-        await phone.LoginAsync("alice", "alice-password");
+        using var laptop = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        using var phone = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
 
         var page = await (await laptop.NavigateAsync("/logout?scope=all", site: "cross-site")).Content.ReadAsStringAsync();
         Assert.Contains("id=\"scope-all\" type=\"checkbox\" name=\"scope\" value=\"all\">", page);

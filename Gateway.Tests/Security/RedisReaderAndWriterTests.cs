@@ -28,8 +28,7 @@ public sealed class RedisReaderAndWriterTests
     {
         await using var redis = await RedisServer.StartAsync();
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("admin", "admin-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("admin", "admin-password");
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
         var key = ReadKey(rig.Gateway, browser.Cookie("gw_session")!);
 
@@ -116,10 +115,8 @@ public sealed class RedisReaderAndWriterTests
     {
         await using var redis = await RedisServer.StartAsync();
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var admin = rig.Gateway.Browser();
-        await admin.LoginAsync("admin", "admin-password");
-        using var alice = rig.Gateway.Browser();
-        await alice.LoginAsync("alice", "alice-password");
+        using var admin = await rig.Gateway.SignedInBrowserAsync("admin", "admin-password");
+        using var alice = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var adminKey = ReadKey(rig.Gateway, admin.Cookie("gw_session")!);
         var aliceKey = ReadKey(rig.Gateway, alice.Cookie("gw_session")!);
 

@@ -10,8 +10,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
     {
         await using var own = await RedisServer.StartAsync(persistent: true);
         await using var rig = await CmsRig.StartAsync(own.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         using var anonymous = rig.Gateway.Browser();
         var form = await (await anonymous.NavigateAsync("/login")).Content.ReadAsStringAsync();
 
@@ -55,8 +54,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
     {
         await using var own = await RedisServer.StartAsync(persistent: true);
         await using var rig = await CmsRig.StartAsync(own.Configuration);
-        using var first = rig.Gateway.Browser();
-        await first.LoginAsync("alice", "alice-password");
+        using var first = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var cookie = first.Cookie("gw_session")!;
 
         await own.StopAsync();
@@ -87,8 +85,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
     {
         await using var own = await RedisServer.StartAsync(persistent: true);
         await using var rig = await CmsRig.StartAsync(own.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var cookie = browser.Cookie("gw_session")!;
 
         await own.StopAsync();

@@ -47,8 +47,7 @@ public sealed class ReplicaTests(SharedRedis redis, ITestOutputHelper output)
         var prefix = "sub:";
         await using var cms = await CmsRig.StartCmsAsync(own.Configuration, "http://127.0.0.1:9");
         await using var b = await GatewayProcess.StartAsync(ReplicaConfig(own.Configuration, prefix, cms.BaseUrl + "/"));
-        using var browser = b.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await b.SignedInBrowserAsync("alice", "alice-password");
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
 
         await own.StopAsync();

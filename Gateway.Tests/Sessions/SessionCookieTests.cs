@@ -21,15 +21,13 @@ public sealed class SessionCookieTests(SharedRedis redis)
     {
         _ = name;
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var login = rig.Gateway.Browser();
-        await login.LoginAsync("alice", "alice-password");
+        using var login = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var valid = login.Cookie("gw_session")!;
         if (value == "<foreign>")
         {
             // A cookie from another deployment: valid format, other DataProtection keys.
             await using var other = await GatewayHost.StartAsync(new GatewayConfig());
-            using var otherBrowser = other.Browser();
-            await otherBrowser.LoginAsync("alice", "alice-password");
+            using var otherBrowser = await other.SignedInBrowserAsync("alice", "alice-password");
             value = otherBrowser.Cookie("gw_session")!;
         }
         value = value switch
@@ -67,8 +65,7 @@ public sealed class SessionCookieTests(SharedRedis redis)
     {
         // The upstream is down: a signed-in API request gets 502 from the proxy, an anonymous one 401 before it.
         await using var gateway = await GatewayHost.StartAsync(new GatewayConfig());
-        using var login = gateway.Browser();
-        await login.LoginAsync("alice", "alice-password");
+        using var login = await gateway.SignedInBrowserAsync("alice", "alice-password");
         var valid = login.Cookie("gw_session")!;
         using var remembered = new Browser(gateway.BaseUrl, useCookies: false);
         remembered.Http.DefaultRequestHeaders.TryAddWithoutValidation("Cookie", $"gw_session={valid}");

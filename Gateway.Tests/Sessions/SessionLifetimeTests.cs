@@ -10,8 +10,7 @@ public sealed class SessionLifetimeTests(SharedRedis redis)
     {
         var clock = new ManualClock();
         await using var gateway = await GatewayHost.StartAsync(new GatewayConfig(), clock);
-        using var browser = gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
 
         // Active every 15 minutes for an hour: the 20-minute idle window keeps sliding.
         for (var i = 0; i < 4; i++)
@@ -29,8 +28,7 @@ public sealed class SessionLifetimeTests(SharedRedis redis)
     {
         var clock = new ManualClock();
         await using var rig = await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Session:AbsoluteLifetime", "01:00:00"), clock);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         for (var i = 0; i < 5; i++)
         {
             clock.Advance(TimeSpan.FromMinutes(11));
@@ -45,8 +43,7 @@ public sealed class SessionLifetimeTests(SharedRedis redis)
     {
         await using var own = await RedisServer.StartAsync();
         await using var rig = await CmsRig.StartAsync(own.Configuration);
-        using var browser = rig.Gateway.Browser();
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
 
         using var mux = await own.ConnectAsync();
