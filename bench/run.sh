@@ -5,7 +5,7 @@
 #                                route with cookie, signed in with/without assertion), Apache + mod_auth_openidc;
 #                                req/s, p50, p99, CPU µs/request, Redis commands/request, ratios; login/logout;
 #                                cross-replica revocation. Options: --duration S --rounds N --connections C --otel
-#                                --baseline-dll PATH (another gateway build beside this one)
+#                                --baseline-dll PATH (another gateway build beside this one) --only b2,c,d (some targets)
 #   bench/run.sh --cold-start    time to ready and req/s per second of a replica started under load (warm-up on and
 #                                off, tiered PGO, ReadyToRun)
 #   bench/run.sh --scale         1k/10k/100k live sessions, cache memory, 1,000 connections, two replicas

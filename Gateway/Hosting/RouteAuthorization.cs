@@ -70,6 +70,8 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
 
     private static bool IsAuthenticated(ClaimsPrincipal user)
     {
+        // The primary identity answers for every signed-in request; enumerating Identities boxes an enumerator each time.
+        if (user.Identity?.IsAuthenticated == true) return true;
         foreach (var identity in user.Identities)
             if (identity.IsAuthenticated) return true;
         return false;

@@ -7,16 +7,16 @@ namespace Bench;
 
 /// <summary>
 /// Every target side by side in one run, alternating each round: the upstream alone, nginx proxy_pass, bare YARP,
-/// the gateway (anonymous; an anonymous route with the session cookie; signed in with identity headers, with and
+/// bare YARP making the same edits on the wire as the gateway's signed-in request (b2), the gateway (anonymous; an anonymous route with the session cookie; signed in with identity headers, with and
 /// without the signed assertion) and the peer a team would otherwise deploy: Apache httpd + mod_auth_openidc with
 /// Redis sessions, signed in through the rig's oidc-provider. For each: req/s, p50, p99, the server's own CPU per
 /// request (its process tree, from /proc: far steadier than req/s on a shared machine) and Redis commands per
 /// request; then the ratios to bare YARP and to the peer, all as medians over the rounds. Then login, logout and
-/// cross-replica revocation. Options: --duration S --rounds N --connections C --otel --baseline-dll PATH.
+/// cross-replica revocation. Options: --duration S --rounds N --connections C --otel --baseline-dll PATH --only KEYS (e.g. b2,c,d; b always runs).
 /// </summary>
 internal static class Driver
 {
-    private static readonly string[] BareRatios = ["a2", "c", "c2", "d", "e", "p", "f", "g", "z"];
+    private static readonly string[] BareRatios = ["a2", "b2", "c", "c2", "d", "e", "p", "f", "g", "z"];
     private static readonly string[] PeerRatios = ["d", "e"];
 
     private sealed record Target(string Key, string Name, string Url, string? Cookie, Process Server);
@@ -48,7 +48,8 @@ internal static class Driver
             await Processes.WaitUpAsync($"http://127.0.0.1:{idpPort}/.well-known/openid-configuration");
             var apache = Peers.StartApache(work, apachePort, idpPort, redisPort, upstreamPort);
 
-            File.WriteAllText(Path.Combine(work, "proxy.json"), Gateways.RouteFile(upstream));
+            await using var capture = await HeaderCapture.StartAsync();
+            File.WriteAllText(Path.Combine(work, "proxy.json"), Gateways.RouteFile(upstream, capture.Url));
             var (gatewayA, processA) = Gateways.Start(gatewayDll, work, redisPort);
             var (gatewayB, _) = Gateways.Start(gatewayDll, work, redisPort);
             foreach (var url in new[] { upstream, $"http://127.0.0.1:{barePort}/", $"http://127.0.0.1:{nginxPort}/", $"http://127.0.0.1:{apachePort}/",
@@ -56,12 +57,20 @@ internal static class Driver
                 await Processes.WaitUpAsync(url, 60);
 
             var cookie = await Logins.GatewayAsync(gatewayA);
+            // b2: bare YARP told to make the same edits to the same requests (the identity headers the gateway sent for this
+            // session, captured, as static values): what is left between it and d is the cost of deciding who a request is.
+            var edits = Path.Combine(work, "b2-edits.txt");
+            await File.WriteAllLinesAsync(edits, (await capture.CaptureAsync($"{gatewayA}/bench/capture/page", cookie)).Select(h => $"{h.Key}: {h.Value}"));
+            var bare2Port = Processes.FreePort();
+            var bare2 = Peers.StartBareYarp(bare2Port, upstream, edits);
+            await Processes.WaitUpAsync($"http://127.0.0.1:{bare2Port}/", 60);
             var apacheCookie = await Logins.OidcAsync($"http://127.0.0.1:{apachePort}/protected/bench/page", Logins.User);
             var targets = new List<Target>
             {
                 new("a", "upstream (nginx return 200)", $"{upstream}bench/page", null, upstreamServer),
                 new("a2", "nginx proxy_pass", $"http://127.0.0.1:{nginxPort}/bench/page", null, nginx),
                 new("b", "bare YARP", $"http://127.0.0.1:{barePort}/bench/page", null, bare),
+                new("b2", "bare YARP + d's header edits (static)", $"http://127.0.0.1:{bare2Port}/bench/signed/page", cookie, bare2),
                 new("c", "gateway, anonymous", $"{gatewayA}/bench/page", null, processA),
                 new("c2", "gateway, anonymous route + cookie", $"{gatewayA}/bench/page", cookie, processA),
                 new("d", "gateway, signed in, headers + assertion", $"{gatewayA}/bench/signed/page", cookie, processA),
@@ -88,6 +97,14 @@ internal static class Driver
                 targets.Add(new("z", "d on the baseline build", $"{baseline}/bench/signed/page", await Logins.GatewayAsync(baseline), baselineProcess));
             }
 
+            // --only b,b2,d: just these targets (more rounds of the ones a change is about, in the same time).
+            var only = Options.String(args, "--only");
+            if (only is not null)
+            {
+                var keep = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+                targets.RemoveAll(t => !keep.Contains(t.Key) && t.Key != "b");
+            }
+
             // Warm-up: JIT tiers, connection pools, caches. Two rounds, so every target has seen load after every other.
             for (var i = 0; i < 2; i++)
                 foreach (var t in targets) await Wrk.RunAsync(t.Url, t.Cookie, 3, connections, t.Server, null, strict: false);
@@ -111,27 +128,38 @@ internal static class Driver
             Line("ratios to bare YARP (b)                       CPU/req   req/s    p99");
             foreach (var key in BareRatios.Where(m.ContainsKey))
                 Line(FormattableString.Invariant($"  {key,-3}{targets.Single(t => t.Key == key).Name,-33}{m[key].Cpu / m["b"].Cpu,7:0.000}{m[key].Rps / m["b"].Rps,8:0.000}{m[key].P99 / m["b"].P99,7:0.000}"));
-            Line("ratios to the peer (p, Apache + mod_auth_openidc)");
-            foreach (var key in PeerRatios)
+            if (m.ContainsKey("p")) Line("ratios to the peer (p, Apache + mod_auth_openidc)");
+            foreach (var key in PeerRatios.Where(k => m.ContainsKey(k) && m.ContainsKey("p")))
                 Line(FormattableString.Invariant($"  {key,-3}{targets.Single(t => t.Key == key).Name,-33}{m[key].Cpu / m["p"].Cpu,7:0.000}{m[key].Rps / m["p"].Rps,8:0.000}{m[key].P99 / m["p"].P99,7:0.000}"));
-            if (m.TryGetValue("z", out var z)) Line(FormattableString.Invariant($"this build vs the baseline build (d/z): CPU {m["d"].Cpu / z.Cpu:0.000}, req/s {m["d"].Rps / z.Rps:0.000}"));
+            if (m.TryGetValue("d", out var d))
+            {
+                if (m.TryGetValue("b2", out var b2))
+                    Line(FormattableString.Invariant($"the identity decision itself (d/b2): CPU {d.Cpu / b2.Cpu:0.000}, req/s {d.Rps / b2.Rps:0.000}, p99 {d.P99 / b2.P99:0.000}"));
+                if (m.TryGetValue("z", out var z)) Line(FormattableString.Invariant($"this build vs the baseline build (d/z): CPU {d.Cpu / z.Cpu:0.000}, req/s {d.Rps / z.Rps:0.000}"));
+            }
             Line("");
 
-            var (loginP50, loginP99, logoutP50, logoutP99) = await LoginLogoutLatencyAsync(gatewayA, 200);
-            Line(FormattableString.Invariant($"login POST latency (200 sequential): p50 {loginP50:0.00} ms, p99 {loginP99:0.00} ms"));
-            Line(FormattableString.Invariant($"logout latency (200 sequential):     p50 {logoutP50:0.00} ms, p99 {logoutP99:0.00} ms"));
-            var (loginRate, loginConcurrentP99, logoutRate, logoutConcurrentP99) = await LoginLogoutThroughputAsync(gatewayA, 16, 2000);
-            Line(FormattableString.Invariant($"login throughput (16 concurrent, 2000): {loginRate:0}/s, p99 {loginConcurrentP99:0.00} ms; logout {logoutRate:0}/s, p99 {logoutConcurrentP99:0.00} ms"));
-            var (revP50, revP99, revMax) = await RevocationLatencyAsync(gatewayA, gatewayB, 100);
-            Line(FormattableString.Invariant($"logout on A until B refuses (100 runs): p50 {revP50:0.00} ms, p99 {revP99:0.00} ms, max {revMax:0.00} ms"));
+            if (only is null) await LoginLogoutAndRevocationAsync(gatewayA, gatewayB, Line);
 
-            await Processes.SaveReportAsync(root, "latest.txt", report.ToString());
+            // A run of some targets is not the published side-by-side figure.
+            await Processes.SaveReportAsync(root, only is null ? "latest.txt" : "only.txt", report.ToString());
             return 0;
         }
         finally
         {
             Processes.StopAllAndDelete(work);
         }
+    }
+
+    private static async Task LoginLogoutAndRevocationAsync(string gatewayA, string gatewayB, Action<string> line)
+    {
+        var (loginP50, loginP99, logoutP50, logoutP99) = await LoginLogoutLatencyAsync(gatewayA, 200);
+        line(FormattableString.Invariant($"login POST latency (200 sequential): p50 {loginP50:0.00} ms, p99 {loginP99:0.00} ms"));
+        line(FormattableString.Invariant($"logout latency (200 sequential):     p50 {logoutP50:0.00} ms, p99 {logoutP99:0.00} ms"));
+        var (loginRate, loginConcurrentP99, logoutRate, logoutConcurrentP99) = await LoginLogoutThroughputAsync(gatewayA, 16, 2000);
+        line(FormattableString.Invariant($"login throughput (16 concurrent, 2000): {loginRate:0}/s, p99 {loginConcurrentP99:0.00} ms; logout {logoutRate:0}/s, p99 {logoutConcurrentP99:0.00} ms"));
+        var (revP50, revP99, revMax) = await RevocationLatencyAsync(gatewayA, gatewayB, 100);
+        line(FormattableString.Invariant($"logout on A until B refuses (100 runs): p50 {revP50:0.00} ms, p99 {revP99:0.00} ms, max {revMax:0.00} ms"));
     }
 
     public sealed record Median(double Rps, double P50, double P99, double Cpu, double Redis);

@@ -7,14 +7,17 @@ internal static class Gateways
 {
     public const string KeyEncryptionKey = "YmVuY2gtb25seS1rZXktZW5jcnlwdGlvbi1rZXktMzI=";
 
-    public static string RouteFile(string upstream) => $$"""
+    /// <param name="capture">Where /bench/capture/ goes (a <see cref="HeaderCapture"/>); the upstream when not given.</param>
+    public static string RouteFile(string upstream, string? capture = null) => $$"""
         { "ReverseProxy": {
             "Routes": {
+              "bench-capture": { "ClusterId": "capture", "AuthorizationPolicy": "default", "Match": { "Path": "/bench/capture/{**rest}" } },
               "bench-signed": { "ClusterId": "up", "AuthorizationPolicy": "default", "Match": { "Path": "/bench/signed/{**rest}" } },
               "bench-noassert": { "ClusterId": "up", "AuthorizationPolicy": "default", "Match": { "Path": "/bench/noassert/{**rest}" },
                                   "Metadata": { "Gateway.IdentityHeaders": "user,email,name,roles" } },
               "bench-public": { "ClusterId": "up", "AuthorizationPolicy": "anonymous", "Order": 100, "Match": { "Path": "{**catch-all}" } } },
-            "Clusters": { "up": { "Destinations": { "a": { "Address": "{{upstream}}" } } } } } }
+            "Clusters": { "up": { "Destinations": { "a": { "Address": "{{upstream}}" } } },
+                          "capture": { "Destinations": { "a": { "Address": "{{capture ?? upstream}}" } } } } } }
         """;
 
     public static (string Url, Process Process) Start(string dll, string work, int redisPort, IDictionary<string, string>? extra = null, int? port = null)

@@ -38,8 +38,8 @@ internal static class Peers
         Processes.Start("redis-server", ["--port", $"{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work], echoErrors: false);
 
     /// <summary>YARP with nothing in front of it, built the way the gateway is (same host builder, same YARP version).</summary>
-    public static Process StartBareYarp(int port, string upstream) =>
-        Processes.Start("dotnet", [typeof(Peers).Assembly.Location, "serve-bare-proxy", $"{port}", upstream]);
+    public static Process StartBareYarp(int port, string upstream, string? editsFile = null) =>
+        Processes.Start("dotnet", [typeof(Peers).Assembly.Location, "serve-bare-proxy", $"{port}", upstream, .. editsFile is null ? Array.Empty<string>() : [editsFile]]);
 
     /// <summary>The rig's node oidc-provider, with one client for the Apache peer.</summary>
     public static Process StartIdentityProvider(string root, int port, string redirectUri) =>

@@ -6,6 +6,7 @@ internal static class Entry
     public static async Task<int> Main(string[] args) => args switch
     {
         ["serve-bare-proxy", var port, var upstream] => await Servers.BareProxyAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), upstream),
+        ["serve-bare-proxy", var port, var upstream, var edits] => await Servers.BareProxyAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), upstream, edits),
         _ when args.Contains("--cold-start") => await ColdStart.RunAsync(args),
         _ when args.Contains("--scale") => await Scale.RunAsync(args),
         _ when args.Contains("--cache-memory") => await CacheMemory.ReportAsync(),
