@@ -27,6 +27,8 @@ public sealed class WarmUpTests(SharedRedis redis)
         Assert.Equal("ready", ready);
     }
 
+    private static long StoreReads(string finishedMessage) => long.Parse(finishedMessage.Split(" store reads")[0].Split(' ')[^1]);
+
     [Fact]
     public async Task A_replica_is_ready_only_after_its_warm_up_and_no_warm_up_request_reaches_the_upstream()
     {
@@ -46,6 +48,11 @@ public sealed class WarmUpTests(SharedRedis redis)
         Assert.Contains("JIT settled: True", finished.Message);
         var requests = long.Parse(finished.Message.Split("ms: ")[1].Split(' ')[0]);
         Assert.True(requests > 100, finished.Message);
+        // The store's read path (every user's first request to a new replica) ran too, for a session that exists nowhere.
+        Assert.True(StoreReads(finished.Message) > 30, finished.Message);
+        // The endpoint table was rebuilt without the warm-up's routes before ready, not under the first users' requests.
+        var removed = Assert.Single(gateway.Logs.Lines, l => l.Event.Name == "WarmUpRoutesRemoved");
+        Assert.Contains("JIT quiet: True", removed.Message);
         Assert.Empty(upstream.Seen);
         // Its signed-in session is gone and it left no trace of forged headers or challenges in the logs.
         Assert.Equal(0, gateway.Services.GetRequiredService<SessionCache>().Count);
@@ -122,9 +129,10 @@ public sealed class WarmUpTests(SharedRedis redis)
 
         var finished = Assert.Single(gateway.Logs.Lines, l => l.Event.Name == "WarmUpFinished");
         Assert.Contains("(0 failed)", finished.Message);
+        Assert.True(StoreReads(finished.Message) > 30, finished.Message);
         Assert.DoesNotContain(gateway.Logs.Lines, l => l.Event.Name == "WarmUpSkipped");
         Assert.Empty(upstream.Seen);
-        // The warm-up's session was never written, touched or indexed in the shared store.
+        // The warm-up's session was never written, touched or indexed in the shared store, and its reads wrote nothing.
         var prefix = config.Settings["Gateway:Redis:KeyPrefix"]!;
         await using var mux = await redis.Server.ConnectAsync();
         var keys = mux.GetServer(mux.GetEndPoints()[0]).Keys(pattern: prefix + "*").Select(k => (string)k!).ToList();

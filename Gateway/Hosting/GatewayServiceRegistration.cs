@@ -129,6 +129,7 @@ internal static class GatewayServiceRegistration
         services.AddHostedService(sp => sp.GetRequiredService<FileProxyConfigProvider>());
         services.AddSingleton<WarmUp.WarmUpState>();
         services.AddSingleton<WarmUp.WarmUpRoutes>();
+        services.AddSingleton<WarmUp.WarmUpStoreReads>();
         services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigProvider>(sp => sp.GetRequiredService<WarmUp.WarmUpRoutes>());
         services.AddHostedService<WarmUp.WarmUpService>();
         services.AddReverseProxy();

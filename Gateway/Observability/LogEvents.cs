@@ -43,4 +43,5 @@ internal static class LogEvents
     public const int WarmUpFinished = 2000;
     public const int WarmUpSkipped = 2001;
     public const int WarmUpProgress = 2002;
+    public const int WarmUpRoutesRemoved = 2003;
 }

@@ -58,7 +58,14 @@ internal sealed class WarmUpRoutes(WarmUpState state) : IProxyConfigProvider
         Swap(new ProxyConfigVersion([Route(SignedInRouteId, "default", state.Root + "/signed/{**rest}"), Route(PublicRouteId, "anonymous", state.Root + "/public/{**rest}")], [cluster]));
     }
 
-    public void Close() => Swap(ProxyConfigVersion.Empty());
+    /// <summary>Removes the routes; true if there were any (their removal rebuilds the endpoint table).</summary>
+    public bool Close()
+    {
+        // Signalling an unchanged empty config would still make YARP rebuild every endpoint.
+        if (_config.Routes.Count == 0 && _config.Clusters.Count == 0) return false;
+        Swap(ProxyConfigVersion.Empty());
+        return true;
+    }
 
     private void Swap(ProxyConfigVersion next)
     {

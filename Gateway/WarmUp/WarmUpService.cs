@@ -17,7 +17,7 @@ namespace Gateway.WarmUp;
 /// rate stops climbing (bench/ --cold-start). The signed-in session lives only in this replica's session cache, never
 /// in the store, and is never touched; its routes lead to a sink inside the process, which answers with a nonce: a
 /// request answered without it stops the warm-up, so nothing more reaches an upstream. Then the session and routes are
-/// removed and /readyz turns ready. Everything that can stop it (no http listener, the key ring not loaded, the cache
+/// removed, the endpoint table rebuilt without them, and /readyz turns ready. Everything that can stop it (no http listener, the key ring not loaded, the cache
 /// not trusted, an error) ends it early with a logged reason: a warm-up never keeps a replica unready past
 /// <see cref="WarmUpOptions.MaxDuration"/>, and a replica shutting down never turns ready.
 /// </summary>
@@ -26,6 +26,7 @@ internal sealed partial class WarmUpService(
     IHostApplicationLifetime lifetime,
     WarmUpState state,
     WarmUpRoutes routes,
+    WarmUpStoreReads storeReads,
     IProxyStateLookup proxyState,
     SessionCookies cookies,
     SessionCache cache,
@@ -39,6 +40,7 @@ internal sealed partial class WarmUpService(
     private const int QuietWindows = 5;
     // A settled process still compiles the odd method (a timer, a rare branch); more than this per window is the JIT at work.
     private const int QuietMethodsPerWindow = 5;
+    private static readonly TimeSpan RoutesGoneLimit = TimeSpan.FromSeconds(5);
     private readonly WarmUpOptions _options = options.Value.WarmUp;
     private readonly GatewaySessionOptions _session = options.Value.Session;
     private readonly Queue<long> _recent = new();
@@ -71,6 +73,39 @@ internal sealed partial class WarmUpService(
             routes.Close();
             if (!stoppingToken.IsCancellationRequested) state.Finish();
         }
+    }
+
+    /// <summary>
+    /// Waits, at most <see cref="RoutesGoneLimit"/> and never past the warm-up's deadline, until YARP has dropped the
+    /// warm-up's routes and the JIT is quiet again. Their removal rebuilds the whole endpoint table on YARP's thread (every endpoint, the request delegates of
+    /// the gateway's own, the route matcher): some 1,500 methods compiled afresh, which otherwise fell on the first
+    /// users' requests, in the replica's first second of being ready (bench --cold-start, seen with JitStdOutFile).
+    /// </summary>
+    private async Task RoutesGoneAsync(CancellationToken deadline, CancellationToken stoppingToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(deadline);
+        limit.CancelAfter(RoutesGoneLimit);
+        var clock = Stopwatch.StartNew();
+        var before = System.Runtime.JitInfo.GetCompiledMethodCount();
+        var quiet = 0;
+        try
+        {
+            while (proxyState.TryGetRoute(WarmUpRoutes.SignedInRouteId, out _) || proxyState.TryGetRoute(WarmUpRoutes.PublicRouteId, out _))
+                await Task.Delay(TimeSpan.FromMilliseconds(20), time, limit.Token);
+            var last = System.Runtime.JitInfo.GetCompiledMethodCount();
+            while (quiet < QuietWindows)
+            {
+                await Task.Delay(Window, time, limit.Token);
+                var now = System.Runtime.JitInfo.GetCompiledMethodCount();
+                quiet = now - last <= QuietMethodsPerWindow ? quiet + 1 : 0;
+                last = now;
+            }
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            // Past the limit: ready all the same, the rebuild finishes under the first requests.
+        }
+        LogRoutesRemoved(logger, (long)clock.Elapsed.TotalMilliseconds, System.Runtime.JitInfo.GetCompiledMethodCount() - before, quiet >= QuietWindows);
     }
 
     private async Task StartedAsync(CancellationToken stoppingToken)
@@ -118,21 +153,33 @@ internal sealed partial class WarmUpService(
             // Last touched "at the end": never due for a sliding-expiry write, which the store would answer "no such session".
             var session = new CachedSession(key, WarmUpUser.Record(key, now, _options.MaxDuration), now + _options.MaxDuration, now + _options.MaxDuration);
             cache.Set(session, cache.Generation);
-            var settled = await load.RunUntilAsync(() =>
+            using var loadOver = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+            var reads = storeReads.RunAsync(session.Record, loadOver.Token);
+            bool settled;
+            try
             {
-                // A revocation of everything, or the feed dropping and coming back, empties the cache: put it back.
-                if (cache.Peek(key) is null) cache.Set(session, cache.Generation);
-                return Settled(clock, load);
-            }, deadline.Token);
-            LogFinished(logger, (long)clock.Elapsed.TotalMilliseconds, load.Requests, load.Failures, System.Runtime.JitInfo.GetCompiledMethodCount(), settled);
+                settled = await load.RunUntilAsync(() =>
+                {
+                    // A revocation of everything, or the feed dropping and coming back, empties the cache: put it back.
+                    if (cache.Peek(key) is null) cache.Set(session, cache.Generation);
+                    return Settled(clock, load);
+                }, deadline.Token);
+            }
+            finally
+            {
+                await loadOver.CancelAsync();
+                await reads;
+            }
+            LogFinished(logger, (long)clock.Elapsed.TotalMilliseconds, load.Requests, load.Failures, storeReads.Reads, System.Runtime.JitInfo.GetCompiledMethodCount(), settled);
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
-            LogFinished(logger, (long)clock.Elapsed.TotalMilliseconds, -1, -1, System.Runtime.JitInfo.GetCompiledMethodCount(), settled: false);
+            LogFinished(logger, (long)clock.Elapsed.TotalMilliseconds, -1, -1, storeReads.Reads, System.Runtime.JitInfo.GetCompiledMethodCount(), settled: false);
         }
         finally
         {
             cache.Remove(key);
+            if (routes.Close()) await RoutesGoneAsync(deadline.Token, stoppingToken);
         }
     }
 
@@ -171,12 +218,16 @@ internal sealed partial class WarmUpService(
     }
 
     [LoggerMessage(EventId = LogEvents.WarmUpFinished, EventName = nameof(LogEvents.WarmUpFinished), Level = LogLevel.Information,
-        Message = "Warm-up over after {ElapsedMs} ms: {Requests} requests ({Failures} failed), {CompiledMethods} methods compiled, JIT settled: {Settled}")]
-    private static partial void LogFinished(ILogger logger, long elapsedMs, long requests, long failures, long compiledMethods, bool settled);
+        Message = "Warm-up over after {ElapsedMs} ms: {Requests} requests ({Failures} failed), {StoreReads} store reads, {CompiledMethods} methods compiled, JIT settled: {Settled}")]
+    private static partial void LogFinished(ILogger logger, long elapsedMs, long requests, long failures, long storeReads, long compiledMethods, bool settled);
 
     [LoggerMessage(EventId = LogEvents.WarmUpProgress, EventName = nameof(LogEvents.WarmUpProgress), Level = LogLevel.Debug,
         Message = "Warm-up at {ElapsedMs} ms: {CompiledMethods} methods compiled, {Requests} requests")]
     private static partial void LogProgress(ILogger logger, long elapsedMs, long compiledMethods, long requests);
+
+    [LoggerMessage(EventId = LogEvents.WarmUpRoutesRemoved, EventName = nameof(LogEvents.WarmUpRoutesRemoved), Level = LogLevel.Information,
+        Message = "Warm-up routes removed in {ElapsedMs} ms, {CompiledMethods} methods compiled for the rebuilt endpoint table, JIT quiet: {Quiet}")]
+    private static partial void LogRoutesRemoved(ILogger logger, long elapsedMs, long compiledMethods, bool quiet);
 
     [LoggerMessage(EventId = LogEvents.WarmUpSkipped, EventName = nameof(LogEvents.WarmUpSkipped), Level = LogLevel.Warning,
         Message = "Warm-up skipped or stopped, the replica reports ready without it: {Reason}")]

@@ -33,6 +33,7 @@ internal static class ColdStart
             {
                 ("no warm-up", jitDll, new(NoWarmUp)),
                 ("warm-up (default)", jitDll, []),
+                ("warm-up (GC DATAS off)", jitDll, new() { ["DOTNET_GCDynamicAdaptationMode"] = "0" }),
                 ("warm-up, TieredPGO off", jitDll, new() { ["DOTNET_TieredPGO"] = "0" }),
                 ("warm-up, no PGO, no delay", jitDll, new() { ["DOTNET_TieredPGO"] = "0", ["DOTNET_TC_CallCountingDelayMs"] = "0" }),
                 ("ReadyToRun + warm-up", r2rDll, []),
