@@ -22,7 +22,7 @@ public sealed class RouteAuthorizationTests
     {
         var data = new TheoryData<string, string>();
         foreach (var route in new[] { "anonymous", "signed-in", "admins", "no-policy" })
-            foreach (var user in new[] { "nobody", "editor", "admin", "unauthenticated-identity-with-admin-role", "anonymous-first-then-signed-in-admin" })
+            foreach (var user in new[] { "nobody", "editor", "admin", "unauthenticated-identity-with-admin-role", "anonymous-first-then-signed-in-admin", "no-identity-at-all" })
                 data.Add(route, user);
         return data;
     }
@@ -121,6 +121,7 @@ public sealed class RouteAuthorizationTests
         "editor" => new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Role, "editor")], "GatewaySession")),
         "admin" => new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Role, "admin")], "GatewaySession")),
         // The primary identity is not the authenticated one: the framework looks at every identity, and so must we.
+        "no-identity-at-all" => new ClaimsPrincipal(),
         "anonymous-first-then-signed-in-admin" => new ClaimsPrincipal([new ClaimsIdentity(), new ClaimsIdentity([new Claim(ClaimTypes.Role, "admin")], "Other")]),
         _ => new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Role, "admin")])),
     };

@@ -70,8 +70,9 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
 
     private static bool IsAuthenticated(ClaimsPrincipal user)
     {
-        // The primary identity answers for every signed-in request; enumerating Identities boxes an enumerator each time.
-        if (user.Identity?.IsAuthenticated == true) return true;
+        // DenyAnonymousAuthorizationRequirement's own test: a principal without a primary identity is anonymous whatever
+        // its identities say (a custom ClaimsPrincipal.PrimaryIdentitySelector can return null), else any one authenticated.
+        if (user.Identity is null) return false;
         foreach (var identity in user.Identities)
             if (identity.IsAuthenticated) return true;
         return false;

@@ -44,4 +44,5 @@ internal static class LogEvents
     public const int WarmUpSkipped = 2001;
     public const int WarmUpProgress = 2002;
     public const int WarmUpRoutesRemoved = 2003;
+    public const int WarmUpRoutesStillListed = 2004;
 }

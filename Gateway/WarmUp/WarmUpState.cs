@@ -18,7 +18,7 @@ internal sealed class WarmUpState
     /// <summary>The response header that carries <see cref="Nonce"/> from the sink.</summary>
     public const string NonceHeader = "X-Gateway-Warm-Up";
 
-    private const int Pending = 0, Warming = 1, Over = 2;
+    private const int Pending = 0, Warming = 1, Draining = 2, Over = 3;
     private int _phase = Pending;
 
     /// <summary>Root of the warm-up's routes and sink, e.g. <c>/_gateway/warm-up/3f…</c>.</summary>
@@ -39,14 +39,18 @@ internal sealed class WarmUpState
     public static bool IsWarmUpPath(PathString path) => path.StartsWithSegments(PathRoot, StringComparison.Ordinal);
 
     /// <summary>
-    /// A request for the sink while the warm-up runs, from this host: it comes from this process (nobody else knows
+    /// A request for the sink while the warm-up runs or drains, from this host: it comes from this process (nobody else knows
     /// the path). Its identity headers are the gateway's own, injected on the way; they are still removed.
     /// </summary>
     public bool IsSinkRequest(HttpContext context) =>
-        Running && context.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address)
+        // Draining too: a warm-up request cut off client-side at the end still makes its way to the sink.
+        Volatile.Read(ref _phase) is Warming or Draining && context.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address)
         && context.Request.Path.StartsWithSegments(SinkPath, StringComparison.Ordinal);
 
     public void Start() => Interlocked.CompareExchange(ref _phase, Warming, Pending);
+
+    /// <summary>No more warm-up requests: the sink stops answering while the replica is not ready yet.</summary>
+    public void Drain() => Interlocked.CompareExchange(ref _phase, Draining, Warming);
 
     public void Finish() => Volatile.Write(ref _phase, Over);
 }
