@@ -17,6 +17,7 @@ internal sealed class WarmUpLoad(Uri self, string? host, WarmUpRoutes routes, st
     private long _requests;
     private long _failures;
     private volatile string? _foreignAnswer;
+    private volatile bool _winding;
 
     public long Failures => Interlocked.Read(ref _failures);
 
@@ -47,7 +48,10 @@ internal sealed class WarmUpLoad(Uri self, string? host, WarmUpRoutes routes, st
         }
         finally
         {
-            await stop.CancelAsync();
+            // Each loop finishes the request it has in flight (the client's 5 s timeout bounds it) instead of abandoning
+            // it: an abandoned one still reaches the gateway, maybe after the warm-up's session is gone, and is
+            // challenged and logged. A foreign answer or the deadline has cancelled them already.
+            _winding = true;
             await Task.WhenAll(loops);
         }
         if (_foreignAnswer is { } last) throw new InvalidOperationException(last);
@@ -72,7 +76,7 @@ internal sealed class WarmUpLoad(Uri self, string? host, WarmUpRoutes routes, st
 
     private async Task LoopAsync(int worker, CancellationTokenSource stop)
     {
-        for (var i = worker; !stop.IsCancellationRequested; i++)
+        for (var i = worker; !stop.IsCancellationRequested && !_winding; i++)
         {
             // Of 8: 6 signed in, 1 public with the cookie, 1 anonymous. No challenges: each one is logged.
             var (path, withCookie) = (i % 8) switch
