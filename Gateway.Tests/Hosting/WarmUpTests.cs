@@ -142,6 +142,27 @@ public sealed class WarmUpTests(SharedRedis redis)
     }
 
     [Fact]
+    public async Task A_redis_outage_during_the_warm_up_ends_it_and_the_replica_still_turns_ready_having_sent_nothing_upstream()
+    {
+        await using var upstream = await RecordingUpstream.StartAsync();
+        await using var own = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHost.StartAsync(WithWarmUp(upstream.BaseUrl).WithRedis(own.Configuration));
+        using var http = new HttpClient { BaseAddress = new Uri(gateway.BaseUrl) };
+        var state = gateway.Services.GetRequiredService<WarmUpState>();
+
+        // Redis goes while the warm-up runs: its store reads fail, the revocation feed drops, the cache is distrusted.
+        Assert.Equal("running", await Poll.Until<string>(() => Task.FromResult(state.Running ? "running" : null), 30_000));
+        await own.StopAsync();
+
+        await WaitReadyAsync(http);
+        Assert.True(state.IsOver);
+        Assert.Contains(gateway.Logs.Lines, l => l.Event.Name is "WarmUpFinished" or "WarmUpSkipped");
+        Assert.Empty(upstream.Seen);
+        Assert.Equal(0, gateway.Services.GetRequiredService<SessionCache>().Count);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync(state.SinkPath + "/page")).StatusCode);
+    }
+
+    [Fact]
     public async Task A_warm_up_answered_by_anything_but_its_sink_stops_after_its_first_answers_and_never_sends_the_cookie_first()
     {
         // Stands in for a misrouted warm-up: an upstream answering 200 to everything, without the sink's nonce.
