@@ -14,6 +14,8 @@ internal sealed class WarmUpRoutes(WarmUpState state) : IProxyConfigProvider
     public const string SignedInRouteId = ProxyConfigValidator.ReservedIdPrefix + "-warm-up-signed";
     public const string PublicRouteId = ProxyConfigValidator.ReservedIdPrefix + "-warm-up-public";
     private const string ClusterId = ProxyConfigValidator.ReservedIdPrefix + "-warm-up";
+
+    public static readonly string[] RouteIds = [SignedInRouteId, PublicRouteId];
     private volatile ProxyConfigVersion _config = ProxyConfigVersion.Empty();
 
     public string SignedInPath { get; } = state.Root + "/signed/page";

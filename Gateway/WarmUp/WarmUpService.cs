@@ -70,7 +70,6 @@ internal sealed partial class WarmUpService(
         }
         finally
         {
-            routes.Close();
             if (!stoppingToken.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested) state.Finish();
         }
     }
@@ -91,7 +90,7 @@ internal sealed partial class WarmUpService(
         var quiet = 0;
         try
         {
-            while (proxyState.TryGetRoute(WarmUpRoutes.SignedInRouteId, out _) || proxyState.TryGetRoute(WarmUpRoutes.PublicRouteId, out _))
+            while (ListedRoutes() > 0)
                 await Task.Delay(TimeSpan.FromMilliseconds(20), time, limit.Token);
             gone = true;
             var last = System.Runtime.JitInfo.GetCompiledMethodCount();
@@ -144,11 +143,11 @@ internal sealed partial class WarmUpService(
 
         var key = SessionKey.NewFor(WarmUpUser.Id);
         var cookie = $"{cookies.NameFor(https: false)}={cookies.Protect(key)}";
-        routes.Open(self);
-        state.Start();
         try
         {
-            while (!proxyState.TryGetRoute(WarmUpRoutes.SignedInRouteId, out _) || !proxyState.TryGetRoute(WarmUpRoutes.PublicRouteId, out _))
+            routes.Open(self);
+            state.Start();
+            while (ListedRoutes() < WarmUpRoutes.RouteIds.Length)
                 await Task.Delay(TimeSpan.FromMilliseconds(20), time, deadline.Token);
             using var load = new WarmUpLoad(self, HostFor(configuration["AllowedHosts"]), routes, cookie, state.Nonce);
             await load.ProbeAsync(deadline.Token);
@@ -184,12 +183,19 @@ internal sealed partial class WarmUpService(
         {
             state.Drain();
             cache.Remove(key);
-            // Never throws: an error on its way out of the warm-up (a foreign answer, say) is the one to report.
+            // The one place the routes close. Never throws: an error on its way out of the warm-up (a foreign answer,
+            // say) is the one to report.
             if (routes.Close()) await RoutesGoneAsync(deadline.Token);
         }
     }
 
-    /// <summary>Called once a <see cref="Window"/>: true when the last <see cref="QuietWindows"/> windows each compiled almost nothing.</summary>
+    /// <summary>How many of the warm-up's routes YARP serves now.</summary>
+    private int ListedRoutes() => WarmUpRoutes.RouteIds.Count(id => proxyState.TryGetRoute(id, out _));
+
+    /// <summary>
+    /// Called once a <see cref="Window"/>: true when the last <see cref="QuietWindows"/> windows together compiled at most
+    /// <see cref="QuietMethodsPerWindow"/> methods a window.
+    /// </summary>
     private bool Settled(Stopwatch clock, WarmUpLoad load)
     {
         _recent.Enqueue(System.Runtime.JitInfo.GetCompiledMethodCount());
