@@ -152,8 +152,37 @@ public sealed class LogoutTests(SharedRedis redis)
         Assert.StartsWith($"{rig.Idp.Issuer}/session/end?", location.OriginalString);
         var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(location.Query);
         Assert.Equal($"{rig.Gateway.BaseUrl}/", query["post_logout_redirect_uri"].ToString());
-        Assert.StartsWith("eyJ", query["id_token_hint"].ToString());
+        AssertIdTokenOf(rig, "alice", query["id_token_hint"].ToString());
         Assert.NotEmpty(query["state"].ToString());
         Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Logout_everywhere_of_an_oidc_session_still_hands_the_provider_this_sessions_id_token()
+    {
+        // The id_token is never cached: it is read from the store before signing out everywhere deletes the record.
+        await using var rig = await OidcRig.StartAsync(redis.Configuration);
+        using var laptop = rig.Gateway.Browser();
+        using var phone = rig.Gateway.Browser();
+        await rig.LoginAsync(laptop, "alice");
+        await rig.LoginAsync(phone, "alice");
+        var response = await laptop.PostSameOriginAsync("/logout?scope=all");
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        var location = response.Headers.Location!;
+        Assert.StartsWith($"{rig.Idp.Issuer}/session/end?", location.OriginalString);
+        AssertIdTokenOf(rig, "alice", Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(location.Query)["id_token_hint"].ToString());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await laptop.ApiGetAsync("/api/whoami")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await phone.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    /// <summary>The hint is an id_token the provider issued to the gateway for this user, not just something JWT-shaped.</summary>
+    private static void AssertIdTokenOf(OidcRig rig, string user, string idToken)
+    {
+        var parts = idToken.Split('.');
+        Assert.Equal(3, parts.Length);
+        var claims = JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(parts[1])).RootElement;
+        Assert.Equal(rig.Idp.Issuer, claims.GetProperty("iss").GetString());
+        Assert.Equal(user, claims.GetProperty("sub").GetString());
+        Assert.Equal(IdentityProvider.ClientId, claims.GetProperty("aud").GetString());
     }
 }

@@ -6,11 +6,11 @@ namespace Gateway.Tests.Sessions;
 /// <summary>The cached session's principal, whose claims are built on first read, answers as the eager one did.</summary>
 public sealed class SessionIdentityTests
 {
-    private static readonly SessionRecord Record = new()
+    private static readonly CachedRecord Record = CachedRecord.Of(new SessionRecord
     {
         UserId = "u-1", Email = "u@example.test", Name = "User One", Roles = ["editor", "Admin"], Method = "oidc",
         CreatedAt = DateTimeOffset.UnixEpoch, AbsoluteExpiresAt = DateTimeOffset.UnixEpoch.AddHours(1),
-    };
+    });
 
     private static ClaimsPrincipal Eager() => new(new ClaimsIdentity(
         [new("sub", "u-1"), new("amr", "oidc"), new("email", "u@example.test"), new("name", "User One"), new("role", "editor"), new("role", "Admin")],

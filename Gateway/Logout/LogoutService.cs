@@ -71,17 +71,25 @@ internal sealed partial class LogoutService(
 
         var session = context.Features.Get<SessionFeature>()?.Session;
         SessionKey? key = session?.Key;
+        // This session's record as the store held it: the id_token for the provider's end-session is never cached.
+        SessionRecord? ended = null;
         try
         {
             // 1. Purge, each step confirmed before the next.
             if (context.Features.Get<SessionStoreUnavailableFeature>() is not null)
                 throw new StoreUnavailableException("the session could not be resolved");
-            if (everywhere && session is not null) await sessions.RevokeUserAsync(session.Record.UserId, "logout-everywhere", null, context.RequestAborted);
+            if (everywhere && session is not null)
+            {
+                // Read first: this deletes the record along with every other session of the user.
+                ended = await sessions.ReloadAsync(session.Key, context.RequestAborted);
+                await sessions.RevokeUserAsync(session.Record.UserId, "logout-everywhere", null, context.RequestAborted);
+            }
             // Every copy of the session cookie that verifies, planted ones included: none of them survives a logout.
             foreach (var presented in cookies.ReadAll(request))
             {
                 key ??= presented;
-                await sessions.RevokeAsync(presented, "logout", context.RequestAborted);
+                var record = await sessions.RevokeAsync(presented, "logout", context.RequestAborted);
+                if (session is not null && presented == session.Key) ended ??= record;
             }
             await PurgeLegacySessionsAsync(request, context.RequestAborted);
         }
@@ -108,7 +116,7 @@ internal sealed partial class LogoutService(
         context.Response.Headers["Clear-Site-Data"] = "\"cache\"";
 
         // 3. Redirect to public ground, through the provider's end-session when the user came from it.
-        var target = await ProviderSignOutUrlAsync(context, session, returnUrl) ?? returnUrl;
+        var target = await ProviderSignOutUrlAsync(context, ended, returnUrl) ?? returnUrl;
         metrics.Logout(session is null ? "no-session" : "completed");
         LogCompleted(logger, key?.ShortHash, everywhere);
         context.Response.StatusCode = isPost ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
@@ -135,9 +143,9 @@ internal sealed partial class LogoutService(
         }
     }
 
-    private async Task<string?> ProviderSignOutUrlAsync(HttpContext context, CachedSession? session, string returnUrl)
+    private async Task<string?> ProviderSignOutUrlAsync(HttpContext context, SessionRecord? ended, string returnUrl)
     {
-        if (session?.Record is not { Method: "oidc", IdToken: { } idToken } || !oidc.Enabled || !oidc.Settings.SignOutAtProvider) return null;
+        if (ended is not { Method: "oidc", IdToken: { } idToken } || !oidc.Enabled || !oidc.Settings.SignOutAtProvider) return null;
         try
         {
             var configuration = await oidc.GetConfigurationAsync(context.RequestAborted);

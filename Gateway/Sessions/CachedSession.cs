@@ -3,16 +3,28 @@ using System.Security.Claims;
 namespace Gateway.Sessions;
 
 /// <summary>A resolved session as one replica holds it between store round trips.</summary>
-internal sealed class CachedSession(SessionKey key, SessionRecord record, DateTimeOffset fetchedAt, DateTimeOffset cachedUntil)
+internal sealed class CachedSession
 {
-    private long _lastTouchTicks = fetchedAt.UtcTicks;
+    private long _lastTouchTicks;
 
-    public SessionKey Key { get; } = key;
-    public SessionRecord Record { get; } = record;
-    public string ShortHash { get; } = key.ShortHash;
-    public DateTimeOffset CachedUntil { get; } = cachedUntil;
+    public CachedSession(SessionKey key, SessionRecord record, DateTimeOffset fetchedAt, DateTimeOffset cachedUntil)
+    {
+        _lastTouchTicks = fetchedAt.UtcTicks;
+        Key = key;
+        Record = CachedRecord.Of(record);
+        ShortHash = key.ShortHash;
+        CachedUntil = cachedUntil;
+        Principal = GatewayClaims.ToLazyPrincipal(Record);
+        EstimatedBytes = Estimate(Record);
+    }
+
+    public SessionKey Key { get; }
+    /// <summary>What requests read of the record; tokens and the rest stay in the store (<see cref="CachedRecord"/>).</summary>
+    public CachedRecord Record { get; }
+    public string ShortHash { get; }
+    public DateTimeOffset CachedUntil { get; }
     /// <summary>The principal proxied requests carry: claims built only if something reads them (<see cref="SessionIdentity"/>).</summary>
-    public ClaimsPrincipal Principal { get; } = GatewayClaims.ToLazyPrincipal(record);
+    public ClaimsPrincipal Principal { get; }
 
     /// <summary>
     /// The principal the authentication handler gives the framework (the gateway's own endpoints): an ordinary claims
@@ -43,23 +55,24 @@ internal sealed class CachedSession(SessionKey key, SessionRecord record, DateTi
     /// What this entry keeps alive, estimated from its strings: the record, the principal over it, the signed
     /// assertion and identity header values a signed-in request adds. Calibrated against the heap (bench --scale).
     /// </summary>
-    public int EstimatedBytes { get; } = Estimate(record);
+    public int EstimatedBytes { get; }
 
     // Calibrated with bench --cache-memory (heap after a full collection, 20,000 sessions): the objects of the entry,
     // its key, its record and its principal (claims built lazily, so none), its cookie value as SessionCookies remembers
     // it (ASCII, ~230), and the fixed part of the signed assertion, header and signature (~800), before its own strings.
     private const int FixedBytes = 2_030;
-    // Per role: a string in the record, its part of the roles header and of the assertion.
-    private const int PerRoleBytes = 100;
+    // Per role, beyond its characters: its quotes in the assertion and its comma in the roles header.
+    private const int PerRoleBytes = 10;
 
-    private static int Estimate(SessionRecord record)
+    private static int Estimate(CachedRecord record)
     {
-        long chars = Len(record.UserId) + Len(record.Email) + Len(record.Name) + Len(record.Device) + Len(record.Network)
-            + Len(record.SessionHash) + Len(record.IdToken) + Len(record.AccessToken) + Len(record.RefreshToken) + Len(record.ProviderSessionId);
-        foreach (var role in record.Roles) chars += role.Length;
-        // Each identity string lives in the record, a claim, a header value and (base64url, 4/3) the assertion.
-        var identityChars = Len(record.UserId) + Len(record.Email) + Len(record.Name);
-        var bytes = FixedBytes + 2 * chars + 2 * identityChars * 3 + record.Roles.Length * PerRoleBytes;
+        long ownChars = Len(record.UserId) + Len(record.Email) + Len(record.Name) + Len(record.AccessToken);
+        // Each identity string is spelled out again in a header value and (base64url, 4/3) in the assertion; the role
+        // strings themselves are shared between sessions (RoleSets), their spelling in the header and assertion is not.
+        long identityChars = Len(record.UserId) + Len(record.Email) + Len(record.Name);
+        long roleChars = 0;
+        foreach (var role in record.Roles) roleChars += role.Length;
+        var bytes = FixedBytes + 2 * ownChars + (identityChars + roleChars) * 14 / 3 + record.Roles.Length * PerRoleBytes;
         return (int)Math.Min(int.MaxValue, bytes);
     }
 

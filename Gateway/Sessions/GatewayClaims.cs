@@ -18,7 +18,7 @@ internal static class GatewayClaims
     public const string RefreshToken = "gw:refresh_token";
 
     /// <summary>The principal of a session: sub, amr, email, name and one <see cref="Role"/> claim per role.</summary>
-    public static ClaimsPrincipal ToPrincipal(SessionRecord record)
+    public static ClaimsPrincipal ToPrincipal(CachedRecord record)
     {
         var identity = new ClaimsIdentity(AuthenticationType, Name, Role);
         // Made with the identity as their subject, so AddClaims takes them as they are instead of cloning each.
@@ -27,7 +27,7 @@ internal static class GatewayClaims
     }
 
     /// <summary>A session's claims, for <paramref name="subject"/>: what both the eager and the lazy identity hold.</summary>
-    internal static List<Claim> ClaimsOf(SessionRecord record, ClaimsIdentity subject)
+    internal static List<Claim> ClaimsOf(CachedRecord record, ClaimsIdentity subject)
     {
         var claims = new List<Claim>(4 + record.Roles.Length) { Of(UserId, record.UserId), Of(Method, record.Method) };
         if (record.Email is not null) claims.Add(Of(Email, record.Email));
@@ -39,7 +39,7 @@ internal static class GatewayClaims
     }
 
     /// <summary>The same principal with its claims built on first read (<see cref="SessionIdentity"/>), for proxied requests.</summary>
-    public static ClaimsPrincipal ToLazyPrincipal(SessionRecord record) => new(new SessionIdentity(record));
+    public static ClaimsPrincipal ToLazyPrincipal(CachedRecord record) => new(new SessionIdentity(record));
 
     /// <summary>Builds the record a login hands to sign-in; the id_token and sid stay server-side.</summary>
     public static SessionRecord ToRecord(ClaimsPrincipal principal, DateTimeOffset now, TimeSpan absoluteLifetime)

@@ -12,7 +12,7 @@ namespace Gateway.Sessions;
 /// claims (it fails closed: no roles, no name); <see cref="Clone"/> copies them. The gateway's own endpoints get an
 /// ordinary identity instead (<see cref="CachedSession.FrameworkPrincipal"/>).
 /// </summary>
-internal sealed class SessionIdentity(SessionRecord record)
+internal sealed class SessionIdentity(CachedRecord record)
     : ClaimsIdentity(GatewayClaims.AuthenticationType, GatewayClaims.Name, GatewayClaims.Role)
 {
     private List<Claim>? _claims;

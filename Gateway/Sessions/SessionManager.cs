@@ -49,18 +49,22 @@ internal sealed partial class SessionManager(
         return FetchAsync(key, now, cancellationToken);
     }
 
-    public async Task<bool> RevokeAsync(SessionKey key, string reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// Ends the session on every replica. Returns its record as the store held it (what logout needs of it, the
+    /// id_token, is never cached), or null when it had already ended.
+    /// </summary>
+    public async Task<SessionRecord?> RevokeAsync(SessionKey key, string reason, CancellationToken cancellationToken)
     {
-        // Read before deleting: what the provider issued for this session is revoked there too.
-        // From the store, not the cache: a cached copy may predate a rotation of the refresh token.
-        var record = await ReadAsync(key.Handle, cancellationToken) ?? cache.Peek(key)?.Record;
+        // Read before deleting: what the provider issued for this session is revoked there too. Only the store has it:
+        // the cache never holds the refresh token, and a cached copy would predate any rotation of it anyway.
+        var record = await ReadAsync(key.Handle, cancellationToken);
         var deleted = await store.DeleteAsync(key.Handle, cancellationToken);
         cache.Remove(key);
         await bus.PublishAsync(new SessionRevocation([key.ShortHash]), cancellationToken);
         metrics.SessionsRevoked(1, reason);
         LogRevoked(logger, key.ShortHash, reason, deleted);
         if (record is not null) await NotifyEndedAsync([record], cancellationToken);
-        return deleted;
+        return record;
     }
 
     /// <summary>The record as the store holds it now (bypassing this replica's cache), or null when the session ended.</summary>
@@ -220,7 +224,7 @@ internal sealed partial class SessionManager(
 
     private async ValueTask<CachedSession?> TouchAsync(CachedSession session, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (await store.TouchAsync(session.Key.Handle, TimeToLive(session.Record, now), cancellationToken)) return session;
+        if (await store.TouchAsync(session.Key.Handle, TimeToLive(session.Record.AbsoluteExpiresAt, now), cancellationToken)) return session;
         cache.Remove(session.Key);
         return null;
     }
@@ -232,9 +236,11 @@ internal sealed partial class SessionManager(
         return null;
     }
 
-    private TimeSpan TimeToLive(SessionRecord record, DateTimeOffset now)
+    private TimeSpan TimeToLive(SessionRecord record, DateTimeOffset now) => TimeToLive(record.AbsoluteExpiresAt, now);
+
+    private TimeSpan TimeToLive(DateTimeOffset absoluteExpiresAt, DateTimeOffset now)
     {
-        var absoluteLeft = record.AbsoluteExpiresAt - now;
+        var absoluteLeft = absoluteExpiresAt - now;
         return absoluteLeft < _options.IdleTimeout ? absoluteLeft : _options.IdleTimeout;
     }
 

@@ -33,7 +33,7 @@ internal sealed partial class AccessTokenService(
     public async ValueTask<(AccessTokenStatus Status, string? Token)> GetAsync(CachedSession session, CancellationToken cancellationToken)
     {
         if (session.Record.AccessToken is null) return (AccessTokenStatus.None, null);
-        if (IsFresh(session.Record)) return (AccessTokenStatus.Fresh, session.Record.AccessToken);
+        if (IsFresh(session.Record.AccessTokenExpiresAt)) return (AccessTokenStatus.Fresh, session.Record.AccessToken);
 
         var gate = _gates.GetOrAdd(session.Key, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
@@ -118,8 +118,9 @@ internal sealed partial class AccessTokenService(
     private (AccessTokenStatus, string?) StillValid(SessionRecord record) =>
         record.AccessTokenExpiresAt is { } expires && expires > time.GetUtcNow() ? (AccessTokenStatus.Fresh, record.AccessToken) : (AccessTokenStatus.Unavailable, null);
 
-    private bool IsFresh(SessionRecord record) =>
-        record.AccessToken is not null && (record.AccessTokenExpiresAt is null || record.AccessTokenExpiresAt - _margin > time.GetUtcNow());
+    private bool IsFresh(SessionRecord record) => record.AccessToken is not null && IsFresh(record.AccessTokenExpiresAt);
+
+    private bool IsFresh(DateTimeOffset? expiresAt) => expiresAt is null || expiresAt - _margin > time.GetUtcNow();
 
     [LoggerMessage(EventId = LogEvents.AccessTokenRefreshed, EventName = nameof(LogEvents.AccessTokenRefreshed), Level = LogLevel.Information,
         Message = "Access token of session {SessionHash} refreshed")]

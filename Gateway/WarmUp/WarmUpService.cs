@@ -154,10 +154,11 @@ internal sealed partial class WarmUpService(
 
             var now = time.GetUtcNow();
             // Last touched "at the end": never due for a sliding-expiry write, which the store would answer "no such session".
-            var session = new CachedSession(key, WarmUpUser.Record(key, now, _options.MaxDuration), now + _options.MaxDuration, now + _options.MaxDuration);
+            var record = WarmUpUser.Record(key, now, _options.MaxDuration);
+            var session = new CachedSession(key, record, now + _options.MaxDuration, now + _options.MaxDuration);
             cache.Set(session, cache.Generation);
             using var loadOver = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
-            var reads = storeReads.RunAsync(session.Record, loadOver.Token);
+            var reads = storeReads.RunAsync(record, loadOver.Token);
             bool settled;
             try
             {

@@ -19,18 +19,41 @@ internal static class CacheMemory
         return 0;
     }
 
-    /// <summary>The measurement over 20,000 sessions as report lines: the total, then each part.</summary>
+    /// <summary>The measurement over 20,000 sessions as report lines, for each kind of user: the total, then each part.</summary>
     public static async Task<string[]> ReportLinesAsync()
     {
-        var (measured, estimated, breakdown) = await MeasureAsync(20_000);
-        return
-        [
-            FormattableString.Invariant($"live memory per cached session (20,000 cached, heap after full GC): {measured:0} bytes; the cache's own estimate: {estimated:0} bytes"),
-            "  of which: " + breakdown,
-        ];
+        var lines = new List<string>();
+        foreach (var withTokens in new[] { false, true })
+        {
+            var (measured, estimated, breakdown) = await MeasureAsync(20_000, withTokens);
+            lines.Add(FormattableString.Invariant(
+                $"live memory per cached session, {(withTokens ? "OIDC user with the provider's tokens" : "user without provider tokens")} (20,000 cached, heap after full GC): {measured:0} bytes; the cache's own estimate: {estimated:0} bytes"));
+            lines.Add("  of which: " + breakdown);
+        }
+        return [.. lines];
     }
 
-    private static async Task<(double BytesPerSession, double EstimatedPerSession, string Breakdown)> MeasureAsync(int count)
+    /// <summary>
+    /// What a login through node oidc-provider stores, at its sizes: an RS256 id_token (2048-bit key: a 342-character
+    /// signature) carrying this user's claims, a nonce, at_hash and sid; opaque access and refresh tokens of 43 characters.
+    /// The signature is random bytes of the right length: only the size matters here.
+    /// </summary>
+    private static (string IdToken, string AccessToken, string RefreshToken, string Sid) ProviderTokens(string userId, string email, string name)
+    {
+        static string Random(int bytes) => System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(bytes));
+        var sid = Random(16);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var header = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { alg = "RS256", typ = "JWT", kid = Random(32) });
+        var payload = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            sub = userId, email, email_verified = true, name, nonce = Random(32), at_hash = Random(16), sid, auth_time = now,
+            aud = "gateway", exp = now + 3600, iat = now, iss = "https://login.example.org",
+        });
+        var idToken = $"{System.Buffers.Text.Base64Url.EncodeToString(header)}.{System.Buffers.Text.Base64Url.EncodeToString(payload)}.{Random(256)}";
+        return (idToken, Random(32), Random(32), sid);
+    }
+
+    private static async Task<(double BytesPerSession, double EstimatedPerSession, string Breakdown)> MeasureAsync(int count, bool withProviderTokens)
     {
         var contentRoot = Directory.CreateTempSubdirectory("gwmem").FullName;
         try
@@ -56,12 +79,21 @@ internal static class CacheMemory
             var now = DateTimeOffset.UtcNow;
             for (var i = 0; i < count; i++)
             {
-                var key = await sessions.CreateAsync(new SessionRecord
+                // A realistic user: a UUID subject, an address, a display name, three roles, a device line.
+                var record = new SessionRecord
                 {
-                    // A realistic OIDC user: a UUID subject, an address, a display name, three roles, a device line.
                     UserId = Guid.NewGuid().ToString(), Email = $"user{i}@example.org", Name = $"User Number {i}", Roles = ["editor", "reviewer", "staff"],
                     CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "oidc", Device = "Firefox on Linux", Network = "203.0.113.0/24",
-                }, CancellationToken.None);
+                };
+                if (withProviderTokens)
+                {
+                    var (idToken, accessToken, refreshToken, sid) = ProviderTokens(record.UserId, record.Email, record.Name);
+                    record = record with
+                    {
+                        IdToken = idToken, AccessToken = accessToken, AccessTokenExpiresAt = now.AddMinutes(10), RefreshToken = refreshToken, ProviderSessionId = sid,
+                    };
+                }
+                var key = await sessions.CreateAsync(record, CancellationToken.None);
                 var signIn = new DefaultHttpContext();
                 cookies.Append(signIn.Response, key);
                 cookieHeaders[i] = signIn.Response.Headers.SetCookie.ToString().Split(';')[0];

@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
+
+namespace Gateway.Sessions;
+
+/// <summary>
+/// The part of a session record a replica keeps between store round trips: what requests read (who the user is, when
+/// the session ends, the access token of routes that forward it). The id_token, refresh token, provider sid, device,
+/// network and the record's own hash stay in the store and are read from it by what needs them (logout, refresh,
+/// revocation, "your sessions"): an OIDC id_token alone is larger than everything here. A separate type, not a record
+/// with those fields emptied, so no code can read a token from the cache and find it missing.
+/// </summary>
+internal sealed class CachedRecord
+{
+    private CachedRecord(SessionRecord record)
+    {
+        UserId = record.UserId;
+        Email = record.Email;
+        Name = record.Name;
+        Roles = RoleSets.Default.Shared(record.Roles);
+        // Literals are interned: every session of a method shares one string.
+        Method = record.Method switch { "oidc" => "oidc", "dev" => "dev", "unknown" => "unknown", var other => other };
+        AbsoluteExpiresAt = record.AbsoluteExpiresAt;
+        AccessToken = record.AccessToken;
+        AccessTokenExpiresAt = record.AccessTokenExpiresAt;
+    }
+
+    public static CachedRecord Of(SessionRecord record) => new(record);
+
+    public string UserId { get; }
+    public string? Email { get; }
+    public string? Name { get; }
+    public ImmutableArray<string> Roles { get; }
+    public string Method { get; }
+    public DateTimeOffset AbsoluteExpiresAt { get; }
+    public string? AccessToken { get; }
+    public DateTimeOffset? AccessTokenExpiresAt { get; }
+}
+
+/// <summary>
+/// One copy of each distinct role set, shared by every cached session that has it: a thousand editors hold one array
+/// and one string per role, not a thousand. Bounded, since role sets come from the provider: past the bound a set is
+/// kept as the session's own copy.
+/// </summary>
+internal sealed class RoleSets(int maxSets)
+{
+    public const int DefaultMaxSets = 1024;
+
+    public static readonly RoleSets Default = new(DefaultMaxSets);
+
+    private readonly ConcurrentDictionary<ImmutableArray<string>, ImmutableArray<string>> _sets = new(SequenceComparer.Instance);
+
+    public int Count => _sets.Count;
+
+    public ImmutableArray<string> Shared(string[] roles)
+    {
+        if (roles.Length == 0) return [];
+        // Looked up without a copy; a set is copied once, when it is first kept, so no caller's array is ever shared.
+        if (_sets.TryGetValue(ImmutableCollectionsMarshal.AsImmutableArray(roles), out var shared)) return shared;
+        var copy = ImmutableArray.Create(roles);
+        return _sets.Count < maxSets ? _sets.GetOrAdd(copy, copy) : copy;
+    }
+
+    private sealed class SequenceComparer : IEqualityComparer<ImmutableArray<string>>
+    {
+        public static readonly SequenceComparer Instance = new();
+
+        public bool Equals(ImmutableArray<string> x, ImmutableArray<string> y) => x.AsSpan().SequenceEqual(y.AsSpan());
+
+        public int GetHashCode(ImmutableArray<string> roles)
+        {
+            var hash = new HashCode();
+            foreach (var role in roles) hash.Add(role, StringComparer.Ordinal);
+            return hash.ToHashCode();
+        }
+    }
+}
