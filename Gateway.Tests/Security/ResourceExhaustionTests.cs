@@ -85,6 +85,50 @@ public sealed class ResourceExhaustionTests
     }
 
     [Fact]
+    public async Task Under_concurrent_sets_removals_and_revocations_the_cache_counts_exactly_what_it_holds()
+    {
+        var clock = new ManualClock();
+        var cache = new SessionCache(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = 150 } }), Metrics(), clock, NullLogger<SessionCache>.Instance);
+        var now = clock.GetUtcNow();
+        var keys = Enumerable.Range(0, 400).Select(i => SessionKey.NewFor($"u{i}")).ToArray();
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(() =>
+        {
+            var random = new Random(worker);
+            for (var i = 0; i < 20_000; i++)
+            {
+                var key = keys[random.Next(keys.Length)];
+                switch (random.Next(10))
+                {
+                    case 0: cache.Remove(key); break;
+                    case 1: cache.Apply(new SessionRevocation([key.ShortHash])); break;
+                    // Sets, replacements of the same key among them, and evictions once full.
+                    default: cache.Set(new CachedSession(key, Record(key.UserTag, now), now, now.AddSeconds(30)), cache.Generation); break;
+                }
+            }
+        })));
+
+        var held = keys.Select(cache.Peek).Where(s => s is not null).ToList();
+        Assert.Equal(held.Count, cache.Count);
+        Assert.Equal(held.Sum(s => (long)s!.EstimatedBytes), cache.EstimatedBytes);
+        // Sets that pass the fullness check together may each add one: the bound is overshot by at most the workers.
+        Assert.InRange(cache.Count, 0, 150 + 4);
+    }
+
+    [Fact]
+    public void The_verified_cookie_memo_starts_over_when_full()
+    {
+        var memo = new VerifiedCookieMemo(maxEntries: 3);
+        var keys = Enumerable.Range(0, 4).Select(i => SessionKey.NewFor($"u{i}")).ToArray();
+        for (var i = 0; i < 3; i++) memo.Remember($"cookie-{i}", keys[i]);
+        for (var i = 0; i < 3; i++) Assert.True(memo.TryGet($"cookie-{i}", out var key) && key == keys[i]);
+
+        memo.Remember("cookie-3", keys[3]);
+
+        for (var i = 0; i < 3; i++) Assert.False(memo.TryGet($"cookie-{i}", out _));
+        Assert.True(memo.TryGet("cookie-3", out var last) && last == keys[3]);
+    }
+
+    [Fact]
     public void A_flood_of_distinct_user_names_cannot_grow_the_login_limiter_without_bound()
     {
         var limiter = new LoginAttemptLimiter(Options.Create(new GatewayOptions()), TimeProvider.System);

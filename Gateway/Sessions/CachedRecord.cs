@@ -50,8 +50,10 @@ internal sealed class RoleSets(int maxSets)
     public static readonly RoleSets Default = new(DefaultMaxSets);
 
     private readonly ConcurrentDictionary<ImmutableArray<string>, ImmutableArray<string>> _sets = new(SequenceComparer.Instance);
+    // Not the dictionary's Count, which takes all of its locks on every call.
+    private int _count;
 
-    public int Count => _sets.Count;
+    public int Count => Volatile.Read(ref _count);
 
     public ImmutableArray<string> Shared(string[] roles)
     {
@@ -59,7 +61,13 @@ internal sealed class RoleSets(int maxSets)
         // Looked up without a copy; a set is copied once, when it is first kept, so no caller's array is ever shared.
         if (_sets.TryGetValue(ImmutableCollectionsMarshal.AsImmutableArray(roles), out var shared)) return shared;
         var copy = ImmutableArray.Create(roles);
-        return _sets.Count < maxSets ? _sets.GetOrAdd(copy, copy) : copy;
+        if (Count >= maxSets) return copy;
+        if (_sets.TryAdd(copy, copy))
+        {
+            Interlocked.Increment(ref _count);
+            return copy;
+        }
+        return _sets.TryGetValue(copy, out shared) ? shared : copy;
     }
 
     private sealed class SequenceComparer : IEqualityComparer<ImmutableArray<string>>

@@ -17,12 +17,15 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
     private readonly int _maxEntries = options.Value.Session.CacheMaxEntries;
     private readonly long _maxBytes = options.Value.Session.CacheMaxMegabytes * 1024L * 1024L;
     private long _bytes;
+    // Kept beside the dictionary: its Count takes every one of its locks (up to 1024 once it has grown), which on a
+    // full cache made each miss, and each entry an eviction dropped, pay for all of them.
+    private int _count;
     private long _generation;
     private volatile bool _trusted = true;
 
     public bool IsTrusted => _trusted;
 
-    public int Count => _entries.Count;
+    public int Count => Volatile.Read(ref _count);
 
     /// <summary>The estimated memory of the cached entries (<see cref="CachedSession.EstimatedBytes"/>).</summary>
     public long EstimatedBytes => Interlocked.Read(ref _bytes);
@@ -49,7 +52,7 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
     public void Set(CachedSession session, long generationAtFetch)
     {
         if (!_trusted || _maxEntries == 0 || session.EstimatedBytes > _maxBytes) return;
-        if (_entries.Count >= _maxEntries || EstimatedBytes + session.EstimatedBytes > _maxBytes) Evict();
+        if (Count >= _maxEntries || EstimatedBytes + session.EstimatedBytes > _maxBytes) Evict();
         // Not AddOrUpdate: its update callback may run more than once under contention, and must account exactly once.
         while (true)
         {
@@ -61,6 +64,7 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
             }
             if (_entries.TryAdd(session.Key, session))
             {
+                Interlocked.Increment(ref _count);
                 Interlocked.Add(ref _bytes, session.EstimatedBytes);
                 break;
             }
@@ -80,7 +84,7 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
             if (entry.CachedUntil <= now) Drop(key, entry);
         foreach (var (key, entry) in _entries)
         {
-            if (_entries.Count <= _maxEntries * 9L / 10 && EstimatedBytes <= _maxBytes * 9 / 10) break;
+            if (Count <= _maxEntries * 9L / 10 && EstimatedBytes <= _maxBytes * 9 / 10) break;
             Drop(key, entry);
         }
         metrics.CacheEvicted();
@@ -89,12 +93,18 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
     /// <summary>Removes exactly this entry (not a newer one under the same key) and releases its estimate.</summary>
     private void Drop(SessionKey key, CachedSession entry)
     {
-        if (_entries.TryRemove(new KeyValuePair<SessionKey, CachedSession>(key, entry))) Interlocked.Add(ref _bytes, -entry.EstimatedBytes);
+        if (_entries.TryRemove(new KeyValuePair<SessionKey, CachedSession>(key, entry))) Released(entry);
     }
 
     private void DropKey(SessionKey key)
     {
-        if (_entries.TryRemove(key, out var entry)) Interlocked.Add(ref _bytes, -entry.EstimatedBytes);
+        if (_entries.TryRemove(key, out var entry)) Released(entry);
+    }
+
+    private void Released(CachedSession entry)
+    {
+        Interlocked.Decrement(ref _count);
+        Interlocked.Add(ref _bytes, -entry.EstimatedBytes);
     }
 
     private void DropAll()

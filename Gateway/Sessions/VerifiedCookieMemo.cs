@@ -17,6 +17,9 @@ internal sealed class VerifiedCookieMemo
     private readonly ConcurrentDictionary<byte[], SessionKey> _entries = new(AsciiComparer.Instance);
     private readonly ConcurrentDictionary<byte[], SessionKey>.AlternateLookup<ReadOnlySpan<byte>> _bySpan;
     private readonly int _maxEntries;
+    // Not the dictionary's Count, which takes all of its locks (up to 1024) on every call. Approximate by at most the
+    // values being remembered while it starts over, which the bound does not need to be exact about.
+    private int _count;
 
     public VerifiedCookieMemo(int maxEntries)
     {
@@ -38,10 +41,15 @@ internal sealed class VerifiedCookieMemo
     public void Remember(ReadOnlySpan<char> value, SessionKey key)
     {
         if (value.Length > MaxValueLength || !Ascii.IsValid(value)) return;
-        if (_entries.Count >= _maxEntries) _entries.Clear();
+        if (Volatile.Read(ref _count) >= _maxEntries)
+        {
+            _entries.Clear();
+            Interlocked.Exchange(ref _count, 0);
+        }
         var ascii = new byte[value.Length];
         Ascii.FromUtf16(value, ascii, out _);
-        _entries[ascii] = key;
+        // A value that verified always carries the same key: one already here needs no update.
+        if (_entries.TryAdd(ascii, key)) Interlocked.Increment(ref _count);
     }
 
     /// <summary>Exact bytes; the hash is <see cref="HashCode"/>'s, seeded per process, so colliding values cannot be prepared.</summary>
