@@ -175,6 +175,39 @@ public sealed class LogoutTests(SharedRedis redis)
         Assert.Equal(HttpStatusCode.Unauthorized, (await phone.ApiGetAsync("/api/whoami")).StatusCode);
     }
 
+    [Fact]
+    public async Task Logout_of_an_oidc_session_whose_record_the_store_lost_still_ends_the_providers_session_by_client_id()
+    {
+        // The session ended in the store a moment ago (another replica, or idle expiry there) while this replica's
+        // cache still holds it: the id_token is gone with the record, the provider's session is not.
+        await using var rig = await OidcRig.StartAsync(redis.Configuration);
+        using var browser = rig.Gateway.Browser();
+        await rig.LoginAsync(browser, "alice");
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        using var mux = await redis.Server.ConnectAsync();
+        var prefix = rig.Config.Settings["Gateway:Redis:KeyPrefix"]!;
+        var sessionKey = Assert.Single(mux.GetServer(redis.Configuration).Keys(pattern: prefix + "{u:*}:s:*"));
+        Assert.True(await mux.GetDatabase().KeyDeleteAsync(sessionKey));
+
+        var response = await browser.NavigateAsync("/logout", site: "same-origin");
+
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        var location = response.Headers.Location!;
+        Assert.StartsWith($"{rig.Idp.Issuer}/session/end?", location.OriginalString);
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(location.Query);
+        Assert.Equal(IdentityProvider.ClientId, query["client_id"].ToString());
+        Assert.False(query.ContainsKey("id_token_hint"));
+        Assert.Equal($"{rig.Gateway.BaseUrl}/", query["post_logout_redirect_uri"].ToString());
+        Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "ProviderSignOutWithoutHint");
+        // The provider takes it: its sign-out confirmation, not an error page.
+        var atProvider = await browser.Http.GetAsync(location);
+        var page = await atProvider.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, atProvider.StatusCode);
+        Assert.Contains("<form", page);
+        Assert.DoesNotContain("invalid_request", page);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
     /// <summary>The hint is an id_token the provider issued to the gateway for this user, not just something JWT-shaped.</summary>
     private static void AssertIdTokenOf(OidcRig rig, string user, string idToken)
     {

@@ -126,6 +126,14 @@ public sealed class ResourceExhaustionTests
 
         for (var i = 0; i < 3; i++) Assert.False(memo.TryGet($"cookie-{i}", out _));
         Assert.True(memo.TryGet("cookie-3", out var last) && last == keys[3]);
+
+        // Starting over reset its count: it fills to the bound again before the next start.
+        memo.Remember("cookie-0", keys[0]);
+        memo.Remember("cookie-1", keys[1]);
+        Assert.True(memo.TryGet("cookie-3", out _) && memo.TryGet("cookie-0", out _) && memo.TryGet("cookie-1", out _));
+        memo.Remember("cookie-2", keys[2]);
+        Assert.False(memo.TryGet("cookie-3", out _));
+        Assert.True(memo.TryGet("cookie-2", out _));
     }
 
     [Fact]

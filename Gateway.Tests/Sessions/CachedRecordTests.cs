@@ -49,13 +49,13 @@ public sealed class CachedRecordTests
     [Fact]
     public void Sessions_with_the_same_roles_share_one_copy_that_no_caller_can_change()
     {
-        var pool = new RoleSets(maxSets: 8);
+        var pool = new RoleSets(maxSets: 8, maxChars: 1000);
         var first = new[] { "editor", "staff" };
         // Equal strings that are not the same objects, as two records read from the store have.
         var second = new[] { new string("editor".AsSpan()), new string("staff".AsSpan()) };
 
-        var a = pool.Shared(first);
-        var b = pool.Shared(second);
+        var a = pool.Shared(first, out _);
+        var b = pool.Shared(second, out _);
         first[0] = "admin";
 
         Assert.True(a == b, "the second session should share the first one's array");
@@ -66,10 +66,10 @@ public sealed class CachedRecordTests
     [Fact]
     public void Role_sets_differing_in_order_or_case_are_not_shared()
     {
-        var pool = new RoleSets(maxSets: 8);
-        var a = pool.Shared(["editor", "staff"]);
-        var b = pool.Shared(["staff", "editor"]);
-        var c = pool.Shared(["Editor", "staff"]);
+        var pool = new RoleSets(maxSets: 8, maxChars: 1000);
+        var a = pool.Shared(["editor", "staff"], out _);
+        var b = pool.Shared(["staff", "editor"], out _);
+        var c = pool.Shared(["Editor", "staff"], out _);
 
         Assert.Equal(["staff", "editor"], b);
         Assert.Equal(["Editor", "staff"], c);
@@ -80,13 +80,13 @@ public sealed class CachedRecordTests
     [Fact]
     public void Past_its_bound_the_pool_keeps_each_sessions_own_copy()
     {
-        var pool = new RoleSets(maxSets: 2);
-        pool.Shared(["a"]);
-        pool.Shared(["b"]);
+        var pool = new RoleSets(maxSets: 2, maxChars: 1000);
+        pool.Shared(["a"], out _);
+        pool.Shared(["b"], out _);
         var input = new[] { "c", "d" };
 
-        var first = pool.Shared(input);
-        var again = pool.Shared(["c", "d"]);
+        var first = pool.Shared(input, out _);
+        var again = pool.Shared(["c", "d"], out _);
         input[0] = "changed";
 
         Assert.Equal(["c", "d"], first);
@@ -96,9 +96,48 @@ public sealed class CachedRecordTests
     }
 
     [Fact]
+    public void Past_its_character_bound_the_pool_keeps_each_sessions_own_copy()
+    {
+        var pool = new RoleSets(maxSets: 8, maxChars: 10);
+        pool.Shared(["abcdef"], out var first);
+        var big = pool.Shared(["ghijklmn"], out var second);
+
+        Assert.True(first);
+        Assert.False(second);
+        Assert.Equal(["ghijklmn"], big);
+        Assert.Equal(1, pool.Count);
+    }
+
+    [Fact]
+    public void Two_cached_sessions_with_the_same_roles_share_them()
+    {
+        var now = DateTimeOffset.UnixEpoch;
+        var a = new CachedSession(SessionKey.NewFor("u-a"), OidcRecord(["shared-role-test", "staff"]), now, now.AddSeconds(30));
+        var b = new CachedSession(SessionKey.NewFor("u-b"), OidcRecord([new string("shared-role-test".AsSpan()), "staff"]), now, now.AddSeconds(30));
+
+        Assert.True(a.Record.Roles == b.Record.Roles, "both sessions should hold the one shared array");
+        Assert.False(a.Record.RolesOwned || b.Record.RolesOwned);
+    }
+
+    [Fact]
+    public void A_session_whose_roles_the_pool_cannot_take_counts_them_in_its_own_estimate()
+    {
+        // A provider sending hundreds of long group ids: more characters than the shared pool takes at all.
+        var groups = Enumerable.Range(0, 300).Select(i => $"group-{i}-" + new string('x', 1000)).ToArray();
+        var now = DateTimeOffset.UnixEpoch;
+        var heavy = new CachedSession(SessionKey.NewFor("u-h"), OidcRecord(groups), now, now.AddSeconds(30));
+        var light = new CachedSession(SessionKey.NewFor("u-l"), OidcRecord(["editor"]), now, now.AddSeconds(30));
+
+        Assert.True(heavy.Record.RolesOwned);
+        var roleChars = groups.Sum(g => (long)g.Length);
+        // Its own copy (2 bytes a character) on top of what every session pays for spelling its roles out.
+        Assert.InRange(heavy.EstimatedBytes - light.EstimatedBytes, roleChars * 2 + roleChars * 14 / 3, long.MaxValue);
+    }
+
+    [Fact]
     public void No_roles_is_an_empty_set()
     {
-        var roles = new RoleSets(maxSets: 2).Shared([]);
+        var roles = new RoleSets(maxSets: 2, maxChars: 1000).Shared([], out _);
         Assert.True(roles.IsEmpty);
     }
 

@@ -80,8 +80,8 @@ internal sealed partial class LogoutService(
                 throw new StoreUnavailableException("the session could not be resolved");
             if (everywhere && session is not null)
             {
-                // Read first: this deletes the record along with every other session of the user.
-                ended = await sessions.ReloadAsync(session.Key, context.RequestAborted);
+                // Read first when the provider is to be told: this deletes the record along with every other session of the user.
+                if (SignsOutAtProvider(session)) ended = await sessions.ReloadAsync(session.Key, context.RequestAborted);
                 await sessions.RevokeUserAsync(session.Record.UserId, "logout-everywhere", null, context.RequestAborted);
             }
             // Every copy of the session cookie that verifies, planted ones included: none of them survives a logout.
@@ -116,7 +116,7 @@ internal sealed partial class LogoutService(
         context.Response.Headers["Clear-Site-Data"] = "\"cache\"";
 
         // 3. Redirect to public ground, through the provider's end-session when the user came from it.
-        var target = await ProviderSignOutUrlAsync(context, ended, returnUrl) ?? returnUrl;
+        var target = await ProviderSignOutUrlAsync(context, session, ended, returnUrl) ?? returnUrl;
         metrics.Logout(session is null ? "no-session" : "completed");
         LogCompleted(logger, key?.ShortHash, everywhere);
         context.Response.StatusCode = isPost ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
@@ -143,20 +143,35 @@ internal sealed partial class LogoutService(
         }
     }
 
-    private async Task<string?> ProviderSignOutUrlAsync(HttpContext context, SessionRecord? ended, string returnUrl)
+    private bool SignsOutAtProvider(CachedSession? session) =>
+        session?.Record.Method == "oidc" && oidc.Enabled && oidc.Settings.SignOutAtProvider;
+
+    /// <summary>
+    /// The provider's end-session for a session that signed in there. The id_token hint comes from the record the store
+    /// held (the cache never has it). When the store no longer had the record (ended a moment ago on another replica,
+    /// expired there first) the user still signed in at the provider: its end-session is still where they go, named
+    /// by client_id instead (OIDC RP-Initiated Logout allows either), so the provider's session does not outlive this one.
+    /// </summary>
+    private async Task<string?> ProviderSignOutUrlAsync(HttpContext context, CachedSession? session, SessionRecord? ended, string returnUrl)
     {
-        if (ended is not { Method: "oidc", IdToken: { } idToken } || !oidc.Enabled || !oidc.Settings.SignOutAtProvider) return null;
+        if (!SignsOutAtProvider(session)) return null;
         try
         {
             var configuration = await oidc.GetConfigurationAsync(context.RequestAborted);
             if (string.IsNullOrEmpty(configuration.EndSessionEndpoint)) return null;
             var request = context.Request;
-            return QueryHelpers.AddQueryString(configuration.EndSessionEndpoint, new Dictionary<string, string?>
+            var parameters = new Dictionary<string, string?>
             {
-                ["id_token_hint"] = idToken,
                 ["post_logout_redirect_uri"] = $"{request.Scheme}://{request.Host}{request.PathBase}{returnUrl}",
                 ["state"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)),
-            });
+            };
+            if (ended is { Method: "oidc", IdToken: { } idToken }) parameters["id_token_hint"] = idToken;
+            else
+            {
+                parameters["client_id"] = oidc.Settings.ClientId;
+                LogSignOutWithoutHint(logger, session!.ShortHash);
+            }
+            return QueryHelpers.AddQueryString(configuration.EndSessionEndpoint, parameters);
         }
         catch (Exception ex) when (ex is InvalidOperationException or HttpRequestException or IOException)
         {
@@ -208,4 +223,8 @@ internal sealed partial class LogoutService(
     [LoggerMessage(EventId = LogEvents.ProviderSignOutSkipped, EventName = nameof(LogEvents.ProviderSignOutSkipped), Level = LogLevel.Warning,
         Message = "Provider end-session skipped, discovery failed: {Reason}")]
     private static partial void LogProviderUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = LogEvents.ProviderSignOutWithoutHint, EventName = nameof(LogEvents.ProviderSignOutWithoutHint), Level = LogLevel.Warning,
+        Message = "Provider end-session for session {SessionHash} without id_token_hint: the store no longer held its record")]
+    private static partial void LogSignOutWithoutHint(ILogger logger, string sessionHash);
 }

@@ -17,6 +17,7 @@ internal static class LogEvents
     public const int BackchannelLogoutRejected = 1104;
     public const int LegacySessionPurged = 1105;
     public const int ProviderSignOutSkipped = 1106;
+    public const int ProviderSignOutWithoutHint = 1107;
     public const int SessionRevoked = 1200;
     public const int SessionCookieRejected = 1201;
     public const int SessionCacheDistrusted = 1202;

@@ -18,7 +18,8 @@ internal sealed class CachedRecord
         UserId = record.UserId;
         Email = record.Email;
         Name = record.Name;
-        Roles = RoleSets.Default.Shared(record.Roles);
+        Roles = RoleSets.Default.Shared(record.Roles, out var pooled);
+        RolesOwned = !pooled;
         // Literals are interned: every session of a method shares one string.
         Method = record.Method switch { "oidc" => "oidc", "dev" => "dev", "unknown" => "unknown", var other => other };
         AbsoluteExpiresAt = record.AbsoluteExpiresAt;
@@ -32,6 +33,8 @@ internal sealed class CachedRecord
     public string? Email { get; }
     public string? Name { get; }
     public ImmutableArray<string> Roles { get; }
+    /// <summary>True when <see cref="Roles"/> is this session's own copy, not the shared one: its memory is this entry's.</summary>
+    public bool RolesOwned { get; }
     public string Method { get; }
     public DateTimeOffset AbsoluteExpiresAt { get; }
     public string? AccessToken { get; }
@@ -40,34 +43,52 @@ internal sealed class CachedRecord
 
 /// <summary>
 /// One copy of each distinct role set, shared by every cached session that has it: a thousand editors hold one array
-/// and one string per role, not a thousand. Bounded, since role sets come from the provider: past the bound a set is
-/// kept as the session's own copy.
+/// and one string per role, not a thousand. Bounded by sets and by characters, since role sets come from the provider
+/// (one that sends hundreds of group ids per user must not fill it): past either bound a set stays the session's own
+/// copy, and the session's memory estimate counts it.
 /// </summary>
-internal sealed class RoleSets(int maxSets)
+internal sealed class RoleSets(int maxSets, int maxChars)
 {
     public const int DefaultMaxSets = 1024;
+    public const int DefaultMaxChars = 256 * 1024;
 
-    public static readonly RoleSets Default = new(DefaultMaxSets);
+    public static readonly RoleSets Default = new(DefaultMaxSets, DefaultMaxChars);
 
     private readonly ConcurrentDictionary<ImmutableArray<string>, ImmutableArray<string>> _sets = new(SequenceComparer.Instance);
     // Not the dictionary's Count, which takes all of its locks on every call.
     private int _count;
+    private long _chars;
 
     public int Count => Volatile.Read(ref _count);
 
-    public ImmutableArray<string> Shared(string[] roles)
+    /// <summary>The shared copy of <paramref name="roles"/>, or (<paramref name="pooled"/> false) a copy of its own.</summary>
+    public ImmutableArray<string> Shared(string[] roles, out bool pooled)
     {
+        pooled = true;
         if (roles.Length == 0) return [];
-        // Looked up without a copy; a set is copied once, when it is first kept, so no caller's array is ever shared.
+        // Looked up without a copy; a caller's array is never kept, only a copy of it.
         if (_sets.TryGetValue(ImmutableCollectionsMarshal.AsImmutableArray(roles), out var shared)) return shared;
         var copy = ImmutableArray.Create(roles);
-        if (Count >= maxSets) return copy;
-        if (_sets.TryAdd(copy, copy))
+        var chars = CharsOf(copy);
+        if (Count < maxSets && Interlocked.Read(ref _chars) + chars <= maxChars)
         {
-            Interlocked.Increment(ref _count);
-            return copy;
+            if (_sets.TryAdd(copy, copy))
+            {
+                Interlocked.Increment(ref _count);
+                Interlocked.Add(ref _chars, chars);
+                return copy;
+            }
+            if (_sets.TryGetValue(copy, out shared)) return shared;
         }
-        return _sets.TryGetValue(copy, out shared) ? shared : copy;
+        pooled = false;
+        return copy;
+    }
+
+    public static long CharsOf(ImmutableArray<string> roles)
+    {
+        long chars = 0;
+        foreach (var role in roles) chars += role.Length;
+        return chars;
     }
 
     private sealed class SequenceComparer : IEqualityComparer<ImmutableArray<string>>

@@ -63,6 +63,9 @@ internal sealed class CachedSession
     private const int FixedBytes = 2_030;
     // Per role, beyond its characters: its quotes in the assertion and its comma in the roles header.
     private const int PerRoleBytes = 10;
+    // An array's header and a string's header and terminator, for role sets a session holds on its own.
+    private const int ArrayBytes = 24;
+    private const int OwnedRoleBytes = 22;
 
     private static int Estimate(CachedRecord record)
     {
@@ -70,9 +73,10 @@ internal sealed class CachedSession
         // Each identity string is spelled out again in a header value and (base64url, 4/3) in the assertion; the role
         // strings themselves are shared between sessions (RoleSets), their spelling in the header and assertion is not.
         long identityChars = Len(record.UserId) + Len(record.Email) + Len(record.Name);
-        long roleChars = 0;
-        foreach (var role in record.Roles) roleChars += role.Length;
+        var roleChars = RoleSets.CharsOf(record.Roles);
         var bytes = FixedBytes + 2 * ownChars + (identityChars + roleChars) * 14 / 3 + record.Roles.Length * PerRoleBytes;
+        // A role set the pool did not take: its array and strings are this entry's alone.
+        if (record.RolesOwned) bytes += ArrayBytes + record.Roles.Length * (OwnedRoleBytes + 8) + 2 * roleChars;
         return (int)Math.Min(int.MaxValue, bytes);
     }
 

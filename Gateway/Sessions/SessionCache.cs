@@ -112,7 +112,7 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
         foreach (var (key, entry) in _entries) Drop(key, entry);
     }
 
-    /// <summary>The cached copy, if any, without counting a lookup or checking its age (for reading tokens before a revocation).</summary>
+    /// <summary>The cached copy, if any, without counting a lookup or checking its age (the warm-up checks its own entry is still there).</summary>
     public CachedSession? Peek(SessionKey key) => _entries.TryGetValue(key, out var session) ? session : null;
 
     public void Remove(SessionKey key)

@@ -51,7 +51,8 @@ internal sealed partial class SessionManager(
 
     /// <summary>
     /// Ends the session on every replica. Returns its record as the store held it (what logout needs of it, the
-    /// id_token, is never cached), or null when it had already ended.
+    /// id_token, is never cached), or null when the store had none that is genuinely this session's: already ended,
+    /// unreadable, misplaced or older than a revoke-all marker. The session is deleted and dropped either way.
     /// </summary>
     public async Task<SessionRecord?> RevokeAsync(SessionKey key, string reason, CancellationToken cancellationToken)
     {
