@@ -69,10 +69,10 @@ internal sealed class CachedSession
 
     private static int Estimate(CachedRecord record)
     {
-        long ownChars = Len(record.UserId) + Len(record.Email) + Len(record.Name) + Len(record.AccessToken);
+        long identityChars = Len(record.UserId) + Len(record.Email) + Len(record.Name);
+        var ownChars = identityChars + Len(record.AccessToken);
         // Each identity string is spelled out again in a header value and (base64url, 4/3) in the assertion; the role
         // strings themselves are shared between sessions (RoleSets), their spelling in the header and assertion is not.
-        long identityChars = Len(record.UserId) + Len(record.Email) + Len(record.Name);
         var roleChars = RoleSets.CharsOf(record.Roles);
         var bytes = FixedBytes + 2 * ownChars + (identityChars + roleChars) * 14 / 3 + record.Roles.Length * PerRoleBytes;
         // A role set the pool did not take: its array and strings are this entry's alone.

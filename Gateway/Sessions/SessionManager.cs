@@ -29,7 +29,7 @@ internal sealed partial class SessionManager(
     {
         var key = SessionKey.NewFor(record.UserId);
         var handle = key.Handle;
-        await store.CreateAsync(handle, protector.Protect(record with { SessionHash = handle.Hash }), TimeToLive(record, time.GetUtcNow()), cancellationToken);
+        await store.CreateAsync(handle, protector.Protect(record with { SessionHash = handle.Hash }), TimeToLive(record.AbsoluteExpiresAt, time.GetUtcNow()), cancellationToken);
         metrics.SessionCreated(record.Method);
         return key;
     }
@@ -217,7 +217,7 @@ internal sealed partial class SessionManager(
             return null;
         }
         // A read from the store counts as activity: slide the idle expiry now.
-        if (!await store.TouchAsync(handle, TimeToLive(record, now), cancellationToken)) return null;
+        if (!await store.TouchAsync(handle, TimeToLive(record.AbsoluteExpiresAt, now), cancellationToken)) return null;
         var session = new CachedSession(key, record, now, now + _options.CacheDuration);
         cache.Set(session, generation);
         return session;
@@ -236,8 +236,6 @@ internal sealed partial class SessionManager(
         if (session.Record.AbsoluteExpiresAt <= time.GetUtcNow()) await store.DeleteAsync(session.Key.Handle, cancellationToken);
         return null;
     }
-
-    private TimeSpan TimeToLive(SessionRecord record, DateTimeOffset now) => TimeToLive(record.AbsoluteExpiresAt, now);
 
     private TimeSpan TimeToLive(DateTimeOffset absoluteExpiresAt, DateTimeOffset now)
     {
