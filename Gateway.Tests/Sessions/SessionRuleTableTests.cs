@@ -10,7 +10,7 @@ namespace Gateway.Tests.Sessions;
 /// <summary>Fast in-process tables for the pure session rules: cookie names, the Cookie header, revocation messages, devices.</summary>
 public sealed class SessionRuleTableTests
 {
-    private static readonly SessionCookies Cookies = new(Options.Create(new GatewayOptions()), new EphemeralDataProtectionProvider(), new KeyRingHealth());
+    private static readonly SessionCookies Cookies = new(Options.Create(new GatewayOptions()), new EphemeralDataProtectionProvider(), new KeyRingHealth(), new VerifiedCookieMemo(100));
 
     [Theory]
     [InlineData("gw_session", true)]

@@ -84,6 +84,7 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewaySessions(this IServiceCollection services)
     {
+        services.AddSingleton(sp => VerifiedCookieMemo.For(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Session));
         services.AddSingleton<SessionCache>();
         services.AddSingleton<SessionRecordProtector>();
         services.AddSingleton<SessionManager>();

@@ -19,6 +19,7 @@ internal sealed class GatewayMetrics : IDisposable
     private long _cacheHits;
     private long _cacheMisses;
     private readonly Counter<long> _cacheEvictions;
+    private readonly Counter<long> _cacheShed;
     private readonly Counter<long> _tokenRefreshes;
     private readonly Counter<long> _tokenRevocations;
     private readonly UpDownCounter<long> _liveConnections;
@@ -44,6 +45,7 @@ internal sealed class GatewayMetrics : IDisposable
         _tokenRefreshes = _meter.CreateCounter<long>("gateway.tokens.refreshes", description: "Access token refreshes at the provider, by outcome.");
         _tokenRevocations = _meter.CreateCounter<long>("gateway.tokens.revocations", description: "Refresh token revocations at the provider, by outcome.");
         _cacheEvictions = _meter.CreateCounter<long>("gateway.session_cache.evictions", description: "Times a full session cache made room.");
+        _cacheShed = _meter.CreateCounter<long>("gateway.session_cache.shed", description: "Idle cached sessions that let go of what their next request rebuilds, to make room.");
         _redisErrors = _meter.CreateCounter<long>("gateway.redis.errors", description: "Redis calls that failed or were refused by the circuit breaker.");
         _redisLatency = _meter.CreateHistogram<double>("gateway.redis.duration", unit: "ms", description: "Redis call latency.");
     }
@@ -54,6 +56,7 @@ internal sealed class GatewayMetrics : IDisposable
     public void AuthFailure(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
     public void ConfigReloaded(bool success) => _configReloads.Add(1, new KeyValuePair<string, object?>("result", success ? "success" : "rejected"));
     public void CacheEvicted() => _cacheEvictions.Add(1);
+    public void CacheShed(int sessions) => _cacheShed.Add(sessions);
     public void TokenRefresh(string outcome) => _tokenRefreshes.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
     public void TokenRevocation(string outcome) => _tokenRevocations.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
     public void LiveConnections(int delta) => _liveConnections.Add(delta);

@@ -6,6 +6,11 @@ namespace Gateway.Sessions;
 internal sealed class CachedSession
 {
     private long _lastTouchTicks;
+    private int _residency = (int)Residency.Used;
+    private volatile ClaimsPrincipal? _principal;
+    private volatile ClaimsPrincipal? _frameworkPrincipal;
+    private volatile SessionFeature? _feature;
+    private byte[]? _rememberedCookie;
 
     public CachedSession(SessionKey key, SessionRecord record, DateTimeOffset fetchedAt, DateTimeOffset cachedUntil)
     {
@@ -14,8 +19,7 @@ internal sealed class CachedSession
         Record = CachedRecord.Of(record);
         ShortHash = key.ShortHash;
         CachedUntil = cachedUntil;
-        Principal = GatewayClaims.ToLazyPrincipal(Record);
-        EstimatedBytes = Estimate(Record);
+        (EstimatedBytes, ShedBytes) = Estimate(Record);
     }
 
     public SessionKey Key { get; }
@@ -23,24 +27,32 @@ internal sealed class CachedSession
     public CachedRecord Record { get; }
     public string ShortHash { get; }
     public DateTimeOffset CachedUntil { get; }
+
     /// <summary>The principal proxied requests carry: claims built only if something reads them (<see cref="SessionIdentity"/>).</summary>
-    public ClaimsPrincipal Principal { get; }
+    public ClaimsPrincipal Principal => _principal ?? (_principal = GatewayClaims.ToLazyPrincipal(Record));
 
     /// <summary>
     /// The principal the authentication handler gives the framework (the gateway's own endpoints): an ordinary claims
     /// identity, so the framework and any claims code there see exactly what they expect. Built on first use: most
     /// cached sessions only ever make proxied requests.
     /// </summary>
-    public ClaimsPrincipal FrameworkPrincipal => field ??= GatewayClaims.ToPrincipal(Record);
+    public ClaimsPrincipal FrameworkPrincipal => _frameworkPrincipal ?? (_frameworkPrincipal = GatewayClaims.ToPrincipal(Record));
 
     /// <summary>This session as a request feature: one object per cached session, not one per request.</summary>
-    public SessionFeature Feature => field ??= new SessionFeature(this);
+    public SessionFeature Feature => _feature ?? (_feature = new SessionFeature(this));
 
     /// <summary>The signed assertion for this session and audience, reused until close to its expiry (set by Identity).</summary>
     public volatile object? AssertionCache;
 
     /// <summary>This session's encoded identity header values (set by Identity).</summary>
     public volatile object? HeaderValuesCache;
+
+    /// <summary>
+    /// The cookie value this session was last read from, as <see cref="VerifiedCookieMemo"/> remembers it: shedding the
+    /// session forgets it there too, so an idle session holds no copy of its cookie. True when this call noted it.
+    /// </summary>
+    public bool NoteCookie(byte[]? remembered) =>
+        remembered is not null && Volatile.Read(ref _rememberedCookie) is null && Interlocked.CompareExchange(ref _rememberedCookie, remembered, null) is null;
 
     /// <summary>True for exactly one caller once <paramref name="interval"/> has passed since the last sliding-expiry write.</summary>
     public bool TryClaimTouch(DateTimeOffset now, TimeSpan interval)
@@ -51,33 +63,103 @@ internal sealed class CachedSession
 
     public DateTimeOffset LastTouchedAt => new(Interlocked.Read(ref _lastTouchTicks), TimeSpan.Zero);
 
+    // What this entry holds beyond its identity, and so what SessionCache counts for it. Every change is one
+    // compare-and-swap, and the cache adds or subtracts exactly what the winning transition says: the count stays exact
+    // when a request wakes an entry while an eviction sheds or drops it.
+    //   Used:    read by a request since the cache last looked; everything below may be built.
+    //   Idle:    not read since the cache last looked (second chance: the next look sheds it).
+    //   Shed:    the principals, feature, header values, assertion and remembered cookie are let go; the next request
+    //            rebuilds them from the record (a cookie check and a signature), without a store round trip.
+    //   Retired: out of the cache; counts nothing.
+    internal enum Residency { Shed, Idle, Used, Retired }
+
+    internal Residency State => (Residency)Volatile.Read(ref _residency);
+
     /// <summary>
-    /// What this entry keeps alive, estimated from its strings: the record, the principal over it, the signed
-    /// assertion and identity header values a signed-in request adds. Calibrated against the heap (bench --scale).
+    /// What this entry keeps alive when in use, estimated from its strings: the record, the principal over it, the
+    /// remembered cookie, the signed assertion and identity header values a signed-in request adds. Calibrated against
+    /// the heap (bench --cache-memory).
     /// </summary>
     public int EstimatedBytes { get; }
 
-    // Calibrated with bench --cache-memory (heap after a full collection, 20,000 sessions): the objects of the entry,
-    // its key, its record and its principal (claims built lazily, so none), its cookie value as SessionCookies remembers
-    // it (ASCII, ~230), and the fixed part of the signed assertion, header and signature (~800), before its own strings.
-    private const int FixedBytes = 2_030;
+    /// <summary>What it keeps alive once shed: the entry, its key and its record.</summary>
+    public int ShedBytes { get; }
+
+    /// <summary>What shedding lets go and a request builds again.</summary>
+    public int DerivedBytes => EstimatedBytes - ShedBytes;
+
+    /// <summary>Marks the entry read by a request; true when it had been shed, so the cache counts its derived part again.</summary>
+    internal bool MarkUsed()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _residency);
+            if (state is (int)Residency.Used or (int)Residency.Retired) return false;
+            if (Interlocked.CompareExchange(ref _residency, (int)Residency.Used, state) == state) return state == (int)Residency.Shed;
+        }
+    }
+
+    /// <summary>Used to Idle: true when it had been read since the cache last looked (it keeps everything this time).</summary>
+    internal bool TryMarkIdle() =>
+        Interlocked.CompareExchange(ref _residency, (int)Residency.Idle, (int)Residency.Used) == (int)Residency.Used;
+
+    /// <summary>
+    /// Idle to Shed: lets go of everything a request can rebuild from the record. True when this call shed it (the
+    /// cache then subtracts <see cref="DerivedBytes"/>); <paramref name="rememberedCookie"/> is the memo entry to forget.
+    /// A request that wakes the entry meanwhile may have its freshly built values let go here: it is counted as in use,
+    /// and its next request builds them again.
+    /// </summary>
+    internal bool TryShed(out byte[]? rememberedCookie)
+    {
+        rememberedCookie = null;
+        if (Interlocked.CompareExchange(ref _residency, (int)Residency.Shed, (int)Residency.Idle) != (int)Residency.Idle) return false;
+        _principal = null;
+        _frameworkPrincipal = null;
+        _feature = null;
+        AssertionCache = null;
+        HeaderValuesCache = null;
+        rememberedCookie = Interlocked.Exchange(ref _rememberedCookie, null);
+        return true;
+    }
+
+    /// <summary>Out of the cache: what the cache counted for it (zero if already retired).</summary>
+    internal int Retire(out byte[]? rememberedCookie)
+    {
+        rememberedCookie = Volatile.Read(ref _rememberedCookie);
+        return (Residency)Interlocked.Exchange(ref _residency, (int)Residency.Retired) switch
+        {
+            Residency.Retired => 0,
+            Residency.Shed => ShedBytes,
+            _ => EstimatedBytes,
+        };
+    }
+
+    // Calibrated with bench --cache-memory (heap after a full collection, 20,000 sessions): the objects of the entry, its
+    // key and its record, before its own strings, shed; then what a signed-in request adds: the principal (claims built
+    // lazily, so none), the feature, the cookie value as the memo remembers it (ASCII, ~230, with its dictionary node),
+    // and the fixed part of the signed assertion, header and signature (~800).
+    private const int FixedShedBytes = 640;
+    private const int FixedDerivedBytes = 1_390;
     // Per role, beyond its characters: its quotes in the assertion and its comma in the roles header.
     private const int PerRoleBytes = 10;
     // An array's header and a string's header and terminator, for role sets a session holds on its own.
     private const int ArrayBytes = 24;
     private const int OwnedRoleBytes = 22;
+    // A string's header and terminator, for the access token (the identity strings' are in the fixed part).
+    private const int StringBytes = 24;
 
-    private static int Estimate(CachedRecord record)
+    private static (int Estimated, int Shed) Estimate(CachedRecord record)
     {
         long identityChars = Len(record.UserId) + Len(record.Email) + Len(record.Name);
         var ownChars = identityChars + Len(record.AccessToken);
+        long shed = FixedShedBytes + 2 * ownChars + (record.AccessToken is null ? 0 : StringBytes);
+        // A role set the pool did not take: its array and strings are this entry's alone.
+        var roleChars = RoleSets.CharsOf(record.Roles);
+        if (record.RolesOwned) shed += ArrayBytes + record.Roles.Length * (OwnedRoleBytes + 8) + 2 * roleChars;
         // Each identity string is spelled out again in a header value and (base64url, 4/3) in the assertion; the role
         // strings themselves are shared between sessions (RoleSets), their spelling in the header and assertion is not.
-        var roleChars = RoleSets.CharsOf(record.Roles);
-        var bytes = FixedBytes + 2 * ownChars + (identityChars + roleChars) * 14 / 3 + record.Roles.Length * PerRoleBytes;
-        // A role set the pool did not take: its array and strings are this entry's alone.
-        if (record.RolesOwned) bytes += ArrayBytes + record.Roles.Length * (OwnedRoleBytes + 8) + 2 * roleChars;
-        return (int)Math.Min(int.MaxValue, bytes);
+        var derived = FixedDerivedBytes + (identityChars + roleChars) * 14 / 3 + record.Roles.Length * PerRoleBytes;
+        return ((int)Math.Min(int.MaxValue, shed + derived), (int)Math.Min(int.MaxValue, shed));
     }
 
     private static int Len(string? value) => value?.Length ?? 0;

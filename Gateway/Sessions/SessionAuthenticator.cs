@@ -8,7 +8,8 @@ namespace Gateway.Sessions;
 /// unknown cookie is anonymous; a store that cannot answer is anonymous too, marked so that a protected route
 /// answers 503 instead of sending the user to sign in again.
 /// </summary>
-internal sealed partial class SessionAuthenticator(SessionCookies cookies, SessionManager sessions, GatewayMetrics metrics, ILogger<SessionAuthenticator> logger)
+internal sealed partial class SessionAuthenticator(SessionCookies cookies, SessionManager sessions, VerifiedCookieMemo memo, GatewayMetrics metrics,
+    ILogger<SessionAuthenticator> logger)
 {
     /// <summary>The request's live session (also set as <see cref="SessionFeature"/>), or null for anonymous.</summary>
     public async ValueTask<CachedSession?> AuthenticateAsync(HttpContext context)
@@ -16,7 +17,7 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
         SessionKey? key = null;
         try
         {
-            key = cookies.Read(context.Request, out var present);
+            key = cookies.Read(context.Request, out var present, out var remembered);
             if (!present) return null;
             if (key is null)
             {
@@ -30,6 +31,9 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
                 metrics.AuthFailure("no-session");
                 return null;
             }
+            // A session woken from shed found its cookie checked again, which made a second copy of its key: the memo
+            // takes the cached one instead, so the two share their strings as they did before.
+            if (session.NoteCookie(remembered)) memo.Canonicalize(remembered!, session.Key);
             context.Features.Set(session.Feature);
             return session;
         }

@@ -10,8 +10,12 @@ namespace Gateway.Sessions;
 /// Each replica's short-lived copy of session records, so a steady stream of requests needs no
 /// store round trip. Revocations drop entries at once. While the revocation feed is down the cache
 /// is not trusted at all (every request goes to the store), because a revocation could be missed.
+/// Bounded by count and by memory. When memory runs short, entries not read since the cache last looked first let go
+/// of what a request can rebuild from the record (<see cref="CachedSession.TryShed"/>): an idle session then costs
+/// about a third of one in use, so a full cache keeps far more users out of the store's way.
 /// </summary>
-internal sealed partial class SessionCache(IOptions<GatewayOptions> options, GatewayMetrics metrics, TimeProvider time, ILogger<SessionCache> logger)
+internal sealed partial class SessionCache(IOptions<GatewayOptions> options, GatewayMetrics metrics, TimeProvider time, ILogger<SessionCache> logger,
+    VerifiedCookieMemo? memo = null)
 {
     private readonly ConcurrentDictionary<SessionKey, CachedSession> _entries = new();
     private readonly int _maxEntries = options.Value.Session.CacheMaxEntries;
@@ -39,6 +43,7 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
         {
             if (session.CachedUntil > now)
             {
+                if (session.MarkUsed()) Interlocked.Add(ref _bytes, session.DerivedBytes);
                 metrics.CacheLookup(hit: true);
                 return true;
             }
@@ -58,8 +63,9 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
         {
             if (_entries.TryGetValue(session.Key, out var previous))
             {
+                if (ReferenceEquals(previous, session)) break;
                 if (!_entries.TryUpdate(session.Key, session, previous)) continue;
-                Interlocked.Add(ref _bytes, session.EstimatedBytes - previous.EstimatedBytes);
+                Interlocked.Add(ref _bytes, session.EstimatedBytes - previous.Retire(out _));
                 break;
             }
             if (_entries.TryAdd(session.Key, session))
@@ -74,37 +80,70 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
     }
 
     /// <summary>
-    /// Makes room when full (by count or by memory): expired entries first; if live ones still fill it, entries go
-    /// until a tenth of each limit is free (they are fetched again on their next request). A full cache never stops caching.
+    /// Makes room when full (by count or by memory), until a tenth of each limit is free: expired entries first; then,
+    /// short of memory, idle entries are shed (second chance: one read since the last look keeps an entry whole);
+    /// then entries go, shed ones first (they are fetched again on their next request). A full cache never stops caching.
     /// </summary>
     private void Evict()
     {
         var now = time.GetUtcNow();
         foreach (var (key, entry) in _entries)
             if (entry.CachedUntil <= now) Drop(key, entry);
+        if (!HasRoom()) ShedIdle(untilRoom: true);
         foreach (var (key, entry) in _entries)
         {
-            if (Count <= _maxEntries * 9L / 10 && EstimatedBytes <= _maxBytes * 9 / 10) break;
-            Drop(key, entry);
+            if (HasRoom()) break;
+            if (entry.State == CachedSession.Residency.Shed) Drop(key, entry, evicted: true);
+        }
+        foreach (var (key, entry) in _entries)
+        {
+            if (HasRoom()) break;
+            Drop(key, entry, evicted: true);
         }
         metrics.CacheEvicted();
     }
 
-    /// <summary>Removes exactly this entry (not a newer one under the same key) and releases its estimate.</summary>
-    private void Drop(SessionKey key, CachedSession entry)
+    private bool HasRoom() => Count <= _maxEntries * 9L / 10 && EstimatedBytes <= _maxBytes * 9 / 10;
+
+    /// <summary>
+    /// One look over the entries: one read since the last look marks an entry idle, an entry still idle is shed. With
+    /// <paramref name="untilRoom"/>, stops once a tenth of each limit is free. Returns how many were shed.
+    /// </summary>
+    internal int ShedIdle(bool untilRoom = false)
     {
-        if (_entries.TryRemove(new KeyValuePair<SessionKey, CachedSession>(key, entry))) Released(entry);
+        var shed = 0;
+        foreach (var (_, entry) in _entries)
+        {
+            if (untilRoom && EstimatedBytes <= _maxBytes * 9 / 10) break;
+            if (entry.TryMarkIdle() || !entry.TryShed(out var remembered)) continue;
+            Interlocked.Add(ref _bytes, -entry.DerivedBytes);
+            if (remembered is not null) memo?.Forget(remembered);
+            shed++;
+        }
+        if (shed > 0) metrics.CacheShed(shed);
+        return shed;
+    }
+
+    /// <summary>
+    /// Removes exactly this entry (not a newer one under the same key) and releases its estimate. An entry evicted for
+    /// room also lets the memo forget its cookie; one that expired or was revoked leaves it (the cookie still verifies,
+    /// and the store answers for the session).
+    /// </summary>
+    private void Drop(SessionKey key, CachedSession entry, bool evicted = false)
+    {
+        if (_entries.TryRemove(new KeyValuePair<SessionKey, CachedSession>(key, entry))) Released(entry, evicted);
     }
 
     private void DropKey(SessionKey key)
     {
-        if (_entries.TryRemove(key, out var entry)) Released(entry);
+        if (_entries.TryRemove(key, out var entry)) Released(entry, evicted: false);
     }
 
-    private void Released(CachedSession entry)
+    private void Released(CachedSession entry, bool evicted)
     {
         Interlocked.Decrement(ref _count);
-        Interlocked.Add(ref _bytes, -entry.EstimatedBytes);
+        Interlocked.Add(ref _bytes, -entry.Retire(out var remembered));
+        if (evicted && remembered is not null) memo?.Forget(remembered);
     }
 
     private void DropAll()

@@ -24,11 +24,10 @@ internal sealed class SessionCookies
     private readonly string _httpsName;
     private readonly KeyRing.KeyRingHealth _keyRing;
 
-    public SessionCookies(IOptions<GatewayOptions> options, IDataProtectionProvider dataProtection, KeyRing.KeyRingHealth keyRing)
+    public SessionCookies(IOptions<GatewayOptions> options, IDataProtectionProvider dataProtection, KeyRing.KeyRingHealth keyRing, VerifiedCookieMemo verified)
     {
         _options = options.Value.Session;
-        // No more remembered cookies than the session cache could hold sessions (each of which is at least ~2 KB).
-        _verified = new VerifiedCookieMemo((int)Math.Max(1, Math.Min(_options.CacheMaxEntries, _options.CacheMaxMegabytes * 1024L * 1024L / 2048)));
+        _verified = verified;
         _protector = dataProtection.CreateProtector("Gateway.SessionCookie.v1");
         _httpsName = (_options.CookieDomain is null ? "__Host-" : "__Secure-") + _options.CookieName;
         _keyRing = keyRing;
@@ -82,14 +81,18 @@ internal sealed class SessionCookies
     /// the session cookie more than once: a second copy can only have been planted (a sibling subdomain on http, a
     /// script), and neither copy is allowed to decide who the request is.
     /// </summary>
-    public SessionKey? Read(HttpRequest request) => Read(request, out _);
+    public SessionKey? Read(HttpRequest request) => Read(request, out _, out _);
 
-    /// <summary><see cref="Read(HttpRequest)"/>, also telling whether the session cookie was there at all (one parse of the header).</summary>
-    public SessionKey? Read(HttpRequest request, out bool present)
+    /// <summary>
+    /// <see cref="Read(HttpRequest)"/>, also telling whether the session cookie was there at all (one parse of the
+    /// header), and the value as the memo of verified cookies holds it (<see cref="CachedSession.NoteCookie"/>).
+    /// </summary>
+    public SessionKey? Read(HttpRequest request, out bool present, out byte[]? remembered)
     {
+        remembered = null;
         var copies = CookieHeader.Find(request.Headers.Cookie, NameFor(request), out var value);
         present = copies > 0;
-        return copies == 1 ? Verify(value) : null;
+        return copies == 1 ? Verify(value, out remembered) : null;
     }
 
     /// <summary>Every session cookie the request carries that verifies: logout and a new login end all of them.</summary>
@@ -97,14 +100,15 @@ internal sealed class SessionCookies
     {
         var keys = new List<SessionKey>();
         foreach (var value in CookieHeader.All(request.Headers.Cookie, NameFor(request)))
-            if (Verify(value) is { } key && !keys.Contains(key)) keys.Add(key);
+            if (Verify(value, out _) is { } key && !keys.Contains(key)) keys.Add(key);
         return keys;
     }
 
-    private SessionKey? Verify(ReadOnlySpan<char> value)
+    private SessionKey? Verify(ReadOnlySpan<char> value, out byte[]? remembered)
     {
+        remembered = null;
         if (value.IsEmpty || value.Length > MaxCookieLength) return null;
-        if (_verified.TryGet(value, out var known)) return known;
+        if (_verified.TryGet(value, out var known, out remembered)) return known;
         // The decoder skips white space and padding: without this, one valid cookie would have endless spellings.
         if (value.ContainsAnyExcept(Base64UrlCharacters)) return null;
         try
@@ -112,7 +116,7 @@ internal sealed class SessionCookies
             var bytes = Base64Url.DecodeFromChars(value);
             var plain = _protector.Unprotect(bytes);
             if (!SessionKey.TryParse(Encoding.ASCII.GetString(plain), out var key)) return null;
-            _verified.Remember(value, key);
+            remembered = _verified.Remember(value, key);
             return key;
         }
         catch (FormatException)

@@ -21,26 +21,35 @@ internal sealed class VerifiedCookieMemo
     // values being remembered while it starts over, which the bound does not need to be exact about.
     private int _count;
 
+    /// <summary>No more remembered cookies than the session cache could hold sessions in use (each at least ~2 KB).</summary>
+    public static VerifiedCookieMemo For(GatewaySessionOptions options) =>
+        new((int)Math.Max(1, Math.Min(options.CacheMaxEntries, options.CacheMaxMegabytes * 1024L * 1024L / 2048)));
+
     public VerifiedCookieMemo(int maxEntries)
     {
         _maxEntries = maxEntries;
         _bySpan = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
-    public bool TryGet(ReadOnlySpan<char> value, out SessionKey key)
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>The key a remembered value carries, and (<paramref name="remembered"/>) the value as held here, for <see cref="Forget"/>.</summary>
+    public bool TryGet(ReadOnlySpan<char> value, out SessionKey key, out byte[]? remembered)
     {
         Span<byte> ascii = stackalloc byte[MaxValueLength];
         if (value.Length > MaxValueLength || Ascii.FromUtf16(value, ascii, out var written) != System.Buffers.OperationStatus.Done)
         {
             key = default;
+            remembered = null;
             return false;
         }
-        return _bySpan.TryGetValue(ascii[..written], out key);
+        return _bySpan.TryGetValue(ascii[..written], out remembered, out key);
     }
 
-    public void Remember(ReadOnlySpan<char> value, SessionKey key)
+    /// <summary>Remembers a value that verified; returns it as held here (null when it cannot be held), for <see cref="Forget"/>.</summary>
+    public byte[]? Remember(ReadOnlySpan<char> value, SessionKey key)
     {
-        if (value.Length > MaxValueLength || !Ascii.IsValid(value)) return;
+        if (value.Length > MaxValueLength || !Ascii.IsValid(value)) return null;
         if (Volatile.Read(ref _count) >= _maxEntries)
         {
             _entries.Clear();
@@ -50,6 +59,22 @@ internal sealed class VerifiedCookieMemo
         Ascii.FromUtf16(value, ascii, out _);
         // A value that verified always carries the same key: one already here needs no update.
         if (_entries.TryAdd(ascii, key)) Interlocked.Increment(ref _count);
+        // Equal bytes name the same entry: this copy forgets it as well as the one held.
+        return ascii;
+    }
+
+    /// <summary>Makes a remembered value carry <paramref name="key"/>'s own strings (an equal key), so the two share them.</summary>
+    public void Canonicalize(byte[] remembered, SessionKey key)
+    {
+        if (_entries.TryGetValue(remembered, out var held) && held == key
+            && !(ReferenceEquals(held.UserTag, key.UserTag) && ReferenceEquals(held.Id, key.Id)))
+            _entries.TryUpdate(remembered, key, held);
+    }
+
+    /// <summary>Lets go of a remembered value (its session was shed or evicted): its next use takes the full check.</summary>
+    public void Forget(byte[] remembered)
+    {
+        if (_entries.TryRemove(remembered, out _)) Interlocked.Decrement(ref _count);
     }
 
     /// <summary>Exact bytes; the hash is <see cref="HashCode"/>'s, seeded per process, so colliding values cannot be prepared.</summary>

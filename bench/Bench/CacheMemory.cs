@@ -25,10 +25,10 @@ internal static class CacheMemory
         var lines = new List<string>();
         foreach (var withTokens in new[] { false, true })
         {
-            var (measured, estimated, breakdown) = await MeasureAsync(20_000, withTokens);
+            var m = await MeasureAsync(20_000, withTokens);
             lines.Add(FormattableString.Invariant(
-                $"live memory per cached session, {(withTokens ? "OIDC user with the provider's tokens" : "user without provider tokens")} (20,000 cached, heap after full GC): {measured:0} bytes; the cache's own estimate: {estimated:0} bytes"));
-            lines.Add("  of which: " + breakdown);
+                $"live memory per cached session, {(withTokens ? "OIDC user with the provider's tokens" : "user without provider tokens")} (20,000 cached, heap after full GC): in use {m.InUse:0} bytes (the cache's own estimate: {m.InUseEstimate:0}); idle, shed {m.Shed:0} bytes (estimate: {m.ShedEstimate:0}); woken again {m.Woken:0} bytes"));
+            lines.Add("  in use, of which: " + m.Breakdown);
         }
         return [.. lines];
     }
@@ -53,7 +53,9 @@ internal static class CacheMemory
         return (idToken, Random(32), Random(32), sid);
     }
 
-    private static async Task<(double BytesPerSession, double EstimatedPerSession, string Breakdown)> MeasureAsync(int count, bool withProviderTokens)
+    private sealed record Measured(double InUse, double InUseEstimate, double Shed, double ShedEstimate, double Woken, string Breakdown);
+
+    private static async Task<Measured> MeasureAsync(int count, bool withProviderTokens)
     {
         var contentRoot = Directory.CreateTempSubdirectory("gwmem").FullName;
         try
@@ -103,24 +105,40 @@ internal static class CacheMemory
             // In three steps, so the breakdown shows what each part of a signed-in request keeps alive.
             var before = Heap();
             var cached = new CachedSession[count];
-            for (var i = 0; i < count; i++)
+            async Task Request(int i)
             {
                 // The request path: the cookie verified (and remembered), the session resolved and cached.
                 var request = new DefaultHttpContext();
                 request.Request.Headers.Cookie = cookieHeaders[i];
                 cached[i] = await authenticator.AuthenticateAsync(request) ?? throw new InvalidOperationException("a bench session did not resolve");
+                _ = cached[i].Principal;
             }
+            for (var i = 0; i < count; i++) await Request(i);
             var resolved = Heap();
             foreach (var session in cached) IdentityHeaderValues.For(session);
             var withHeaders = Heap();
             foreach (var session in cached) await assertions.GetAsync(session, null, CancellationToken.None);
             var after = Heap();
+            var inUseEstimate = (double)cache.EstimatedBytes / count;
             var breakdown = FormattableString.Invariant(
                 $"cookie memo + record + principal {(resolved - before) / (double)count:0}, identity header values {(withHeaders - resolved) / (double)count:0}, signed assertion {(after - withHeaders) / (double)count:0}");
+            // What a full cache does to sessions nobody has read since its last look: two looks (the first marks them idle).
+            cache.ShedIdle();
+            if (cache.ShedIdle() != count) throw new InvalidOperationException("expected every idle bench session to be shed");
+            var shed = Heap();
+            var shedEstimate = (double)cache.EstimatedBytes / count;
+            // Each read again: the session wakes from the cache, without the store.
+            for (var i = 0; i < count; i++)
+            {
+                await Request(i);
+                IdentityHeaderValues.For(cached[i]);
+                await assertions.GetAsync(cached[i], null, CancellationToken.None);
+            }
+            var woken = Heap();
             GC.KeepAlive(cached);
             if (cache.Count != count) throw new InvalidOperationException($"expected {count} cached sessions, the cache holds {cache.Count}");
             GC.KeepAlive(cookieHeaders);
-            return ((double)(after - before) / count, (double)cache.EstimatedBytes / count, breakdown);
+            return new Measured((after - before) / (double)count, inUseEstimate, (shed - before) / (double)count, shedEstimate, (woken - before) / (double)count, breakdown);
         }
         finally
         {

@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Gateway.Configuration;
+using Gateway.Observability;
+using Gateway.Sessions;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Tests.Sessions;
+
+/// <summary>
+/// A full cache sheds what idle sessions can rebuild before it drops any: the shed session keeps only its identity,
+/// wakes whole on its next request without the store, and every revocation still ends it.
+/// </summary>
+public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper output)
+{
+    private static SessionRecord Record(string user, DateTimeOffset now) =>
+        new() { UserId = user, Email = $"{user}@example.org", Name = $"User {user}", Roles = ["editor", "staff"], CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "dev" };
+
+    private static GatewayMetrics Metrics() =>
+        new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
+
+    private static SessionCache Cache(ManualClock clock, VerifiedCookieMemo? memo = null, int maxEntries = 100_000, int megabytes = 64) =>
+        new(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = maxEntries, CacheMaxMegabytes = megabytes } }), Metrics(), clock,
+            NullLogger<SessionCache>.Instance, memo);
+
+    private static long Counted(IEnumerable<CachedSession?> held) => held.Sum(s => s!.State == CachedSession.Residency.Shed ? (long)s.ShedBytes : s.EstimatedBytes);
+
+    [Fact]
+    public void A_session_read_since_the_last_look_keeps_everything_and_an_idle_one_is_shed()
+    {
+        var clock = new ManualClock();
+        var cache = Cache(clock);
+        var now = clock.GetUtcNow();
+        var read = new CachedSession(SessionKey.NewFor("read"), Record("read", now), now, now.AddSeconds(30));
+        var idle = new CachedSession(SessionKey.NewFor("idle"), Record("idle", now), now, now.AddSeconds(30));
+        foreach (var session in new[] { read, idle })
+        {
+            cache.Set(session, cache.Generation);
+            session.AssertionCache = "assertion";
+            session.HeaderValuesCache = "headers";
+        }
+        var readPrincipal = read.Principal;
+
+        // The first look marks both idle; a read in between gives one its second chance.
+        Assert.Equal(0, cache.ShedIdle());
+        Assert.True(cache.TryGet(read.Key, now, out _));
+        Assert.Equal(1, cache.ShedIdle());
+
+        Assert.Equal(CachedSession.Residency.Idle, read.State);
+        Assert.Equal("assertion", read.AssertionCache);
+        Assert.Equal("headers", read.HeaderValuesCache);
+        Assert.Same(readPrincipal, read.Principal);
+        Assert.Equal(CachedSession.Residency.Shed, idle.State);
+        Assert.Null(idle.AssertionCache);
+        Assert.Null(idle.HeaderValuesCache);
+        Assert.Equal(read.EstimatedBytes + (long)idle.ShedBytes, cache.EstimatedBytes);
+        Assert.InRange(idle.ShedBytes, 1, idle.EstimatedBytes / 2);
+    }
+
+    [Fact]
+    public void A_shed_session_wakes_from_the_cache_with_the_same_identity_and_is_counted_whole_again()
+    {
+        var clock = new ManualClock();
+        var cache = Cache(clock);
+        var now = clock.GetUtcNow();
+        var session = new CachedSession(SessionKey.NewFor("u1"), Record("u1", now), now, now.AddSeconds(30));
+        cache.Set(session, cache.Generation);
+        var before = session.Principal;
+        cache.ShedIdle();
+        cache.ShedIdle();
+        Assert.Equal(CachedSession.Residency.Shed, session.State);
+
+        Assert.True(cache.TryGet(session.Key, now, out var woken));
+        Assert.Same(session, woken);
+        Assert.Equal(CachedSession.Residency.Used, woken.State);
+        Assert.Equal(woken.EstimatedBytes, cache.EstimatedBytes);
+        // A new principal over the same record: the same user, the same roles, nothing else.
+        Assert.NotSame(before, woken.Principal);
+        Assert.True(woken.Principal.Identity!.IsAuthenticated);
+        Assert.Equal("User u1", woken.Principal.Identity.Name);
+        Assert.True(woken.Principal.IsInRole("editor") && woken.Principal.IsInRole("staff") && !woken.Principal.IsInRole("admin"));
+        Assert.Equal(["sub:u1", "amr:dev", "email:u1@example.org", "name:User u1", "role:editor", "role:staff"],
+            woken.Principal.Claims.Select(c => $"{c.Type}:{c.Value}"));
+        Assert.Same(woken, woken.Feature.Session);
+    }
+
+    [Fact]
+    public void Shedding_or_evicting_a_session_makes_the_memo_forget_its_cookie_while_expiry_leaves_it()
+    {
+        var clock = new ManualClock();
+        var memo = new VerifiedCookieMemo(100);
+        var cache = Cache(clock, memo, maxEntries: 10);
+        var now = clock.GetUtcNow();
+        var sessions = Enumerable.Range(0, 10).Select(i => new CachedSession(SessionKey.NewFor($"u{i}"), Record($"u{i}", now), now, now.AddSeconds(30 + i))).ToArray();
+        for (var i = 0; i < sessions.Length; i++)
+        {
+            cache.Set(sessions[i], cache.Generation);
+            Assert.True(sessions[i].NoteCookie(memo.Remember($"cookie-{i}", sessions[i].Key)));
+        }
+        // Noted once: a later request's copy changes nothing.
+        Assert.False(sessions[0].NoteCookie(memo.Remember("cookie-0", sessions[0].Key)));
+        Assert.Equal(10, memo.Count);
+
+        cache.ShedIdle();
+        Assert.True(cache.TryGet(sessions[0].Key, now, out _));
+        Assert.Equal(9, cache.ShedIdle());
+        Assert.True(memo.TryGet("cookie-0", out var kept, out _) && kept == sessions[0].Key);
+        for (var i = 1; i < 10; i++) Assert.False(memo.TryGet($"cookie-{i}", out _, out _));
+        Assert.Equal(1, memo.Count);
+
+        // Past its cached time the entry is dropped on its next lookup; the cookie still verifies, so the memo keeps it.
+        clock.Advance(TimeSpan.FromSeconds(31));
+        Assert.False(cache.TryGet(sessions[0].Key, clock.GetUtcNow(), out _));
+        Assert.True(memo.TryGet("cookie-0", out _, out _));
+
+        // Full by count: an entry dropped for room takes its cookie out of the memo with it.
+        var small = Cache(clock, memo, maxEntries: 2);
+        now = clock.GetUtcNow();
+        var a = new CachedSession(SessionKey.NewFor("a"), Record("a", now), now, now.AddSeconds(30));
+        var b = new CachedSession(SessionKey.NewFor("b"), Record("b", now), now, now.AddSeconds(30));
+        small.Set(a, small.Generation);
+        small.Set(b, small.Generation);
+        a.NoteCookie(memo.Remember("cookie-a", a.Key));
+        b.NoteCookie(memo.Remember("cookie-b", b.Key));
+        small.Set(new CachedSession(SessionKey.NewFor("c"), Record("c", now), now, now.AddSeconds(30)), small.Generation);
+        var dropped = small.Peek(a.Key) is null ? "cookie-a" : "cookie-b";
+        var stayed = dropped == "cookie-a" ? "cookie-b" : "cookie-a";
+        Assert.Equal(CachedSession.Residency.Retired, (dropped == "cookie-a" ? a : b).State);
+        Assert.False(memo.TryGet(dropped, out _, out _));
+        Assert.True(memo.TryGet(stayed, out _, out _));
+    }
+
+    [Fact]
+    public void A_full_cache_sheds_idle_sessions_before_it_drops_any_and_so_holds_more_of_them()
+    {
+        var clock = new ManualClock();
+        var cache = Cache(clock, megabytes: 1);
+        var now = clock.GetUtcNow();
+        var sessions = new List<CachedSession>();
+        for (var i = 0; i < 2_000; i++)
+        {
+            var session = new CachedSession(SessionKey.NewFor($"u{i}"), Record($"user-{i}", now), now, now.AddSeconds(30));
+            sessions.Add(session);
+            cache.Set(session, cache.Generation);
+            Assert.InRange(cache.EstimatedBytes, 0, 1024 * 1024);
+        }
+        var whole = 1024 * 1024 / sessions[0].EstimatedBytes;
+        output.WriteLine($"1 MB holds {whole} sessions in use; after shedding it holds {cache.Count}");
+        // Each session in use would fill the budget at ~450; shed ones take a third of the room.
+        Assert.InRange(cache.Count, whole * 2, 1024 * 1024 / sessions[0].ShedBytes);
+        var held = sessions.Where(s => cache.Peek(s.Key) == s).ToList();
+        Assert.Equal(cache.Count, held.Count);
+        Assert.Equal(Counted(held), cache.EstimatedBytes);
+        Assert.Contains(held, s => s.State == CachedSession.Residency.Shed);
+        // The newest is never the one dropped: it was just read into the cache.
+        Assert.True(cache.TryGet(sessions[^1].Key, now, out _));
+    }
+
+    [Fact]
+    public async Task Under_concurrent_reads_sheds_sets_and_revocations_the_cache_counts_exactly_what_it_holds()
+    {
+        var clock = new ManualClock();
+        var memo = new VerifiedCookieMemo(1_000);
+        var cache = Cache(clock, memo, maxEntries: 150);
+        var now = clock.GetUtcNow();
+        var keys = Enumerable.Range(0, 400).Select(i => SessionKey.NewFor($"u{i}")).ToArray();
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(() =>
+        {
+            var random = new Random(worker);
+            for (var i = 0; i < 20_000; i++)
+            {
+                var key = keys[random.Next(keys.Length)];
+                switch (random.Next(12))
+                {
+                    case 0: cache.Remove(key); break;
+                    case 1: cache.Apply(new SessionRevocation([key.ShortHash])); break;
+                    case 2: cache.ShedIdle(); break;
+                    case < 6:
+                        // A read wakes a shed entry while others shed, replace or drop it.
+                        if (cache.TryGet(key, now, out var session))
+                        {
+                            session.NoteCookie(memo.Remember(key.CookiePayload(), key));
+                            session.AssertionCache = "assertion";
+                        }
+                        break;
+                    default: cache.Set(new CachedSession(key, Record(key.UserTag, now), now, now.AddSeconds(30)), cache.Generation); break;
+                }
+            }
+        })));
+
+        var held = keys.Select(cache.Peek).Where(s => s is not null).ToList();
+        Assert.Equal(held.Count, cache.Count);
+        Assert.Equal(Counted(held), cache.EstimatedBytes);
+        Assert.All(held, s => Assert.NotEqual(CachedSession.Residency.Retired, s!.State));
+        Assert.InRange(cache.Count, 0, 150 + 4);
+        cache.Distrust("test");
+        Assert.Equal(0, cache.EstimatedBytes);
+    }
+
+    [Fact]
+    public async Task A_shed_session_wakes_on_its_next_request_without_the_store_and_a_logout_on_another_replica_still_ends_it()
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        await using var other = await GatewayHost.StartAsync(new GatewayConfig { UpstreamUrl = rig.Cms.BaseUrl + "/" }.WithRedis(redis.Configuration, rig.KeyPrefix));
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var before = await browser.Http.GetFromJsonAsync<JsonElement>("/admin/whoami");
+        Assert.True(before.GetProperty("identity").GetProperty("verified").GetBoolean());
+
+        var cache = rig.Gateway.Services.GetRequiredService<SessionCache>();
+        var request = new DefaultHttpContext();
+        request.Request.Headers.Cookie = $"gw_session={browser.Cookie("gw_session")}";
+        var key = rig.Gateway.Services.GetRequiredService<SessionCookies>().Read(request.Request)!.Value;
+        var cached = cache.Peek(key)!;
+        cache.ShedIdle();
+        cache.ShedIdle();
+        Assert.Equal(CachedSession.Residency.Shed, cached.State);
+
+        // Woken, not fetched again: the same entry, the same facts, a fresh and valid assertion.
+        var after = await browser.Http.GetFromJsonAsync<JsonElement>("/admin/whoami");
+        Assert.Same(cached, cache.Peek(key));
+        Assert.Equal(CachedSession.Residency.Used, cached.State);
+        var identity = after.GetProperty("identity");
+        Assert.True(identity.GetProperty("verified").GetBoolean(), identity.ToString());
+        Assert.Equal("alice", identity.GetProperty("user").GetString());
+        foreach (var header in new[] { "x-auth-user", "x-auth-email", "x-auth-name", "x-auth-roles" })
+            Assert.Equal(before.GetProperty("headers").GetProperty(header).GetString(), after.GetProperty("headers").GetProperty(header).GetString());
+        Assert.Equal(before.GetProperty("identity").GetProperty("claims").GetProperty("sid_hash").GetString(), identity.GetProperty("claims").GetProperty("sid_hash").GetString());
+        Assert.NotEqual(before.GetProperty("identity").GetProperty("claims").GetProperty("jti").GetString(), identity.GetProperty("claims").GetProperty("jti").GetString());
+
+        // Shed again, then ended on the other replica: the revocation drops the shed entry like any other.
+        cache.ShedIdle();
+        cache.ShedIdle();
+        Assert.Equal(CachedSession.Residency.Shed, cached.State);
+        using var onOther = other.Browser();
+        onOther.SetCookie("gw_session", browser.Cookie("gw_session")!);
+        Assert.Equal(HttpStatusCode.Found, (await onOther.NavigateAsync("/logout", site: "same-origin")).StatusCode);
+        var watch = Stopwatch.StartNew();
+        HttpStatusCode status;
+        do status = (await browser.ApiGetAsync("/api/whoami")).StatusCode;
+        while (status == HttpStatusCode.OK && watch.ElapsedMilliseconds < 5000);
+        output.WriteLine($"the shed session was refused {watch.Elapsed.TotalMilliseconds:0.0} ms after logout on the other replica");
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Null(cache.Peek(key));
+        Assert.Equal(CachedSession.Residency.Retired, cached.State);
+    }
+
+    [Fact]
+    public async Task A_tampered_copy_of_a_shed_sessions_cookie_is_still_anonymous()
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        var cache = rig.Gateway.Services.GetRequiredService<SessionCache>();
+        cache.ShedIdle();
+        cache.ShedIdle();
+
+        // The memo forgot the value with the session: every spelling takes the full check again.
+        var valid = browser.Cookie("gw_session")!;
+        using var attacker = new Browser(rig.Gateway.BaseUrl, useCookies: false);
+        foreach (var forged in new[] { valid[..^1] + (valid[^1] == 'A' ? 'B' : 'A'), valid[1..], valid + "A", valid.ToUpperInvariant() })
+        {
+            attacker.Http.DefaultRequestHeaders.Remove("Cookie");
+            attacker.Http.DefaultRequestHeaders.TryAddWithoutValidation("Cookie", $"gw_session={forged}");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await attacker.ApiGetAsync("/api/whoami")).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+}
