@@ -30,7 +30,36 @@ internal static class CacheMemory
                 $"live memory per cached session, {(withTokens ? "OIDC user with the provider's tokens" : "user without provider tokens")} (20,000 cached, heap after full GC): in use {m.InUse:0} bytes (the cache's own estimate: {m.InUseEstimate:0}); idle, shed {m.Shed:0} bytes (estimate: {m.ShedEstimate:0}); woken again {m.Woken:0} bytes"));
             lines.Add("  in use, of which: " + m.Breakdown);
         }
+        lines.Add(Capacity());
         return [.. lines];
+    }
+
+    /// <summary>
+    /// How many OIDC users' sessions the default budget holds: in use (by the cache's own estimate, which the lines
+    /// above check against the heap), and once the cache sheds idle ones, counted after 150,000 sessions were set and
+    /// none was read again.
+    /// </summary>
+    private static string Capacity()
+    {
+        var options = new Gateway.Configuration.GatewayOptions();
+        var metrics = new Gateway.Observability.GatewayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        var cache = new SessionCache(Microsoft.Extensions.Options.Options.Create(options), metrics, TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<SessionCache>.Instance);
+        var now = DateTimeOffset.UtcNow;
+        CachedSession? last = null;
+        for (var i = 0; i < 150_000; i++)
+        {
+            var record = new SessionRecord
+            {
+                UserId = Guid.NewGuid().ToString(), Email = $"user{i}@example.org", Name = $"User Number {i}", Roles = ["editor", "reviewer", "staff"],
+                CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "oidc", AccessToken = new string('a', 43), AccessTokenExpiresAt = now.AddMinutes(10),
+            };
+            last = new CachedSession(SessionKey.NewFor(record.UserId), record, now, now.AddMinutes(5));
+            cache.Set(last, cache.Generation);
+        }
+        var budget = options.Session.CacheMaxMegabytes * 1024L * 1024L;
+        return FormattableString.Invariant(
+            $"the default budget ({options.Session.CacheMaxMegabytes} MB, {options.Session.CacheMaxEntries:N0} entries) holds about {budget / last!.EstimatedBytes:N0} OIDC users' sessions in use; with idle ones shed it held {cache.Count:N0} ({cache.EstimatedBytes / 1024.0 / 1024.0:0.0} MB by its estimate)");
     }
 
     /// <summary>
