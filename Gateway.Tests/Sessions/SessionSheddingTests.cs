@@ -159,6 +159,88 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     }
 
     [Fact]
+    public void The_first_time_the_cache_fills_it_sheds_sessions_rather_than_dropping_any()
+    {
+        var clock = new ManualClock();
+        var cache = Cache(clock, megabytes: 1);
+        var now = clock.GetUtcNow();
+        var sessions = new List<CachedSession>();
+        // Every entry is still marked read when the cache first fills: the first look marks them idle, the second sheds.
+        while (cache.Count == sessions.Count)
+        {
+            var session = new CachedSession(SessionKey.NewFor($"u{sessions.Count}"), Record($"user-{sessions.Count}", now), now, now.AddSeconds(30));
+            sessions.Add(session);
+            cache.Set(session, cache.Generation);
+            if (sessions.Any(s => s.State == CachedSession.Residency.Shed)) break;
+        }
+        Assert.Equal(sessions.Count, cache.Count);
+        Assert.All(sessions, s => Assert.Same(s, cache.Peek(s.Key)));
+        Assert.InRange(cache.EstimatedBytes, 0, 1024 * 1024);
+        Assert.Equal(Counted(sessions), cache.EstimatedBytes);
+    }
+
+    [Fact]
+    public void Waking_shed_sessions_never_takes_the_cache_past_its_memory_budget()
+    {
+        var clock = new ManualClock();
+        var cache = Cache(clock, megabytes: 1);
+        var now = clock.GetUtcNow();
+        var sessions = Enumerable.Range(0, 2_000).Select(i => new CachedSession(SessionKey.NewFor($"u{i}"), Record($"user-{i}", now), now, now.AddSeconds(30))).ToList();
+        foreach (var session in sessions) cache.Set(session, cache.Generation);
+        var shed = sessions.Where(s => cache.Peek(s.Key) == s && s.State == CachedSession.Residency.Shed).ToList();
+        Assert.True(shed.Count > 1024 * 1024 / sessions[0].EstimatedBytes, $"only {shed.Count} shed");
+
+        // Every shed session read again within its cached time: all hits, no new entry, so only a wake can make room.
+        var woken = 0;
+        foreach (var session in shed)
+        {
+            if (cache.TryGet(session.Key, now, out _)) woken++;
+            Assert.InRange(cache.EstimatedBytes, 0, 1024 * 1024);
+        }
+        Assert.True(woken > 0);
+        var held = sessions.Where(s => cache.Peek(s.Key) == s).ToList();
+        Assert.Equal(cache.Count, held.Count);
+        Assert.Equal(Counted(held), cache.EstimatedBytes);
+    }
+
+    [Fact]
+    public void A_session_the_cache_retired_is_never_taken_back()
+    {
+        var clock = new ManualClock();
+        var cache = Cache(clock);
+        var now = clock.GetUtcNow();
+        var session = new CachedSession(SessionKey.NewFor("u1"), Record("u1", now), now, now.AddSeconds(30));
+        cache.Set(session, cache.Generation);
+        cache.Apply(SessionRevocation.Everything);
+        Assert.Equal(CachedSession.Residency.Retired, session.State);
+
+        cache.Set(session, cache.Generation);
+        Assert.Null(cache.Peek(session.Key));
+        Assert.Equal(0, cache.Count);
+        Assert.Equal(0, cache.EstimatedBytes);
+        Assert.False(cache.TryGet(session.Key, now, out _));
+    }
+
+    [Fact]
+    public void The_memo_takes_the_cached_keys_strings_only_for_an_equal_key()
+    {
+        var memo = new VerifiedCookieMemo(10);
+        var key = SessionKey.NewFor("u1");
+        var remembered = memo.Remember("cookie", new SessionKey(new string(key.UserTag.AsSpan()), new string(key.Id.AsSpan())))!;
+
+        memo.Canonicalize(remembered, SessionKey.NewFor("u1"));
+        memo.Canonicalize(remembered, SessionKey.NewFor("someone-else"));
+        Assert.True(memo.TryGet("cookie", out var held, out _));
+        Assert.Equal(key, held);
+        Assert.NotSame(key.Id, held.Id);
+
+        memo.Canonicalize(remembered, key);
+        Assert.True(memo.TryGet("cookie", out held, out _));
+        Assert.Same(key.UserTag, held.UserTag);
+        Assert.Same(key.Id, held.Id);
+    }
+
+    [Fact]
     public async Task Under_concurrent_reads_sheds_sets_and_revocations_the_cache_counts_exactly_what_it_holds()
     {
         var clock = new ManualClock();
@@ -218,9 +300,14 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
         Assert.Equal(CachedSession.Residency.Shed, cached.State);
 
         // Woken, not fetched again: the same entry, the same facts, a fresh and valid assertion.
+        var memo = rig.Gateway.Services.GetRequiredService<VerifiedCookieMemo>();
+        Assert.False(memo.TryGet(browser.Cookie("gw_session")!, out _, out _));
         var after = await browser.Http.GetFromJsonAsync<JsonElement>("/admin/whoami");
         Assert.Same(cached, cache.Peek(key));
         Assert.Equal(CachedSession.Residency.Used, cached.State);
+        // Its cookie checked again and remembered, carrying the cached key's own strings.
+        Assert.True(memo.TryGet(browser.Cookie("gw_session")!, out var remembered, out _));
+        Assert.Same(cached.Key.Id, remembered.Id);
         var identity = after.GetProperty("identity");
         Assert.True(identity.GetProperty("verified").GetBoolean(), identity.ToString());
         Assert.Equal("alice", identity.GetProperty("user").GetString());
@@ -253,11 +340,14 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
         using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
         var cache = rig.Gateway.Services.GetRequiredService<SessionCache>();
+        var memo = rig.Gateway.Services.GetRequiredService<VerifiedCookieMemo>();
+        var valid = browser.Cookie("gw_session")!;
+        Assert.True(memo.TryGet(valid, out _, out _));
         cache.ShedIdle();
         cache.ShedIdle();
 
-        // The memo forgot the value with the session: every spelling takes the full check again.
-        var valid = browser.Cookie("gw_session")!;
+        // The memo forgot the value with the session: every spelling, the real one too, takes the full check again.
+        Assert.False(memo.TryGet(valid, out _, out _));
         using var attacker = new Browser(rig.Gateway.BaseUrl, useCookies: false);
         foreach (var forged in new[] { valid[..^1] + (valid[^1] == 'A' ? 'B' : 'A'), valid[1..], valid + "A", valid.ToUpperInvariant() })
         {

@@ -107,7 +107,9 @@ internal sealed class CachedSession
     /// Idle to Shed: lets go of everything a request can rebuild from the record. True when this call shed it (the
     /// cache then subtracts <see cref="DerivedBytes"/>); <paramref name="rememberedCookie"/> is the memo entry to forget.
     /// A request that wakes the entry meanwhile may have its freshly built values let go here: it is counted as in use,
-    /// and its next request builds them again.
+    /// and its next request builds them again. The other way round, a request that read the entry before two looks
+    /// went by (each a walk of the whole cache) may build them after this: they are then held while counted as shed,
+    /// until the entry's next read or its drop (its cached time bounds it).
     /// </summary>
     internal bool TryShed(out byte[]? rememberedCookie)
     {

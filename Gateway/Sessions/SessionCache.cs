@@ -43,7 +43,8 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
         {
             if (session.CachedUntil > now)
             {
-                if (session.MarkUsed()) Interlocked.Add(ref _bytes, session.DerivedBytes);
+                // Waking a shed entry takes memory back: past the budget, room is made as for a new entry.
+                if (session.MarkUsed() && Interlocked.Add(ref _bytes, session.DerivedBytes) > _maxBytes) Evict();
                 metrics.CacheLookup(hit: true);
                 return true;
             }
@@ -56,7 +57,8 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
 
     public void Set(CachedSession session, long generationAtFetch)
     {
-        if (!_trusted || _maxEntries == 0 || session.EstimatedBytes > _maxBytes) return;
+        // A retired entry (dropped by a revocation, say) never comes back: it would count nothing when dropped again.
+        if (!_trusted || _maxEntries == 0 || session.EstimatedBytes > _maxBytes || session.State == CachedSession.Residency.Retired) return;
         if (Count >= _maxEntries || EstimatedBytes + session.EstimatedBytes > _maxBytes) Evict();
         // Not AddOrUpdate: its update callback may run more than once under contention, and must account exactly once.
         while (true)
@@ -89,6 +91,10 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
         var now = time.GetUtcNow();
         foreach (var (key, entry) in _entries)
             if (entry.CachedUntil <= now) Drop(key, entry);
+        // Two looks: the first marks idle what was read since the last one (all of it, the first time the cache
+        // fills), the second sheds what was not read in between. Shedding costs a woken session a cookie check and a
+        // signature; dropping costs it a store round trip.
+        if (!HasRoom()) ShedIdle(untilRoom: true);
         if (!HasRoom()) ShedIdle(untilRoom: true);
         foreach (var (key, entry) in _entries)
         {

@@ -155,8 +155,8 @@ internal sealed partial class WarmUpService(
             var now = time.GetUtcNow();
             // Last touched "at the end": never due for a sliding-expiry write, which the store would answer "no such session".
             var record = WarmUpUser.Record(key, now, _options.MaxDuration);
-            var session = new CachedSession(key, record, now + _options.MaxDuration, now + _options.MaxDuration);
-            cache.Set(session, cache.Generation);
+            CachedSession Session() => new(key, record, now + _options.MaxDuration, now + _options.MaxDuration);
+            cache.Set(Session(), cache.Generation);
             using var loadOver = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
             var reads = storeReads.RunAsync(record, loadOver.Token);
             bool settled;
@@ -164,8 +164,9 @@ internal sealed partial class WarmUpService(
             {
                 settled = await load.RunUntilAsync(() =>
                 {
-                    // A revocation of everything, or the feed dropping and coming back, empties the cache: put it back.
-                    if (cache.Peek(key) is null) cache.Set(session, cache.Generation);
+                    // A revocation of everything, or the feed dropping and coming back, empties the cache: put it back
+                    // (a new entry: the cache never takes back one it retired).
+                    if (cache.Peek(key) is null) cache.Set(Session(), cache.Generation);
                     return Settled(clock, load);
                 }, deadline.Token);
             }
