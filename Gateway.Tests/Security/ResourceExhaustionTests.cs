@@ -86,10 +86,11 @@ public sealed class ResourceExhaustionTests
     }
 
     [Fact]
-    public async Task Under_concurrent_sets_removals_and_revocations_the_cache_counts_exactly_what_it_holds()
+    public async Task Under_concurrent_reads_sheds_sets_and_revocations_the_cache_counts_exactly_what_it_holds()
     {
         var clock = new ManualClock();
-        var cache = new SessionCache(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = 150 } }), Metrics(), clock, NullLogger<SessionCache>.Instance);
+        var memo = new VerifiedCookieMemo(1_000);
+        var cache = new SessionCache(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = 150 } }), Metrics(), clock, NullLogger<SessionCache>.Instance, memo);
         var now = clock.GetUtcNow();
         var keys = Enumerable.Range(0, 400).Select(i => SessionKey.NewFor($"u{i}")).ToArray();
         await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(() =>
@@ -98,11 +99,19 @@ public sealed class ResourceExhaustionTests
             for (var i = 0; i < 20_000; i++)
             {
                 var key = keys[random.Next(keys.Length)];
-                switch (random.Next(10))
+                switch (random.Next(12))
                 {
                     case 0: cache.Remove(key); break;
                     case 1: cache.Apply(new SessionRevocation([key.ShortHash])); break;
-                    // Sets, replacements of the same key among them, and evictions once full.
+                    case 2: cache.ShedIdle(); break;
+                    case < 6:
+                        // A read wakes a shed entry while others shed, replace or drop it.
+                        if (cache.TryGet(key, now, out var session))
+                        {
+                            session.NoteCookie(memo.Remember(key.CookiePayload(), key));
+                            session.AssertionCache = "assertion";
+                        }
+                        break;
                     default: cache.Set(new CachedSession(key, Record(key.UserTag, now), now, now.AddSeconds(30)), cache.Generation); break;
                 }
             }
@@ -110,9 +119,12 @@ public sealed class ResourceExhaustionTests
 
         var held = keys.Select(cache.Peek).Where(s => s is not null).ToList();
         Assert.Equal(held.Count, cache.Count);
-        Assert.Equal(held.Sum(s => (long)s!.EstimatedBytes), cache.EstimatedBytes);
+        Assert.Equal(held.Sum(s => s!.State == CachedSession.Residency.Shed ? (long)s.ShedBytes : s.EstimatedBytes), cache.EstimatedBytes);
+        Assert.All(held, s => Assert.NotEqual(CachedSession.Residency.Retired, s!.State));
         // Sets that pass the fullness check together may each add one: the bound is overshot by at most the workers.
         Assert.InRange(cache.Count, 0, 150 + 4);
+        cache.Distrust("test");
+        Assert.Equal(0, cache.EstimatedBytes);
     }
 
     [Fact]

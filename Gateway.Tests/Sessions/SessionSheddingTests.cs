@@ -241,47 +241,6 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     }
 
     [Fact]
-    public async Task Under_concurrent_reads_sheds_sets_and_revocations_the_cache_counts_exactly_what_it_holds()
-    {
-        var clock = new ManualClock();
-        var memo = new VerifiedCookieMemo(1_000);
-        var cache = Cache(clock, memo, maxEntries: 150);
-        var now = clock.GetUtcNow();
-        var keys = Enumerable.Range(0, 400).Select(i => SessionKey.NewFor($"u{i}")).ToArray();
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(() =>
-        {
-            var random = new Random(worker);
-            for (var i = 0; i < 20_000; i++)
-            {
-                var key = keys[random.Next(keys.Length)];
-                switch (random.Next(12))
-                {
-                    case 0: cache.Remove(key); break;
-                    case 1: cache.Apply(new SessionRevocation([key.ShortHash])); break;
-                    case 2: cache.ShedIdle(); break;
-                    case < 6:
-                        // A read wakes a shed entry while others shed, replace or drop it.
-                        if (cache.TryGet(key, now, out var session))
-                        {
-                            session.NoteCookie(memo.Remember(key.CookiePayload(), key));
-                            session.AssertionCache = "assertion";
-                        }
-                        break;
-                    default: cache.Set(new CachedSession(key, Record(key.UserTag, now), now, now.AddSeconds(30)), cache.Generation); break;
-                }
-            }
-        })));
-
-        var held = keys.Select(cache.Peek).Where(s => s is not null).ToList();
-        Assert.Equal(held.Count, cache.Count);
-        Assert.Equal(Counted(held), cache.EstimatedBytes);
-        Assert.All(held, s => Assert.NotEqual(CachedSession.Residency.Retired, s!.State));
-        Assert.InRange(cache.Count, 0, 150 + 4);
-        cache.Distrust("test");
-        Assert.Equal(0, cache.EstimatedBytes);
-    }
-
-    [Fact]
     public async Task A_shed_session_wakes_on_its_next_request_without_the_store_and_a_logout_on_another_replica_still_ends_it()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
