@@ -1,9 +1,6 @@
-using System.Diagnostics.Metrics;
 using Gateway.Configuration;
 using Gateway.Login;
-using Gateway.Observability;
 using Gateway.Sessions;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Tests.Security;
@@ -18,7 +15,7 @@ public sealed class ResourceExhaustionTests
     public void A_cache_full_of_expired_entries_evicts_them_and_keeps_caching()
     {
         var clock = new ManualClock();
-        var cache = new SessionCache(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = 100 } }), Metrics(), clock, NullLogger<SessionCache>.Instance);
+        var cache = StandaloneCache.Create(clock, maxEntries: 100);
         var now = clock.GetUtcNow();
         for (var i = 0; i < 100; i++)
             cache.Set(new CachedSession(SessionKey.NewFor($"u{i}"), Record($"u{i}", now), now, now.AddSeconds(30)), cache.Generation);
@@ -36,7 +33,7 @@ public sealed class ResourceExhaustionTests
     public void A_cache_full_of_live_entries_makes_room_and_stays_within_its_bound()
     {
         var clock = new ManualClock();
-        var cache = new SessionCache(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = 100 } }), Metrics(), clock, NullLogger<SessionCache>.Instance);
+        var cache = StandaloneCache.Create(clock, maxEntries: 100);
         var now = clock.GetUtcNow();
         CachedSession last = null!;
         for (var i = 0; i < 1000; i++)
@@ -52,7 +49,7 @@ public sealed class ResourceExhaustionTests
     public void A_cache_over_its_memory_budget_makes_room_and_stays_within_it()
     {
         var clock = new ManualClock();
-        var cache = new SessionCache(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = 1_000_000, CacheMaxMegabytes = 1 } }), Metrics(), clock, NullLogger<SessionCache>.Instance);
+        var cache = StandaloneCache.Create(clock, maxEntries: 1_000_000, megabytes: 1);
         var now = clock.GetUtcNow();
         CachedSession last = null!;
         for (var i = 0; i < 5000; i++)
@@ -70,7 +67,7 @@ public sealed class ResourceExhaustionTests
     public void The_cache_memory_estimate_returns_to_zero_when_every_entry_has_gone()
     {
         var clock = new ManualClock();
-        var cache = new SessionCache(Options.Create(new GatewayOptions()), Metrics(), clock, NullLogger<SessionCache>.Instance);
+        var cache = StandaloneCache.Create(clock);
         var now = clock.GetUtcNow();
         var sessions = Enumerable.Range(0, 300).Select(i => new CachedSession(SessionKey.NewFor($"u{i}"), Record($"u{i}", now), now, now.AddSeconds(30))).ToList();
         foreach (var session in sessions) cache.Set(session, cache.Generation);
@@ -90,7 +87,7 @@ public sealed class ResourceExhaustionTests
     {
         var clock = new ManualClock();
         var memo = new VerifiedCookieMemo(1_000);
-        var cache = new SessionCache(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = 150 } }), Metrics(), clock, NullLogger<SessionCache>.Instance, memo);
+        var cache = StandaloneCache.Create(clock, maxEntries: 150, memo: memo);
         var now = clock.GetUtcNow();
         var keys = Enumerable.Range(0, 400).Select(i => SessionKey.NewFor($"u{i}")).ToArray();
         await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(() =>
@@ -119,7 +116,7 @@ public sealed class ResourceExhaustionTests
 
         var held = keys.Select(cache.Peek).Where(s => s is not null).ToList();
         Assert.Equal(held.Count, cache.Count);
-        Assert.Equal(held.Sum(s => s!.State == CachedSession.Residency.Shed ? (long)s.ShedBytes : s.EstimatedBytes), cache.EstimatedBytes);
+        Assert.Equal(held.Sum(s => (long)s!.CountedBytes), cache.EstimatedBytes);
         Assert.All(held, s => Assert.NotEqual(CachedSession.Residency.Retired, s!.State));
         // Sets that pass the fullness check together may each add one: the bound is overshot by at most the workers.
         Assert.InRange(cache.Count, 0, 150 + 4);
@@ -160,9 +157,6 @@ public sealed class ResourceExhaustionTests
         }
         Assert.InRange(limiter.TrackedKeys, 0, LoginAttemptLimiter.MaxTrackedKeys + 2);
     }
-
-    private static GatewayMetrics Metrics() =>
-        new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
 }
 
 /// <summary>The login form's limits, through the real gateway.</summary>

@@ -1,11 +1,6 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
-using Gateway.Configuration;
-using Gateway.Observability;
 using Gateway.Sessions;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace Gateway.Tests.Sessions;
 
@@ -18,20 +13,13 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     private static SessionRecord Record(string user, DateTimeOffset now) =>
         new() { UserId = user, Email = $"{user}@example.org", Name = $"User {user}", Roles = ["editor", "staff"], CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "dev" };
 
-    private static GatewayMetrics Metrics() =>
-        new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
-
-    private static SessionCache Cache(ManualClock clock, VerifiedCookieMemo? memo = null, int maxEntries = 100_000, int megabytes = 64) =>
-        new(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = maxEntries, CacheMaxMegabytes = megabytes } }), Metrics(), clock,
-            NullLogger<SessionCache>.Instance, memo);
-
-    private static long Counted(IEnumerable<CachedSession?> held) => held.Sum(s => s!.State == CachedSession.Residency.Shed ? (long)s.ShedBytes : s.EstimatedBytes);
+    private static long Counted(IEnumerable<CachedSession?> held) => held.Sum(s => (long)s!.CountedBytes);
 
     [Fact]
     public void A_session_read_since_the_last_look_keeps_everything_and_an_idle_one_is_shed()
     {
         var clock = new ManualClock();
-        var cache = Cache(clock);
+        var cache = StandaloneCache.Create(clock);
         var now = clock.GetUtcNow();
         var read = new CachedSession(SessionKey.NewFor("read"), Record("read", now), now, now.AddSeconds(30));
         var idle = new CachedSession(SessionKey.NewFor("idle"), Record("idle", now), now, now.AddSeconds(30));
@@ -63,7 +51,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     public void A_shed_session_wakes_from_the_cache_with_the_same_identity_and_is_counted_whole_again()
     {
         var clock = new ManualClock();
-        var cache = Cache(clock);
+        var cache = StandaloneCache.Create(clock);
         var now = clock.GetUtcNow();
         var session = new CachedSession(SessionKey.NewFor("u1"), Record("u1", now), now, now.AddSeconds(30));
         cache.Set(session, cache.Generation);
@@ -91,7 +79,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     {
         var clock = new ManualClock();
         var memo = new VerifiedCookieMemo(100);
-        var cache = Cache(clock, memo, maxEntries: 10);
+        var cache = StandaloneCache.Create(clock, maxEntries: 10, memo: memo);
         var now = clock.GetUtcNow();
         var sessions = Enumerable.Range(0, 10).Select(i => new CachedSession(SessionKey.NewFor($"u{i}"), Record($"u{i}", now), now, now.AddSeconds(30 + i))).ToArray();
         for (var i = 0; i < sessions.Length; i++)
@@ -116,7 +104,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
         Assert.True(memo.TryGet("cookie-0", out _, out _));
 
         // Full by count: an entry dropped for room takes its cookie out of the memo with it.
-        var small = Cache(clock, memo, maxEntries: 2);
+        var small = StandaloneCache.Create(clock, maxEntries: 2, memo: memo);
         now = clock.GetUtcNow();
         var a = new CachedSession(SessionKey.NewFor("a"), Record("a", now), now, now.AddSeconds(30));
         var b = new CachedSession(SessionKey.NewFor("b"), Record("b", now), now, now.AddSeconds(30));
@@ -136,7 +124,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     public void A_full_cache_sheds_idle_sessions_before_it_drops_any_and_so_holds_more_of_them()
     {
         var clock = new ManualClock();
-        var cache = Cache(clock, megabytes: 1);
+        var cache = StandaloneCache.Create(clock, megabytes: 1);
         var now = clock.GetUtcNow();
         var sessions = new List<CachedSession>();
         for (var i = 0; i < 2_000; i++)
@@ -162,7 +150,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     public void The_first_time_the_cache_fills_it_sheds_sessions_rather_than_dropping_any()
     {
         var clock = new ManualClock();
-        var cache = Cache(clock, megabytes: 1);
+        var cache = StandaloneCache.Create(clock, megabytes: 1);
         var now = clock.GetUtcNow();
         var sessions = new List<CachedSession>();
         // Every entry is still marked read when the cache first fills: the first look marks them idle, the second sheds.
@@ -183,7 +171,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     public void Waking_shed_sessions_never_takes_the_cache_past_its_memory_budget()
     {
         var clock = new ManualClock();
-        var cache = Cache(clock, megabytes: 1);
+        var cache = StandaloneCache.Create(clock, megabytes: 1);
         var now = clock.GetUtcNow();
         var sessions = Enumerable.Range(0, 2_000).Select(i => new CachedSession(SessionKey.NewFor($"u{i}"), Record($"user-{i}", now), now, now.AddSeconds(30))).ToList();
         foreach (var session in sessions) cache.Set(session, cache.Generation);
@@ -207,7 +195,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     public void A_session_the_cache_retired_is_never_taken_back()
     {
         var clock = new ManualClock();
-        var cache = Cache(clock);
+        var cache = StandaloneCache.Create(clock);
         var now = clock.GetUtcNow();
         var session = new CachedSession(SessionKey.NewFor("u1"), Record("u1", now), now, now.AddSeconds(30));
         cache.Set(session, cache.Generation);

@@ -128,13 +128,18 @@ internal sealed class CachedSession
     internal int Retire(out byte[]? rememberedCookie)
     {
         rememberedCookie = Volatile.Read(ref _rememberedCookie);
-        return (Residency)Interlocked.Exchange(ref _residency, (int)Residency.Retired) switch
-        {
-            Residency.Retired => 0,
-            Residency.Shed => ShedBytes,
-            _ => EstimatedBytes,
-        };
+        return BytesIn((Residency)Interlocked.Exchange(ref _residency, (int)Residency.Retired));
     }
+
+    /// <summary>What the cache counts for this entry now.</summary>
+    internal int CountedBytes => BytesIn(State);
+
+    private int BytesIn(Residency state) => state switch
+    {
+        Residency.Retired => 0,
+        Residency.Shed => ShedBytes,
+        _ => EstimatedBytes,
+    };
 
     // Calibrated with bench --cache-memory (heap after a full collection, 20,000 sessions): the objects of the entry, its
     // key and its record, before its own strings, shed; then what a signed-in request adds: the principal (claims built

@@ -31,8 +31,8 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
                 metrics.AuthFailure("no-session");
                 return null;
             }
-            // A session woken from shed found its cookie checked again, which made a second copy of its key: the memo
-            // takes the cached one instead, so the two share their strings as they did before.
+            // The first request to note this cookie on the session (after login, or after the session was shed) checked the
+            // cookie and so made a second copy of its key: the memo takes the cached one instead, so they share strings.
             if (session.NoteCookie(remembered)) memo.Canonicalize(remembered!, session.Key);
             context.Features.Set(session.Feature);
             return session;

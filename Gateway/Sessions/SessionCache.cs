@@ -109,7 +109,9 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
         metrics.CacheEvicted();
     }
 
-    private bool HasRoom() => Count <= _maxEntries * 9L / 10 && EstimatedBytes <= _maxBytes * 9 / 10;
+    private bool HasRoom() => Count <= _maxEntries * 9L / 10 && HasByteRoom();
+
+    private bool HasByteRoom() => EstimatedBytes <= _maxBytes * 9 / 10;
 
     /// <summary>
     /// One look over the entries: one read since the last look marks an entry idle, an entry still idle is shed. With
@@ -120,7 +122,7 @@ internal sealed partial class SessionCache(IOptions<GatewayOptions> options, Gat
         var shed = 0;
         foreach (var (_, entry) in _entries)
         {
-            if (untilRoom && EstimatedBytes <= _maxBytes * 9 / 10) break;
+            if (untilRoom && HasByteRoom()) break;
             if (entry.TryMarkIdle() || !entry.TryShed(out var remembered)) continue;
             Interlocked.Add(ref _bytes, -entry.DerivedBytes);
             if (remembered is not null) memo?.Forget(remembered);

@@ -49,17 +49,30 @@ internal static class CacheMemory
         CachedSession? last = null;
         for (var i = 0; i < 150_000; i++)
         {
-            var record = new SessionRecord
-            {
-                UserId = Guid.NewGuid().ToString(), Email = $"user{i}@example.org", Name = $"User Number {i}", Roles = ["editor", "reviewer", "staff"],
-                CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "oidc", AccessToken = new string('a', 43), AccessTokenExpiresAt = now.AddMinutes(10),
-            };
+            var record = WithProviderTokens(RealisticUser(i, now), now);
             last = new CachedSession(SessionKey.NewFor(record.UserId), record, now, now.AddMinutes(5));
             cache.Set(last, cache.Generation);
         }
         var budget = options.Session.CacheMaxMegabytes * 1024L * 1024L;
         return FormattableString.Invariant(
             $"the default budget ({options.Session.CacheMaxMegabytes} MB, {options.Session.CacheMaxEntries:N0} entries) holds about {budget / last!.EstimatedBytes:N0} OIDC users' sessions in use; with idle ones shed it held {cache.Count:N0} ({cache.EstimatedBytes / 1024.0 / 1024.0:0.0} MB by its estimate)");
+    }
+
+    /// <summary>A realistic user: a UUID subject, an address, a display name, three roles, a device line.</summary>
+    private static SessionRecord RealisticUser(int i, DateTimeOffset now) => new()
+    {
+        UserId = Guid.NewGuid().ToString(), Email = $"user{i}@example.org", Name = $"User Number {i}", Roles = ["editor", "reviewer", "staff"],
+        CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "oidc", Device = "Firefox on Linux", Network = "203.0.113.0/24",
+    };
+
+    /// <summary>The user's record after a login at the provider stored its tokens (<see cref="ProviderTokens"/>).</summary>
+    private static SessionRecord WithProviderTokens(SessionRecord record, DateTimeOffset now)
+    {
+        var (idToken, accessToken, refreshToken, sid) = ProviderTokens(record.UserId, record.Email!, record.Name!);
+        return record with
+        {
+            IdToken = idToken, AccessToken = accessToken, AccessTokenExpiresAt = now.AddMinutes(10), RefreshToken = refreshToken, ProviderSessionId = sid,
+        };
     }
 
     /// <summary>
@@ -110,20 +123,8 @@ internal static class CacheMemory
             var now = DateTimeOffset.UtcNow;
             for (var i = 0; i < count; i++)
             {
-                // A realistic user: a UUID subject, an address, a display name, three roles, a device line.
-                var record = new SessionRecord
-                {
-                    UserId = Guid.NewGuid().ToString(), Email = $"user{i}@example.org", Name = $"User Number {i}", Roles = ["editor", "reviewer", "staff"],
-                    CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "oidc", Device = "Firefox on Linux", Network = "203.0.113.0/24",
-                };
-                if (withProviderTokens)
-                {
-                    var (idToken, accessToken, refreshToken, sid) = ProviderTokens(record.UserId, record.Email, record.Name);
-                    record = record with
-                    {
-                        IdToken = idToken, AccessToken = accessToken, AccessTokenExpiresAt = now.AddMinutes(10), RefreshToken = refreshToken, ProviderSessionId = sid,
-                    };
-                }
+                var record = RealisticUser(i, now);
+                if (withProviderTokens) record = WithProviderTokens(record, now);
                 var key = await sessions.CreateAsync(record, CancellationToken.None);
                 var signIn = new DefaultHttpContext();
                 cookies.Append(signIn.Response, key);

@@ -1,0 +1,19 @@
+using System.Diagnostics.Metrics;
+using Gateway.Configuration;
+using Gateway.Observability;
+using Gateway.Sessions;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Tests.Rig;
+
+/// <summary>A session cache on its own, for the in-process tables: its own metrics, the test's clock.</summary>
+internal static class StandaloneCache
+{
+    public static GatewayMetrics Metrics() =>
+        new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
+
+    public static SessionCache Create(TimeProvider clock, int maxEntries = 100_000, int megabytes = 64, VerifiedCookieMemo? memo = null) =>
+        new(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = maxEntries, CacheMaxMegabytes = megabytes } }), Metrics(), clock,
+            NullLogger<SessionCache>.Instance, memo);
+}
