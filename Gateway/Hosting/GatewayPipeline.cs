@@ -5,6 +5,7 @@ using Gateway.Identity;
 using Gateway.Login;
 using Gateway.Logout;
 using Gateway.Routing;
+using Gateway.Security;
 using Gateway.Sessions;
 using Microsoft.Extensions.Options;
 
@@ -39,20 +40,23 @@ internal static class GatewayPipeline
         if (options.Forwarding.KnownProxies.Length + options.Forwarding.KnownNetworks.Length > 0) app.UseForwardedHeaders();
         app.UseMiddleware<IncomingIdentityHeaderStripper>();
         app.UseRouting();
+        // Before anything that could read a body (the OIDC handler inside UseGatewayAccess among them).
+        app.UseMiddleware<Security.RequestBodyGuard>();
         app.UseGatewayAccess();
         app.UseMiddleware<Connections.LiveConnectionTracker>();
         app.UseMiddleware<Tokens.AccessTokenForwarding>();
 
         // Gateway endpoints come before every proxy.json route, whatever its Order: no route can shadow them.
         var paths = app.Services.GetRequiredService<GatewayEndpointPaths>();
-        var gateway = app.MapGroup("").WithOrder(GatewayEndpointOrder.Endpoints);
+        var gateway = app.MapGroup("").WithOrder(GatewayEndpointOrder.Endpoints).WithBodyLimit(RequestBodyLimit.Form);
         gateway.MapGatewayHealth(paths.Health, paths.Ready);
         gateway.MapJwks(paths.Jwks);
         gateway.MapGet(paths.Login, (HttpContext c, LoginService s) => s.StartAsync(c)).AllowAnonymous();
         gateway.MapPost(paths.Login, (HttpContext c, DevLoginService s) => s.SubmitAsync(c)).AllowAnonymous().DisableAntiforgery();
         foreach (var path in paths.Logout)
             gateway.Map(path, (HttpContext c, LogoutService s) => s.HandleAsync(c)).AllowAnonymous().DisableAntiforgery();
-        gateway.MapPost(paths.BackchannelLogout, (HttpContext c, BackchannelLogoutService s) => s.HandleAsync(c)).AllowAnonymous().DisableAntiforgery();
+        gateway.MapPost(paths.BackchannelLogout, (HttpContext c, BackchannelLogoutService s) => s.HandleAsync(c)).AllowAnonymous().DisableAntiforgery()
+            .WithBodyLimit(RequestBodyLimit.BackchannelLogout);
         gateway.MapGet(paths.Admin, (HttpContext c, SessionAdminEndpoint s) => s.ListAsync(c)).AllowAnonymous();
         gateway.MapPost(paths.AdminRevoke, (HttpContext c, SessionAdminEndpoint s) => s.RevokeAsync(c)).AllowAnonymous().DisableAntiforgery();
         gateway.MapGet(paths.MySessions, (HttpContext c, MySessions.MySessionsEndpoint s) => s.ShowAsync(c)).AllowAnonymous();
@@ -60,7 +64,7 @@ internal static class GatewayPipeline
         var warmUp = app.Services.GetRequiredService<WarmUp.WarmUpState>();
         gateway.MapGet(warmUp.SinkPath + "/{**rest}", WarmUp.WarmUpRoutes.Sink).AllowAnonymous().DisableHttpMetrics();
         // Any other method on a gateway path is answered here (405), never proxied to the CMS behind.
-        var reserved = app.MapGroup("").WithOrder(GatewayEndpointOrder.OtherMethods);
+        var reserved = app.MapGroup("").WithOrder(GatewayEndpointOrder.OtherMethods).WithBodyLimit(RequestBodyLimit.Form);
         foreach (var path in paths.Paths.Distinct(StringComparer.OrdinalIgnoreCase))
             reserved.Map(path, MethodNotAllowed).AllowAnonymous().DisableAntiforgery();
         app.MapReverseProxy().ConfigureEndpoints((endpoint, route) =>

@@ -19,16 +19,6 @@ internal sealed partial class DevLoginService(
     GatewayMetrics metrics,
     ILogger<DevLoginService> logger)
 {
-    /// <summary>The login form is small: a few fields of a few hundred bytes. Anything larger is refused while it is read.</summary>
-    private static readonly Microsoft.AspNetCore.Http.Features.FormOptions FormLimits = new()
-    {
-        ValueCountLimit = 16,
-        KeyLengthLimit = 64,
-        ValueLengthLimit = 8 * 1024,
-        MultipartBodyLengthLimit = 64 * 1024,
-        BufferBodyLengthLimit = 64 * 1024,
-    };
-
     public async Task ShowFormAsync(HttpContext context, string returnUrl)
     {
         if (!users.Enabled)
@@ -67,7 +57,8 @@ internal sealed partial class DevLoginService(
         IFormCollection form;
         try
         {
-            form = await context.Request.ReadFormAsync(FormLimits, context.RequestAborted);
+            // Bounded by RequestBodyGuard: at most RequestBodyLimit.Form bytes, held in memory.
+            form = await context.Request.ReadFormAsync(context.RequestAborted);
         }
         catch (InvalidDataException)
         {

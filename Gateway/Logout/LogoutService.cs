@@ -42,8 +42,11 @@ internal sealed partial class LogoutService(
             return;
         }
         var isPost = HttpMethods.IsPost(request.Method);
+        // The cheap checks come before the body is read: a post that is neither from our origin nor from a browser
+        // holding our form cookie cannot prove it was meant, so its form is never read (RequestBodyGuard bounds the rest).
+        var mayBeIntended = isPost ? CrossSiteGuard.HasSameOrigin(request) || FormTokens.HasCookie(request) : !CrossSiteGuard.IsForeign(request);
         IFormCollection? form = null;
-        if (isPost && request.HasFormContentType)
+        if (isPost && mayBeIntended && request.HasFormContentType)
         {
             try
             {
@@ -62,7 +65,7 @@ internal sealed partial class LogoutService(
         // cross-site GET never carries it, and the confirmation page shows it as an unticked box.
         var everywhere = isPost && string.Equals(form?["scope"].ToString() is { Length: > 0 } s ? s : request.Query["scope"].ToString(), "all", StringComparison.OrdinalIgnoreCase);
 
-        if (!await IsIntendedAsync(context, isPost))
+        if (!mayBeIntended || !await IsIntendedAsync(context, isPost))
         {
             LogConfirmationShown(logger);
             await ShowConfirmationAsync(context, returnUrl);

@@ -16,8 +16,6 @@ namespace Gateway.MySessions;
 /// </summary>
 internal sealed class MySessionsEndpoint(SessionManager sessions, FormTokens formTokens, Hosting.GatewayEndpointPaths paths, GatewayMetrics metrics)
 {
-    private static readonly Microsoft.AspNetCore.Http.Features.FormOptions FormLimits = new() { ValueCountLimit = 8, KeyLengthLimit = 32, ValueLengthLimit = 256 };
-
     public async Task ShowAsync(HttpContext context)
     {
         if (context.Features.Get<SessionFeature>()?.Session is not { } current)
@@ -57,7 +55,7 @@ internal sealed class MySessionsEndpoint(SessionManager sessions, FormTokens for
         IFormCollection form;
         try
         {
-            form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(FormLimits, context.RequestAborted) : FormCollection.Empty;
+            form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted) : FormCollection.Empty;
         }
         catch (InvalidDataException)
         {

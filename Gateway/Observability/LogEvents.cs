@@ -36,6 +36,7 @@ internal static class LogEvents
     public const int AdminRevocation = 1600;
     public const int AdminDenied = 1601;
     public const int IdentityHeadersStripped = 1700;
+    public const int RequestBodyRefused = 1710;
     public const int LiveConnectionClosed = 1800;
     public const int AccessTokenRefreshed = 1900;
     public const int AccessTokenRefreshRefused = 1901;

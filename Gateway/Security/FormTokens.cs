@@ -63,6 +63,9 @@ internal sealed class FormTokens(IDataProtectionProvider dataProtection, KeyRing
         || string.Equals(context.Request.Headers["Sec-Fetch-Site"], "same-origin", StringComparison.OrdinalIgnoreCase)
         || await IsValidAsync(context);
 
+    /// <summary>Whether this browser holds a form cookie at all: without one no posted token can be valid, so the form need not be read.</summary>
+    public static bool HasCookie(HttpRequest request) => CookieSecret(request) is not null;
+
     /// <summary>True when the posted form carries a token for the cookie this browser holds.</summary>
     public async Task<bool> IsValidAsync(HttpContext context)
     {
