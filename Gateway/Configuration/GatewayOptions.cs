@@ -32,6 +32,7 @@ public sealed class GatewayOptions
     public ForwardingOptions Forwarding { get; set; } = new();
     public AdminOptions Admin { get; set; } = new();
     public WarmUp.WarmUpOptions WarmUp { get; set; } = new();
+    public LegacySignIn.LegacySignInOptions LegacySignIn { get; set; } = new();
 
     /// <summary>Named route policies, referenced from proxy.json <c>AuthorizationPolicy</c>.</summary>
     public Dictionary<string, RoutePolicyOptions> Policies { get; set; } = new(StringComparer.OrdinalIgnoreCase);

@@ -36,6 +36,7 @@ internal sealed class GatewayOptionsValidator(IHostEnvironment environment) : IV
         o.Forwarding.Validate(Add);
         o.Admin.Validate(Add);
         o.WarmUp.Validate(Add);
+        o.LegacySignIn.Validate(Add, hasRedis);
 
         foreach (var (policyName, policy) in o.Policies)
         {

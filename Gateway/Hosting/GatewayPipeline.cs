@@ -1,3 +1,4 @@
+using Gateway.LegacySignIn;
 using Gateway.Admin;
 using Gateway.Configuration;
 using Gateway.Health;
@@ -43,6 +44,7 @@ internal static class GatewayPipeline
         // Before anything that could read a body (the OIDC handler inside UseGatewayAccess among them).
         app.UseMiddleware<Security.RequestBodyGuard>();
         app.UseGatewayAccess();
+        app.UseGatewayLegacySignIn(options.LegacySignIn);
         app.UseMiddleware<Connections.LiveConnectionTracker>();
         app.UseMiddleware<Tokens.AccessTokenForwarding>();
 

@@ -32,6 +32,11 @@ internal static class GatewayResponses
         return JsonErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "session_store_unavailable", "Sessions cannot be checked right now; retry shortly.", null);
     }
 
+    /// <summary>A sign-in that could not be completed (the CMS account could not be found): 502, nothing signed in.</summary>
+    public static Task SignInRefusedAsync(HttpContext context, string reason) =>
+        PageAsync(context, StatusCodes.Status502BadGateway, "Sign-in could not be completed",
+            $"<p id=\"signin-refused\">You were not signed in: {Encode(reason)}.</p><p>Nothing was changed. Please try again later or contact support.</p>");
+
     public static async Task JsonErrorAsync(HttpContext context, int status, string error, string message, string? login)
     {
         context.Response.StatusCode = status;

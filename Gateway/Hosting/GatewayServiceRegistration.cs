@@ -1,3 +1,4 @@
+using Gateway.LegacySignIn;
 using Gateway.Admin;
 using Gateway.Configuration;
 using Gateway.Health;
@@ -43,6 +44,7 @@ internal static class GatewayServiceRegistration
         services.AddGatewayIdentity();
         services.AddGatewayLogin(settings);
         services.AddGatewayLogout();
+        services.AddGatewayLegacySignIn(settings.LegacySignIn);
         services.AddGatewayAdmin();
         services.AddGatewayForwarding(settings.Forwarding);
         return builder;

@@ -31,5 +31,11 @@ internal sealed class StoreUnavailableGuard(RequestDelegate next)
             context.Response.Clear();
             await GatewayResponses.StoreUnavailableAsync(context);
         }
+        catch (SessionStartRefusedException ex) when (!context.Response.HasStarted)
+        {
+            // A sign-in (the OIDC callback's) that a start hook refused: no session was created; say why.
+            context.Response.Clear();
+            await GatewayResponses.SignInRefusedAsync(context, ex.Message);
+        }
     }
 }

@@ -114,6 +114,12 @@ internal sealed partial class DevLoginService(
             await GatewayResponses.StoreUnavailableAsync(context, "<p>Sign-in is temporarily unavailable; nothing was changed. Please try again in a few seconds.</p>");
             return;
         }
+        catch (SessionStartRefusedException ex)
+        {
+            metrics.AuthFailure("sign-in-refused");
+            await GatewayResponses.SignInRefusedAsync(context, ex.Message);
+            return;
+        }
         LogSucceeded(logger, "dev");
         context.Response.Headers.CacheControl = "no-store";
         context.Response.StatusCode = StatusCodes.Status303SeeOther;

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Gateway.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -25,23 +23,22 @@ internal sealed class NoLegacySessionStore : ILegacySessionStore
 /// </summary>
 internal sealed class LegacySessionCookies(IOptions<GatewayOptions> options)
 {
-    public IReadOnlyList<LegacyCookieOptions> Cookies { get; } = options.Value.Logout.LegacyCookies;
+    /// <summary>
+    /// <c>Gateway:Logout:LegacyCookies</c>, plus the cookie of <c>Gateway:LegacySignIn</c> when that is on: logout clears
+    /// a copy the browser holds (without HoldCookie, or from before the cut-over) and purges the session it names.
+    /// </summary>
+    public IReadOnlyList<LegacyCookieOptions> Cookies { get; } = WithSignInCookie(options.Value.Logout.LegacyCookies, options.Value.LegacySignIn);
+
+    private static List<LegacyCookieOptions> WithSignInCookie(List<LegacyCookieOptions> configured, LegacySignIn.LegacySignInOptions signIn)
+    {
+        if (!signIn.Enabled || configured.Any(c => c.Name == signIn.CookieName && c.Path == signIn.CookiePath)) return configured;
+        return [.. configured, new LegacyCookieOptions
+        {
+            Name = signIn.CookieName, Path = signIn.CookiePath, Domain = signIn.CookieDomain, RedisKeyPrefix = signIn.RedisKeyPrefix, Secrets = signIn.Secrets,
+        }];
+    }
 
     /// <summary>The session id, when <paramref name="value"/> carries a valid signature by one of the secrets.</summary>
-    public static string? VerifiedSessionId(string? value, IReadOnlyList<string> secrets)
-    {
-        if (string.IsNullOrEmpty(value) || value.Length > 1024) return null;
-        if (value.StartsWith("s%3A", StringComparison.OrdinalIgnoreCase)) value = Uri.UnescapeDataString(value);
-        if (!value.StartsWith("s:", StringComparison.Ordinal)) return null;
-        var dot = value.LastIndexOf('.');
-        if (dot <= 2) return null;
-        var id = value[2..dot];
-        var signature = Encoding.ASCII.GetBytes(value[(dot + 1)..]);
-        foreach (var secret in secrets)
-        {
-            var expected = Encoding.ASCII.GetBytes(Convert.ToBase64String(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(id))).TrimEnd('='));
-            if (CryptographicOperations.FixedTimeEquals(expected, signature)) return id;
-        }
-        return null;
-    }
+    public static string? VerifiedSessionId(string? value, IReadOnlyList<string> secrets) =>
+        LegacySignIn.ExpressSessionFormat.VerifiedSessionId(value, secrets);
 }

@@ -26,6 +26,7 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _liveConnectionsClosed;
     private readonly Counter<long> _redisErrors;
     private readonly Histogram<double> _redisLatency;
+    private readonly Counter<long> _cmsSessions;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -47,6 +48,7 @@ internal sealed class GatewayMetrics : IDisposable
         _cacheEvictions = _meter.CreateCounter<long>("gateway.session_cache.evictions", description: "Times a full session cache made room.");
         _cacheShed = _meter.CreateCounter<long>("gateway.session_cache.shed", description: "Idle cached sessions that let go of what their next request rebuilds, to make room.");
         _redisErrors = _meter.CreateCounter<long>("gateway.redis.errors", description: "Redis calls that failed or were refused by the circuit breaker.");
+        _cmsSessions = _meter.CreateCounter<long>("gateway.cms_sessions", description: "The CMS's own sessions the gateway wrote, wrote again, followed, ended or adopted (Gateway:LegacySignIn), by outcome.");
         _redisLatency = _meter.CreateHistogram<double>("gateway.redis.duration", unit: "ms", description: "Redis call latency.");
     }
 
@@ -66,6 +68,7 @@ internal sealed class GatewayMetrics : IDisposable
         if (hit) Interlocked.Increment(ref _cacheHits);
         else Interlocked.Increment(ref _cacheMisses);
     }
+    public void CmsSession(string outcome) => _cmsSessions.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
     public void RedisLatency(string operation, TimeSpan elapsed) => _redisLatency.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("operation", operation));
 

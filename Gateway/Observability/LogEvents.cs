@@ -47,4 +47,13 @@ internal static class LogEvents
     public const int WarmUpProgress = 2002;
     public const int WarmUpRoutesRemoved = 2003;
     public const int WarmUpRoutesStillListed = 2004;
+    public const int CmsSignedIn = 2100;
+    public const int CmsSignInRefused = 2101;
+    public const int CmsSessionRewritten = 2102;
+    public const int CmsSessionEnded = 2103;
+    public const int CmsSessionEndFailed = 2104;
+    public const int CmsSessionAdopted = 2105;
+    public const int CmsAdoptionRefused = 2106;
+    public const int CmsSessionFollowed = 2107;
+    public const int CmsStoreUnavailable = 2108;
 }

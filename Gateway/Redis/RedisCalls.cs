@@ -23,10 +23,14 @@ internal sealed class RedisCalls
     private readonly ResiliencePipeline _readRetry;
 
     public RedisCalls(RedisConnection connection, IOptions<GatewayOptions> options, GatewayMetrics metrics, TimeProvider time)
+        : this(connection, options.Value.Redis, metrics, time)
+    {
+    }
+
+    internal RedisCalls(RedisConnection connection, RedisOptions redis, GatewayMetrics metrics, TimeProvider time)
     {
         _connection = connection;
         _metrics = metrics;
-        var redis = options.Value.Redis;
         var handled = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>().Handle<TimeoutRejectedException>();
         // One breaker for reads and writes alike: a Redis that is down is down for both.
         _core = new ResiliencePipelineBuilder { TimeProvider = time }

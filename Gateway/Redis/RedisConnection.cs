@@ -15,9 +15,15 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private readonly ILogger<RedisConnection> _logger;
 
     public RedisConnection(IOptions<GatewayOptions> options, ILogger<RedisConnection> logger, GatewayMetrics metrics)
+        : this(options.Value.Redis, options.Value.Redis.Configuration!, "gateway", logger, metrics, observe: true)
+    {
+    }
+
+    /// <summary>A connection of its own to <paramref name="configuration"/> (the CMS's Redis), with the gateway's timeouts.</summary>
+    internal RedisConnection(RedisOptions redis, string configuration, string clientName, ILogger<RedisConnection> logger, GatewayMetrics metrics, bool observe)
     {
         _logger = logger;
-        var redis = options.Value.Redis;
+        redis = new RedisOptions { Configuration = configuration, KeyPrefix = redis.KeyPrefix, OperationTimeout = redis.OperationTimeout, BreakDuration = redis.BreakDuration };
         KeyPrefix = redis.KeyPrefix;
         var config = ConfigurationOptions.Parse(redis.Configuration!);
         config.AbortOnConnectFail = false;
@@ -32,9 +38,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         if (!Mentions(redis.Configuration!, "reconnectRetryPolicy")) config.ReconnectRetryPolicy = new LinearRetry(250);
         // The client's own timeout matches the gateway's per-call budget; Polly's timeout stays the outer bound.
         if (!Mentions(redis.Configuration!, "asyncTimeout")) config.AsyncTimeout = (int)Math.Max(redis.OperationTimeout.TotalMilliseconds, 10);
-        config.ClientName ??= "gateway";
+        config.ClientName ??= clientName;
         _connection = new(() => ConnectAsync(config), LazyThreadSafetyMode.ExecutionAndPublication);
-        metrics.ObserveRedisConnected(() => _connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully && _connection.Value.Result.IsConnected);
+        if (observe) metrics.ObserveRedisConnected(() => _connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully && _connection.Value.Result.IsConnected);
     }
 
     public string KeyPrefix { get; }

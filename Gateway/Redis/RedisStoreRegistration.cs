@@ -1,3 +1,7 @@
+using Gateway.LegacySignIn;
+using Gateway.Configuration;
+using Gateway.Observability;
+using Microsoft.Extensions.Options;
 using Gateway.Health;
 using Gateway.Identity;
 using Gateway.Logout;
@@ -31,6 +35,27 @@ internal static class RedisStoreRegistration
         dataProtection.Services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
             .Configure<RedisConnection>((o, connection) =>
                 o.XmlRepository = new Microsoft.AspNetCore.DataProtection.StackExchangeRedis.RedisXmlRepository(connection.Database, redis.DataProtectionKey));
+        return services;
+    }
+
+    /// <summary>
+    /// The CMS's session store for <c>Gateway:LegacySignIn</c>: on the gateway's own connection when the CMS shares its
+    /// Redis, else on a connection of its own (its own circuit breaker too: one Redis down does not open the other's).
+    /// </summary>
+    public static IServiceCollection AddCmsRedisStore(this IServiceCollection services, string? cmsConfiguration)
+    {
+        if (string.IsNullOrWhiteSpace(cmsConfiguration))
+        {
+            services.AddSingleton<ICmsSessionStore>(sp => new RedisCmsSessionStore(sp.GetRequiredService<RedisCalls>()));
+            return services;
+        }
+        services.AddSingleton<ICmsSessionStore>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Redis;
+            var metrics = sp.GetRequiredService<GatewayMetrics>();
+            var connection = new RedisConnection(options, cmsConfiguration, "gateway-cms", sp.GetRequiredService<ILogger<RedisConnection>>(), metrics, observe: false);
+            return new RedisCmsSessionStore(new RedisCalls(connection, options, metrics, sp.GetRequiredService<TimeProvider>()));
+        });
         return services;
     }
 }

@@ -21,10 +21,12 @@ internal sealed class CachedRecord
         Roles = RoleSets.Default.Shared(record.Roles, out var pooled);
         RolesOwned = !pooled;
         // Literals are interned: every session of a method shares one string.
-        Method = record.Method switch { "oidc" => "oidc", "dev" => "dev", "unknown" => "unknown", var other => other };
+        Method = record.Method switch { "oidc" => "oidc", "dev" => "dev", "adopted" => "adopted", "unknown" => "unknown", var other => other };
         AbsoluteExpiresAt = record.AbsoluteExpiresAt;
         AccessToken = record.AccessToken;
         AccessTokenExpiresAt = record.AccessTokenExpiresAt;
+        CmsSession = record.CmsSession;
+        CmsUserId = record.CmsUserId;
     }
 
     public static CachedRecord Of(SessionRecord record) => new(record);
@@ -39,6 +41,9 @@ internal sealed class CachedRecord
     public DateTimeOffset AbsoluteExpiresAt { get; }
     public string? AccessToken { get; }
     public DateTimeOffset? AccessTokenExpiresAt { get; }
+    /// <summary>The CMS session cookie value sent upstream for this session (<c>Gateway:LegacySignIn</c>).</summary>
+    public string? CmsSession { get; }
+    public string? CmsUserId { get; }
 }
 
 /// <summary>

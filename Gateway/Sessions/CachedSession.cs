@@ -61,6 +61,21 @@ internal sealed class CachedSession
         return now.UtcTicks - last >= interval.Ticks && Interlocked.CompareExchange(ref _lastTouchTicks, now.UtcTicks, last) == last;
     }
 
+    /// <summary>
+    /// True for exactly one caller once <paramref name="interval"/> has passed since the CMS session was last checked on
+    /// this replica (at once for a session just fetched): <c>Gateway:LegacySignIn</c> reads the CMS record then.
+    /// </summary>
+    public bool TryClaimCmsCheck(DateTimeOffset now, TimeSpan interval)
+    {
+        var last = Interlocked.Read(ref _cmsCheckedTicks);
+        return (last == 0 || now.UtcTicks - last >= interval.Ticks) && Interlocked.CompareExchange(ref _cmsCheckedTicks, now.UtcTicks, last) == last;
+    }
+
+    /// <summary>The next request checks the CMS session again (the CMS answered as if it saw a guest, or the check failed).</summary>
+    public void DueCmsCheck() => Interlocked.Exchange(ref _cmsCheckedTicks, 0);
+
+    private long _cmsCheckedTicks;
+
     public DateTimeOffset LastTouchedAt => new(Interlocked.Read(ref _lastTouchTicks), TimeSpan.Zero);
 
     // What this entry holds beyond its identity, and so what SessionCache counts for it. Every change is one
@@ -158,8 +173,8 @@ internal sealed class CachedSession
     private static (int Estimated, int Shed) Estimate(CachedRecord record)
     {
         long identityChars = Len(record.UserId) + Len(record.Email) + Len(record.Name);
-        var ownChars = identityChars + Len(record.AccessToken);
-        long shed = FixedShedBytes + 2 * ownChars + (record.AccessToken is null ? 0 : StringBytes);
+        var ownChars = identityChars + Len(record.AccessToken) + Len(record.CmsSession) + Len(record.CmsUserId);
+        long shed = FixedShedBytes + 2 * ownChars + (record.AccessToken is null ? 0 : StringBytes) + (record.CmsSession is null ? 0 : 2 * StringBytes);
         // A role set the pool did not take: its array and strings are this entry's alone.
         var roleChars = RoleSets.CharsOf(record.Roles);
         if (record.RolesOwned) shed += ArrayBytes + record.Roles.Length * (OwnedRoleBytes + 8) + 2 * roleChars;

@@ -25,6 +25,7 @@ internal sealed class GatewaySessionHandler(
     SessionManager sessions,
     SessionAuthenticator authenticator,
     TimeProvider time,
+    IEnumerable<ISessionStartHook> startHooks,
     IOptions<Configuration.GatewayOptions> gatewayOptions)
     : SignInAuthenticationHandler<GatewaySessionSchemeOptions>(options, loggerFactory, encoder)
 {
@@ -64,6 +65,8 @@ internal sealed class GatewaySessionHandler(
             Device = DeviceDescription.Of(Request.Headers.UserAgent.ToString()),
             Network = DeviceDescription.Network(Context.Connection.RemoteIpAddress),
         };
+        // Before the session exists: a hook that refuses (the CMS user cannot be found) leaves no half-signed-in user.
+        foreach (var hook in startHooks) record = await hook.StartingAsync(Context, user, record, Context.RequestAborted);
         var key = await sessions.CreateAsync(record, Context.RequestAborted);
         cookies.Append(Response, key);
     }

@@ -9,7 +9,7 @@ namespace Gateway.Sessions;
 /// answers 503 instead of sending the user to sign in again.
 /// </summary>
 internal sealed partial class SessionAuthenticator(SessionCookies cookies, SessionManager sessions, VerifiedCookieMemo memo, GatewayMetrics metrics,
-    ILogger<SessionAuthenticator> logger)
+    ILogger<SessionAuthenticator> logger, ISessionAdopter? adopter = null)
 {
     /// <summary>The request's live session (also set as <see cref="SessionFeature"/>), or null for anonymous.</summary>
     public async ValueTask<CachedSession?> AuthenticateAsync(HttpContext context)
@@ -18,7 +18,7 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
         try
         {
             key = cookies.Read(context.Request, out var present, out var remembered);
-            if (!present) return null;
+            if (!present) return adopter is null ? null : await adopter.AdoptAsync(context);
             if (key is null)
             {
                 metrics.AuthFailure("bad-cookie");
@@ -29,7 +29,7 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
             if (session is null)
             {
                 metrics.AuthFailure("no-session");
-                return null;
+                return adopter is null ? null : await adopter.AdoptAsync(context);
             }
             // The first request to note this cookie on the session (after login, or after the session was shed) checked the
             // cookie and so made a second copy of its key: the memo takes the cached one instead, so they share strings.

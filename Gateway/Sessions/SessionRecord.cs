@@ -22,7 +22,7 @@ internal sealed record SessionRecord
     /// <summary>The client address at sign-in, truncated (IPv4 /24, IPv6 /48), for "your sessions".</summary>
     public string? Network { get; init; }
 
-    /// <summary><c>dev</c> or <c>oidc</c>.</summary>
+    /// <summary><c>dev</c>, <c>oidc</c>, or <c>adopted</c> (taken over from the CMS's own session at cut-over).</summary>
     public required string Method { get; init; }
 
     /// <summary>The provider's id_token, kept server-side for the end-session id_token_hint.</summary>
@@ -39,4 +39,13 @@ internal sealed record SessionRecord
 
     /// <summary>The provider's session id (<c>sid</c>), for back-channel logout.</summary>
     public string? ProviderSessionId { get; init; }
+
+    /// <summary>
+    /// The CMS's own session cookie value the gateway signed the CMS in with (<c>Gateway:LegacySignIn</c>), as a browser
+    /// would send it; added to every upstream request of this session.
+    /// </summary>
+    public string? CmsSession { get; init; }
+
+    /// <summary>The CMS user id of that session, as a JSON value (number or string), to write the CMS record again.</summary>
+    public string? CmsUserId { get; init; }
 }

@@ -43,7 +43,7 @@ const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 const page = (title, body) => `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body>${body}</body></html>`;
 
 // Who Passport says the user is: the page the tests and the browser journey read.
-app.get(['/', '/cms', '/cms/*rest'], (req, res) => {
+app.get(['/', '/cms', '/cms/*rest', '/admin', '/admin/*rest'], (req, res) => {
   res.set('Cache-Control', 'no-store');
   res.send(req.user
     ? page('CMS', `<h1 id="who">Signed in as ${esc(req.user.username)}</h1><p id="cms-user-id">${esc(req.user.id)}</p><a id="cms-logout" href="/cms-logout">Sign out</a>`)

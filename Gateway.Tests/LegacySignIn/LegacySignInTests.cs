@@ -1,0 +1,216 @@
+using System.Text.RegularExpressions;
+
+namespace Gateway.Tests.LegacySignIn;
+
+/// <summary>
+/// The CMS signs in whoever the gateway signed in, with no change to it: a real Express + Passport CMS that trusts only
+/// its own session, on the shared Redis, behind the gateway.
+/// </summary>
+public sealed partial class LegacySignInTests(SharedRedis redis)
+{
+    private static async Task<CmsWho> WhoThroughGatewayAsync(Browser browser) =>
+        (await (await browser.ApiGetAsync("/whoami")).Content.ReadFromJsonAsync<CmsWho>())!;
+
+    [Fact]
+    public async Task Signed_in_at_the_gateway_the_cms_sees_the_user_through_its_own_passport_session()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+
+        var page = await (await browser.NavigateAsync("/admin")).Content.ReadAsStringAsync();
+        Assert.Contains("<h1 id=\"who\">Signed in as alice</h1>", page);
+        var who = await WhoThroughGatewayAsync(browser);
+        Assert.Equal("alice", who.User);
+        // The id keeps its JSON type: the CMS's serializeUser stored the number 1, so must the gateway.
+        Assert.Equal(JsonValueKind.Number, who.Id.ValueKind);
+        Assert.Equal(1, who.Id.GetInt32());
+        // The browser never holds the CMS cookie.
+        Assert.DoesNotContain(browser.Cookies.GetCookies(new Uri(rig.Gateway.BaseUrl)), c => c.Name == "connect.sid");
+        Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "CmsSignedIn");
+    }
+
+    [Fact]
+    public async Task The_record_the_gateway_writes_is_laid_out_as_express_session_and_connect_redis_write_it()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var who = await WhoThroughGatewayAsync(browser);
+        Assert.Equal(32, who.SessionId.Length);
+        var ours = await rig.CmsRecordAsync(who.SessionId);
+        Assert.Matches(RecordShape(), ours);
+        // The CMS's own record of a session it signed in itself has the same shape, key for key, in the same order.
+        var cookie = await rig.SignInAtCmsDirectlyAsync("alice", "cms-alice");
+        var theirs = await rig.CmsRecordAsync((await rig.AskCmsDirectlyAsync(cookie)).SessionId);
+        Assert.Equal("{\"cookie\":{\"originalMaxAge\":null,\"expires\":null,\"httpOnly\":true,\"path\":\"/\"},\"passport\":{\"user\":1}}", theirs);
+        // Its TTL is no shorter than the gateway session's life (8 h by default).
+        Assert.InRange((await rig.CmsRecordTimeToLiveAsync(who.SessionId))!.Value, TimeSpan.FromHours(8) - TimeSpan.FromMinutes(1), TimeSpan.FromHours(8) + TimeSpan.FromSeconds(1));
+    }
+
+    [GeneratedRegex("""^\{"cookie":\{"originalMaxAge":\d+,"expires":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","httpOnly":true,"path":"/"\},"passport":\{"user":1\}\}$""")]
+    private static partial Regex RecordShape();
+
+    [Fact]
+    public async Task A_string_cms_user_id_stays_a_string()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration, c => c
+            .Set("Gateway:Login:DevUsers:3:Name", "string-id").Set("Gateway:Login:DevUsers:3:Password", "pw-string-id"));
+        using var browser = await rig.Gateway.SignedInBrowserAsync("string-id", "pw-string-id");
+        var who = await WhoThroughGatewayAsync(browser);
+        Assert.Equal("string-id", who.User);
+        Assert.Equal("u-77", who.Id.GetString());
+    }
+
+    [Fact]
+    public async Task A_record_deleted_behind_the_gateways_back_is_written_again_and_the_user_stays_signed_in()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Session:CacheDuration", "00:00:01"));
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var sessionId = (await WhoThroughGatewayAsync(browser)).SessionId;
+        await rig.DeleteCmsRecordAsync(sessionId);
+        await Task.Delay(1200);
+        var who = await WhoThroughGatewayAsync(browser);
+        Assert.Equal("alice", who.User);
+        Assert.Equal(sessionId, who.SessionId);
+        Assert.NotNull(await rig.CmsRecordAsync(sessionId));
+        Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "CmsSessionRewritten");
+    }
+
+    [Fact]
+    public async Task The_cms_own_logout_link_does_not_leave_a_guest_in_the_middle_of_a_gateway_session_when_not_intercepted()
+    {
+        // The CMS destroys its record on its own (an admin, its TTL): the next check writes it again.
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Session:CacheDuration", "00:00:01"));
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var first = await WhoThroughGatewayAsync(browser);
+        await rig.DeleteCmsRecordAsync(first.SessionId);
+        // Within CacheDuration the CMS may see a guest once; after it, the user is signed in again on any request.
+        await Task.Delay(1200);
+        Assert.Equal("alice", (await WhoThroughGatewayAsync(browser)).User);
+        Assert.Equal("alice", (await WhoThroughGatewayAsync(browser)).User);
+    }
+
+    [Fact]
+    public async Task A_cms_cookie_the_browser_sends_itself_is_removed_whoever_it_names()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration);
+        var mallorys = await rig.SignInAtCmsDirectlyAsync("mallory", "cms-mallory");
+        Assert.Equal("mallory", (await rig.AskCmsDirectlyAsync(mallorys)).User);
+
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        foreach (var variant in new[] { mallorys, mallorys.Replace("connect.sid", "CONNECT.SID", StringComparison.Ordinal) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/whoami");
+            request.Headers.Add("Cookie", variant);
+            var who = (await (await browser.Http.SendAsync(request)).Content.ReadFromJsonAsync<CmsWho>())!;
+            Assert.Equal("alice", who.User);
+        }
+        // Anonymous, with adoption off: the planted CMS session never reaches the CMS either.
+        using var anonymous = rig.Gateway.Browser();
+        using var planted = new HttpRequestMessage(HttpMethod.Get, "/whoami");
+        planted.Headers.Add("Cookie", mallorys);
+        Assert.Null((await (await anonymous.Http.SendAsync(planted)).Content.ReadFromJsonAsync<CmsWho>())!.User);
+    }
+
+    [Fact]
+    public async Task Logout_deletes_the_cms_record_and_the_old_cms_cookie_replayed_at_the_cms_is_a_guest()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var sessionId = (await WhoThroughGatewayAsync(browser)).SessionId;
+        var captured = LegacyCmsRig.CmsCookie(sessionId);
+        Assert.Equal("alice", (await rig.AskCmsDirectlyAsync(captured)).User);
+
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.PostSameOriginAsync("/logout")).StatusCode);
+        Assert.Null(await rig.CmsRecordAsync(sessionId));
+        Assert.Null((await rig.AskCmsDirectlyAsync(captured)).User);
+        Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "CmsSessionEnded");
+    }
+
+    [Fact]
+    public async Task The_cms_own_logout_path_is_intercepted_and_ends_both_sessions()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var sessionId = (await WhoThroughGatewayAsync(browser)).SessionId;
+        var response = await browser.NavigateAsync("/cms-logout", site: "same-origin");
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Null(await rig.CmsRecordAsync(sessionId));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/admin")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Revoking_a_session_from_your_sessions_deletes_its_cms_record()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration);
+        using var first = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        using var second = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var firstId = (await WhoThroughGatewayAsync(first)).SessionId;
+        var secondId = (await WhoThroughGatewayAsync(second)).SessionId;
+        Assert.NotEqual(firstId, secondId);
+        using var everywhere = new HttpRequestMessage(HttpMethod.Post, "/logout") { Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["scope"] = "all" }) };
+        everywhere.Headers.Add("Origin", rig.Gateway.BaseUrl);
+        Assert.Equal(HttpStatusCode.SeeOther, (await second.Http.SendAsync(everywhere)).StatusCode);
+        Assert.Null(await rig.CmsRecordAsync(firstId));
+        Assert.Null(await rig.CmsRecordAsync(secondId));
+    }
+
+    [Fact]
+    public async Task A_user_the_cms_does_not_know_is_not_signed_in_and_sees_why()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration);
+        using var browser = rig.Gateway.Browser();
+        var response = await browser.LoginAsync("ghost", "ghost-password");
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("your account at the CMS could not be found", await response.Content.ReadAsStringAsync());
+        Assert.DoesNotContain(browser.Cookies.GetCookies(new Uri(rig.Gateway.BaseUrl)), c => c.Name == "gw_session");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/admin")).StatusCode);
+        Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "CmsSignInRefused");
+    }
+
+    [Fact]
+    public async Task Two_replicas_share_the_cms_session_and_either_writes_it_again()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Session:CacheDuration", "00:00:01"));
+        await using var second = await GatewayHost.StartAsync(rig.Config);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var sessionId = (await WhoThroughGatewayAsync(browser)).SessionId;
+        using var onSecond = new Browser(second.BaseUrl);
+        foreach (Cookie cookie in browser.Cookies.GetCookies(new Uri(rig.Gateway.BaseUrl))) onSecond.Cookies.Add(new Uri(second.BaseUrl), new Cookie(cookie.Name, cookie.Value, "/"));
+        Assert.Equal("alice", (await WhoThroughGatewayAsync(onSecond)).User);
+
+        await rig.DeleteCmsRecordAsync(sessionId);
+        await Task.Delay(1200);
+        Assert.Equal("alice", (await WhoThroughGatewayAsync(onSecond)).User);
+        Assert.NotNull(await rig.CmsRecordAsync(sessionId));
+        // Logout on the first replica ends the CMS session the second one wrote again.
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.PostSameOriginAsync("/logout")).StatusCode);
+        Assert.Null(await rig.CmsRecordAsync(sessionId));
+    }
+
+    [Fact]
+    public async Task With_the_cms_redis_down_signed_in_requests_get_503_and_the_gateway_session_survives()
+    {
+        await using var cmsRedis = await RedisServer.StartAsync();
+        var cms = await LegacyCmsRig.StartCmsAsync(cmsRedis.Configuration);
+        await using var _ = cms;
+        var config = LegacyCmsRig.Configure(new GatewayConfig { UpstreamUrl = cms.BaseUrl + "/" }.WithRedis(redis.Configuration), cms.BaseUrl)
+            .Set("Gateway:LegacySignIn:Redis:Configuration", cmsRedis.Configuration)
+            .Set("Gateway:Session:CacheDuration", "00:00:01");
+        await using var gateway = await GatewayHost.StartAsync(config);
+        using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
+        Assert.Equal("alice", (await WhoThroughGatewayAsync(browser)).User);
+
+        await cmsRedis.StopAsync();
+        await Task.Delay(1200);
+        var refused = await browser.ApiGetAsync("/whoami");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Contains("session_store_unavailable", await refused.Content.ReadAsStringAsync());
+        // The gateway's own routes still know the user.
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/_gateway/my-sessions")).StatusCode);
+
+        await cmsRedis.StartAgainAsync();
+        var back = await Poll.Until(async () => (await browser.ApiGetAsync("/whoami")) is { StatusCode: HttpStatusCode.OK } ok ? ok : null);
+        Assert.NotNull(back);
+        Assert.Equal("alice", (await back.Content.ReadFromJsonAsync<CmsWho>())!.User);
+    }
+}

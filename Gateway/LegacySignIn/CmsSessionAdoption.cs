@@ -1,0 +1,113 @@
+using System.Collections.Concurrent;
+using Gateway.Observability;
+using Gateway.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.LegacySignIn;
+
+/// <summary>
+/// Cut-over (<c>Gateway:LegacySignIn:Adopt</c>): a request for a proxy route with no gateway session but a CMS cookie
+/// whose signature verifies and whose record names a Passport user becomes a gateway session for that user, so nobody
+/// is signed out the day the gateway goes in. A bad signature, a missing record, a guest record, a failed lookup or a
+/// day past <c>Adopt:Until</c> adopts nothing. An adopted session's method is <c>adopted</c>: never a fresh sign-in.
+/// </summary>
+internal sealed partial class CmsSessionAdoption(
+    IOptions<Configuration.GatewayOptions> options,
+    ICmsSessionFormat format,
+    ICmsSessionStore store,
+    CmsUserDirectory directory,
+    SessionManager sessions,
+    SessionCookies cookies,
+    CmsSessions cms,
+    TimeProvider time,
+    GatewayMetrics metrics,
+    ILogger<CmsSessionAdoption> logger) : ISessionAdopter
+{
+    private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
+    private readonly TimeSpan _lifetime = options.Value.Session.AbsoluteLifetime;
+    // The requests of one page load arrive together with the same CMS cookie: they share one adoption.
+    private readonly ConcurrentDictionary<string, Task<SessionKey?>> _inFlight = new(StringComparer.Ordinal);
+
+    public ValueTask<CachedSession?> AdoptAsync(HttpContext context)
+    {
+        if (context.GetEndpoint()?.Metadata.GetMetadata<Yarp.ReverseProxy.Model.RouteModel>() is null) return default;
+        if (CookieHeader.Find(context.Request.Headers.Cookie, _options.CookieName, out var value) != 1) return default;
+        return new ValueTask<CachedSession?>(AdoptAsync(context, value.ToString()));
+    }
+
+    private async Task<CachedSession?> AdoptAsync(HttpContext context, string cookie)
+    {
+        if (_options.Adopt.Until is { } until && DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime) > until) return Refuse("past Adopt:Until");
+        if (format.SessionIdOf(cookie) is not { } sessionId) return Refuse("bad signature");
+        var adoption = _inFlight.GetOrAdd(sessionId, id => StartAsync(id));
+        SessionKey? key;
+        try
+        {
+            key = await adoption.WaitAsync(context.RequestAborted);
+        }
+        finally
+        {
+            if (adoption.IsCompleted) _inFlight.TryRemove(new KeyValuePair<string, Task<SessionKey?>>(sessionId, adoption));
+        }
+        if (key is not { } adopted) return null;
+        cookies.Append(context.Response, adopted);
+        // With HoldCookie the browser gives the CMS cookie up: the gateway session holds it from now on.
+        if (_options.HoldCookie) cms.AppendBrowserCookie(context.Response, "", DateTimeOffset.UnixEpoch, context.Request.IsHttps);
+        var session = await sessions.ResolveAsync(adopted, context.RequestAborted);
+        if (session is not null) context.Features.Set(session.Feature);
+        return session;
+    }
+
+    private async Task<SessionKey?> StartAsync(string sessionId)
+    {
+        // Not the request's token: the requests sharing this adoption must not lose it when the first one goes away.
+        using var timeout = new CancellationTokenSource(_options.LookupTimeout * 2);
+        var stored = await store.ReadAsync(format.RecordKey(sessionId), timeout.Token);
+        if (stored is null) return RefuseKey("no CMS record");
+        if (format.UserIdOf(stored) is not { } userId) return RefuseKey("CMS record has no signed-in user");
+        string name;
+        try
+        {
+            name = await directory.UserNameOfAsync(userId, timeout.Token);
+        }
+        catch (CmsLookupException ex)
+        {
+            return RefuseKey(ex.Message);
+        }
+        var now = time.GetUtcNow();
+        var key = await sessions.CreateAsync(new SessionRecord
+        {
+            UserId = name,
+            Name = name,
+            Method = "adopted",
+            CreatedAt = now,
+            AbsoluteExpiresAt = now + _lifetime,
+            CmsSession = format.CookieValue(sessionId),
+            CmsUserId = userId,
+        }, timeout.Token);
+        metrics.CmsSession("adopted");
+        LogAdopted(logger, key.ShortHash, CmsSessions.Hash(sessionId));
+        return key;
+    }
+
+    private CachedSession? Refuse(string reason)
+    {
+        RefuseKey(reason);
+        return null;
+    }
+
+    private SessionKey? RefuseKey(string reason)
+    {
+        metrics.CmsSession("adoption-refused");
+        LogRefused(logger, reason);
+        return null;
+    }
+
+    [LoggerMessage(EventId = LogEvents.CmsSessionAdopted, EventName = nameof(LogEvents.CmsSessionAdopted), Level = LogLevel.Information,
+        Message = "CMS session {CmsSessionHash} adopted as gateway session {SessionHash}")]
+    private static partial void LogAdopted(ILogger logger, string sessionHash, string cmsSessionHash);
+
+    [LoggerMessage(EventId = LogEvents.CmsAdoptionRefused, EventName = nameof(LogEvents.CmsAdoptionRefused), Level = LogLevel.Information,
+        Message = "CMS session not adopted: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string reason);
+}

@@ -1,0 +1,153 @@
+using System.Security.Claims;
+using Gateway.Observability;
+using Gateway.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.LegacySignIn;
+
+/// <summary>
+/// The CMS's own session for each gateway session, top to bottom: written at sign-in (before the gateway session
+/// exists, so a failed lookup signs nobody in), written again when the CMS lost it while the gateway session lives
+/// (checked at most once per <c>Gateway:Session:CacheDuration</c> per session and replica), followed when the CMS
+/// rotates it for the same user, and deleted whenever the gateway session ends.
+/// </summary>
+internal sealed partial class CmsSessions(
+    IOptions<Configuration.GatewayOptions> options,
+    ICmsSessionFormat format,
+    ICmsSessionStore store,
+    CmsUserDirectory directory,
+    TimeProvider time,
+    GatewayMetrics metrics,
+    ILogger<CmsSessions> logger) : ISessionStartHook, ISessionEndObserver
+{
+    private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
+    private readonly TimeSpan _checkInterval = options.Value.Session.CacheDuration;
+
+    public async Task<SessionRecord> StartingAsync(HttpContext context, ClaimsPrincipal user, SessionRecord record, CancellationToken cancellationToken)
+    {
+        // An adopted session already holds the CMS session it was adopted from.
+        if (record.CmsSession is not null) return record;
+        string userId;
+        try
+        {
+            userId = await directory.UserIdOfAsync(user, cancellationToken);
+        }
+        catch (CmsLookupException ex)
+        {
+            metrics.CmsSession("sign-in-refused");
+            LogSignInRefused(logger, ex.Message);
+            throw new SessionStartRefusedException($"your account at the CMS could not be found ({ex.Message})", ex);
+        }
+        var sessionId = format.NewSessionId();
+        await WriteAsync(sessionId, userId, record.AbsoluteExpiresAt, cancellationToken);
+        var cookie = format.CookieValue(sessionId);
+        if (!_options.HoldCookie) AppendBrowserCookie(context.Response, cookie, record.AbsoluteExpiresAt, context.Request.IsHttps);
+        metrics.CmsSession("written");
+        LogSignedIn(logger, Hash(sessionId));
+        return record with { CmsSession = cookie, CmsUserId = userId };
+    }
+
+    /// <summary>
+    /// Before a request of <paramref name="session"/> goes upstream: when its check is due, the CMS record is read and,
+    /// if the CMS dropped it (expiry, its own logout link, an admin) or it no longer names this user, written again.
+    /// Throws <see cref="StoreUnavailableException"/> when the CMS's store cannot say; the check is then due again.
+    /// </summary>
+    public ValueTask EnsureAsync(CachedSession session, CancellationToken cancellationToken)
+    {
+        if (session.Record is not { CmsSession: { } cookie, CmsUserId: { } userId }) return ValueTask.CompletedTask;
+        return session.TryClaimCmsCheck(time.GetUtcNow(), _checkInterval) ? new ValueTask(CheckAsync(session, cookie, userId, cancellationToken)) : ValueTask.CompletedTask;
+    }
+
+    private async Task CheckAsync(CachedSession session, string cookie, string userId, CancellationToken cancellationToken)
+    {
+        if (format.SessionIdOf(cookie) is not { } sessionId) return;
+        try
+        {
+            var stored = await store.ReadAsync(format.RecordKey(sessionId), cancellationToken);
+            if (stored is not null && format.UserIdOf(stored) == userId) return;
+            await WriteAsync(sessionId, userId, session.Record.AbsoluteExpiresAt, cancellationToken);
+            metrics.CmsSession("rewritten");
+            LogRewritten(logger, session.ShortHash, stored is null ? "missing" : "not this user's");
+        }
+        catch
+        {
+            session.DueCmsCheck();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="newSessionId"/> (a CMS session the CMS just set its cookie for) is signed in as this
+    /// session's CMS user: a rotation to follow. Anything else (a guest: the CMS lost ours) makes the next request check.
+    /// </summary>
+    public async Task<bool> IsRotationAsync(CachedSession session, string newSessionId, CancellationToken cancellationToken)
+    {
+        var stored = await store.ReadAsync(format.RecordKey(newSessionId), cancellationToken);
+        if (stored is not null && format.UserIdOf(stored) == session.Record.CmsUserId) return true;
+        session.DueCmsCheck();
+        return false;
+    }
+
+    public async Task SessionsEndedAsync(IReadOnlyList<SessionRecord> records, CancellationToken cancellationToken)
+    {
+        foreach (var record in records)
+        {
+            if (format.SessionIdOf(record.CmsSession) is not { } sessionId) continue;
+            try
+            {
+                await store.DeleteAsync(format.RecordKey(sessionId), cancellationToken);
+                metrics.CmsSession("ended");
+                LogEnded(logger, Hash(sessionId));
+            }
+            catch (StoreUnavailableException ex)
+            {
+                // The gateway session is gone; the CMS record outlives it only until its TTL, and no browser holds its cookie.
+                metrics.CmsSession("end-failed");
+                LogEndFailed(logger, Hash(sessionId), ex.Message);
+            }
+        }
+    }
+
+    /// <summary>Writes the CMS record for <paramref name="sessionId"/>, living exactly as long as the gateway session may.</summary>
+    internal async Task WriteAsync(string sessionId, string userId, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var timeToLive = expiresAt - now;
+        if (timeToLive <= TimeSpan.Zero) return;
+        // Whole seconds, rounded up, as connect-redis computes its own TTL: never shorter than the gateway session.
+        timeToLive = TimeSpan.FromSeconds(Math.Ceiling(timeToLive.TotalSeconds));
+        await store.WriteAsync(format.RecordKey(sessionId), format.NewRecord(userId, now, expiresAt), timeToLive, cancellationToken);
+    }
+
+    /// <summary>Without <c>HoldCookie</c> the browser holds the CMS cookie too, with the CMS's own path and attributes.</summary>
+    internal void AppendBrowserCookie(HttpResponse response, string cookie, DateTimeOffset? expires, bool secure) =>
+        response.Headers.Append(Microsoft.Net.Http.Headers.HeaderNames.SetCookie, new Microsoft.Net.Http.Headers.SetCookieHeaderValue(_options.CookieName, cookie)
+        {
+            Path = _options.CookiePath, Domain = _options.CookieDomain, HttpOnly = true, Secure = secure,
+            SameSite = Microsoft.Net.Http.Headers.SameSiteMode.Lax, Expires = expires,
+        }.ToString());
+
+    /// <summary>A short hash of a CMS session id for logs: never the id itself.</summary>
+    internal static string Hash(string sessionId) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(sessionId)))[..12];
+
+    [LoggerMessage(EventId = LogEvents.CmsSignedIn, EventName = nameof(LogEvents.CmsSignedIn), Level = LogLevel.Information,
+        Message = "CMS session {CmsSessionHash} written for a new gateway session")]
+    private static partial void LogSignedIn(ILogger logger, string cmsSessionHash);
+
+    [LoggerMessage(EventId = LogEvents.CmsSignInRefused, EventName = nameof(LogEvents.CmsSignInRefused), Level = LogLevel.Warning,
+        Message = "Sign-in refused: the CMS user could not be learnt ({Reason})")]
+    private static partial void LogSignInRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = LogEvents.CmsSessionRewritten, EventName = nameof(LogEvents.CmsSessionRewritten), Level = LogLevel.Information,
+        Message = "CMS session of gateway session {SessionHash} written again: the CMS record was {State}")]
+    private static partial void LogRewritten(ILogger logger, string sessionHash, string state);
+
+    [LoggerMessage(EventId = LogEvents.CmsSessionEnded, EventName = nameof(LogEvents.CmsSessionEnded), Level = LogLevel.Information,
+        Message = "CMS session {CmsSessionHash} deleted with its gateway session")]
+    private static partial void LogEnded(ILogger logger, string cmsSessionHash);
+
+    [LoggerMessage(EventId = LogEvents.CmsSessionEndFailed, EventName = nameof(LogEvents.CmsSessionEndFailed), Level = LogLevel.Error,
+        Message = "CMS session {CmsSessionHash} could not be deleted with its gateway session: {Reason}")]
+    private static partial void LogEndFailed(ILogger logger, string cmsSessionHash, string reason);
+}
