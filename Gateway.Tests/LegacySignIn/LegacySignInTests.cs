@@ -50,6 +50,44 @@ public sealed partial class LegacySignInTests(SharedRedis redis)
     private static partial Regex RecordShape();
 
     [Fact]
+    public async Task Without_HoldCookie_the_browser_holds_the_signed_cms_cookie_and_logout_clears_it()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:LegacySignIn:HoldCookie", "false"));
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var held = browser.Cookies.GetCookies(new Uri(rig.Gateway.BaseUrl)).Single(c => c.Name == "connect.sid");
+        Assert.True(held.HttpOnly);
+        Assert.Equal("/", held.Path);
+        var who = await WhoThroughGatewayAsync(browser);
+        Assert.Equal("alice", who.User);
+        Assert.Equal(LegacyCmsRig.CmsCookie(who.SessionId), "connect.sid=" + held.Value);
+        Assert.Equal("alice", (await rig.AskCmsDirectlyAsync("connect.sid=" + held.Value)).User);
+
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.PostSameOriginAsync("/logout")).StatusCode);
+        Assert.DoesNotContain(browser.Cookies.GetCookies(new Uri(rig.Gateway.BaseUrl)), c => c.Name == "connect.sid");
+        Assert.Null(await rig.CmsRecordAsync(who.SessionId));
+    }
+
+    [Fact]
+    public async Task When_the_cms_rotates_its_session_for_the_same_user_the_gateway_follows_and_the_browser_never_sees_the_cookie()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var before = (await WhoThroughGatewayAsync(browser)).SessionId;
+        var rotate = await browser.Http.PostAsync("/cms/rotate", null);
+        Assert.Equal(HttpStatusCode.OK, rotate.StatusCode);
+        Assert.False(rotate.Headers.TryGetValues("Set-Cookie", out var set) && set.Any(c => c.StartsWith("connect.sid", StringComparison.OrdinalIgnoreCase)));
+        var rotated = (await rotate.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sessionID").GetString();
+        Assert.NotEqual(before, rotated);
+
+        var who = await WhoThroughGatewayAsync(browser);
+        Assert.Equal("alice", who.User);
+        Assert.Equal(rotated, who.SessionId);
+        Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "CmsSessionFollowed");
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.PostSameOriginAsync("/logout")).StatusCode);
+        Assert.Null(await rig.CmsRecordAsync(rotated!));
+    }
+
+    [Fact]
     public async Task A_string_cms_user_id_stays_a_string()
     {
         await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration, c => c

@@ -50,9 +50,14 @@ internal sealed partial class CmsSessionAdoption(
             if (adoption.IsCompleted) _inFlight.TryRemove(new KeyValuePair<string, Task<SessionKey?>>(sessionId, adoption));
         }
         if (key is not { } adopted) return null;
-        cookies.Append(context.Response, adopted);
-        // With HoldCookie the browser gives the CMS cookie up: the gateway session holds it from now on.
-        if (_options.HoldCookie) cms.AppendBrowserCookie(context.Response, "", DateTimeOffset.UnixEpoch, context.Request.IsHttps);
+        // Set as the answer starts: the proxy replaces the response headers with the upstream's before that.
+        context.Response.OnStarting(() =>
+        {
+            cookies.Append(context.Response, adopted);
+            // With HoldCookie the browser gives the CMS cookie up: the gateway session holds it from now on.
+            if (_options.HoldCookie) cms.AppendBrowserCookie(context.Response, "", DateTimeOffset.UnixEpoch, context.Request.IsHttps);
+            return Task.CompletedTask;
+        });
         var session = await sessions.ResolveAsync(adopted, context.RequestAborted);
         if (session is not null) context.Features.Set(session.Feature);
         return session;

@@ -60,6 +60,12 @@ app.get('/cms-logout', (req, res, next) => req.logout((err) => {
   req.session.destroy(() => res.redirect('/?cms-logout=1'));
 }));
 
+// Passport's logIn regenerates the session: a new id for the same user, as a CMS does on a privilege change.
+app.post('/cms/rotate', (req, res, next) => {
+  if (!req.user) return res.status(401).json({ error: 'guest' });
+  return req.login(req.user, (err) => (err ? next(err) : res.json({ sessionID: req.sessionID })));
+});
+
 // User directory for the gateway's lookups (user id by name, name by id).
 app.get('/api/users/by-name/:name', (req, res) => {
   const user = byName(req.params.name);
