@@ -89,6 +89,16 @@ internal static class Driver
                 targets.Add(new("f", "d with OTel gateway metrics", $"{metrics}/bench/signed/page", cookie, metricsProcess));
                 targets.Add(new("g", "d with OTel HTTP metrics + traces", $"{traces}/bench/signed/page", cookie, tracesProcess));
             }
+            {
+                // l: d with Gateway:LegacySignIn on (the CMS user id from a claim): the held CMS cookie on every request.
+                var (legacy, legacyProcess) = Gateways.Start(gatewayDll, work, redisPort, new Dictionary<string, string>
+                {
+                    ["Gateway__LegacySignIn__Enabled"] = "true", ["Gateway__LegacySignIn__Secrets__0"] = "bench-cms-secret",
+                    ["Gateway__LegacySignIn__UserId__Claim"] = "sub",
+                });
+                await Processes.WaitUpAsync($"{legacy}/readyz", 60);
+                targets.Add(new("l", "d with LegacySignIn (CMS cookie held)", $"{legacy}/bench/signed/page", await Logins.GatewayAsync(legacy), legacyProcess));
+            }
             if (baselineDll is not null)
             {
                 // Its own keys and key ring in the shared Redis: another build may not read this one's.
@@ -138,6 +148,7 @@ internal static class Driver
             {
                 if (m.TryGetValue("b2", out var b2))
                     Line(FormattableString.Invariant($"the gateway's own work on a signed-in request, same bytes on the wire (d/b2): CPU {d.Cpu / b2.Cpu:0.000}, req/s {d.Rps / b2.Rps:0.000}, p99 {d.P99 / b2.P99:0.000}"));
+                if (m.TryGetValue("l", out var l)) Line(FormattableString.Invariant($"LegacySignIn on vs off (l/d): CPU {l.Cpu / d.Cpu:0.000}, req/s {l.Rps / d.Rps:0.000}, p99 {l.P99 / d.P99:0.000}"));
                 if (m.TryGetValue("z", out var z)) Line(FormattableString.Invariant($"this build vs the baseline build (d/z): CPU {d.Cpu / z.Cpu:0.000}, req/s {d.Rps / z.Rps:0.000}"));
             }
             Line("");
