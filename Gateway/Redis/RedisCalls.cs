@@ -31,12 +31,16 @@ internal sealed class RedisCalls
     {
         _connection = connection;
         _metrics = metrics;
-        var handled = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>().Handle<TimeoutRejectedException>();
+        // The caller's token decides what a cancellation is: the caller's own (the client went away) passes through as it
+        // is; any other (the Redis client cancelling its pending commands while a hung connection is torn down) is Redis
+        // failing, like a timeout.
+        static ValueTask<bool> Handled(Outcome<object> outcome, ResilienceContext context) =>
+            ValueTask.FromResult(IsRedisFailure(outcome.Exception, context.CancellationToken));
         // One breaker for reads and writes alike: a Redis that is down is down for both.
         _core = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
-                ShouldHandle = handled,
+                ShouldHandle = args => Handled(args.Outcome, args.Context),
                 FailureRatio = 0.5,
                 MinimumThroughput = 4,
                 SamplingDuration = TimeSpan.FromSeconds(10),
@@ -50,7 +54,7 @@ internal sealed class RedisCalls
             .AddTimeout(redis.OperationTimeout * 3)
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = handled,
+                ShouldHandle = args => Handled(args.Outcome, args.Context),
                 MaxRetryAttempts = 2,
                 Delay = TimeSpan.FromMilliseconds(10),
                 BackoffType = DelayBackoffType.Exponential,
@@ -60,6 +64,11 @@ internal sealed class RedisCalls
     }
 
     public CircuitBreakerStateProvider CircuitState { get; } = new();
+
+    /// <summary>A failure of Redis (not of the caller): what the breaker counts, reads retry, and callers see as 503.</summary>
+    internal static bool IsRedisFailure(Exception? exception, CancellationToken callerToken) =>
+        exception is RedisException or TimeoutException or TimeoutRejectedException
+        || (exception is OperationCanceledException && !callerToken.IsCancellationRequested);
 
     public string Key(string suffix) => _connection.KeyPrefix + suffix;
 
@@ -99,7 +108,7 @@ internal sealed class RedisCalls
                 ? await _readRetry.ExecuteAsync(static (s, ct) => s.calls.AttemptAsync(s.call, ct), state, cancellationToken)
                 : await AttemptAsync(call, cancellationToken);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or TimeoutRejectedException or BrokenCircuitException)
+        catch (Exception ex) when (ex is BrokenCircuitException || IsRedisFailure(ex, cancellationToken))
         {
             _metrics.RedisError(operation);
             throw new StoreUnavailableException($"Redis {operation} failed: {ex.GetType().Name}", ex);
