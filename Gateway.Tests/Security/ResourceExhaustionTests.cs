@@ -157,6 +157,28 @@ public sealed class ResourceExhaustionTests
         }
         Assert.InRange(limiter.TrackedKeys, 0, LoginAttemptLimiter.MaxTrackedKeys + 2);
     }
+
+    [Fact]
+    public void An_ipv6_client_rotating_addresses_within_its_64_shares_one_address_budget()
+    {
+        var options = new GatewayOptions();
+        var limiter = new LoginAttemptLimiter(Options.Create(options), TimeProvider.System);
+        // One failure from each of as many addresses of one /64 as the budget allows, each for a different user name.
+        for (var i = 0; i < options.Login.AddressAttemptsPerMinute; i++)
+            limiter.RecordFailure($"victim-{i}", $"2001:db8:1:2:{i:x}:{i * 7:x}::{i + 1:x}");
+        Assert.True(limiter.IsBlocked("next-victim", "2001:db8:1:2:ffff:1:2:3"));
+        // Another /64 has its own budget.
+        Assert.False(limiter.IsBlocked("next-victim", "2001:db8:1:3::1"));
+    }
+
+    [Theory]
+    [InlineData("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64")]
+    [InlineData("2001:DB8:1:2::1", "2001:db8:1:2::/64")]
+    [InlineData("::ffff:192.0.2.7", "192.0.2.7")]
+    [InlineData("192.0.2.7", "192.0.2.7")]
+    [InlineData("not-an-address", "not-an-address")]
+    public void The_login_limiter_counts_ipv6_clients_by_their_64_and_ipv4_by_address(string address, string block) =>
+        Assert.Equal(block, LoginAttemptLimiter.AddressBlock(address));
 }
 
 /// <summary>The login form's limits, through the real gateway.</summary>

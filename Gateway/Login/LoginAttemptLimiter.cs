@@ -61,7 +61,22 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
 
     private static ulong UserKey(string userName) => Hash("u:" + userName.Trim().ToLowerInvariant());
 
-    private static ulong AddressKey(string? clientAddress) => Hash("a:" + clientAddress);
+    private static ulong AddressKey(string? clientAddress) => Hash("a:" + AddressBlock(clientAddress));
+
+    /// <summary>
+    /// The unit one client controls: an IPv4 address, or an IPv6 /64 (a single host is routinely given a whole /64, so
+    /// counting full IPv6 addresses would give it 2^64 fresh budgets). IPv4-mapped IPv6 counts as its IPv4 address.
+    /// </summary>
+    internal static string? AddressBlock(string? clientAddress)
+    {
+        if (!System.Net.IPAddress.TryParse(clientAddress, out var address)) return clientAddress;
+        if (address.IsIPv4MappedToIPv6) return address.MapToIPv4().ToString();
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return address.ToString();
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new System.Net.IPAddress(bytes).ToString() + "/64";
+    }
 
     private static ulong Hash(string value) => BinaryPrimitives.ReadUInt64LittleEndian(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
 
