@@ -35,6 +35,8 @@ internal static class GatewayPipeline
     {
         await app.CheckStartupAsync();
         var options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        // Ahead of the developer exception page Development adds: an error answer never shows the request (its cookies).
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = GatewayResponses.UnexpectedErrorAsync });
         app.UseMiddleware<ClientAddressNormalizer>();
         // With empty KnownProxies and KnownIPNetworks, ASP.NET Core's middleware skips the address check
         // and believes every client's X-Forwarded-*: add it only when ops name the proxies to trust.

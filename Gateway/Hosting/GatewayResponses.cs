@@ -37,6 +37,10 @@ internal static class GatewayResponses
         PageAsync(context, StatusCodes.Status502BadGateway, "Sign-in could not be completed",
             $"<p id=\"signin-refused\">You were not signed in: {Encode(reason)}.</p><p>Nothing was changed. Please try again later or contact support.</p>");
 
+    /// <summary>What an unexpected failure answers, in every environment: a 500 that says nothing of the request (no cookie, no stack).</summary>
+    public static Task UnexpectedErrorAsync(HttpContext context) =>
+        JsonErrorAsync(context, StatusCodes.Status500InternalServerError, "internal_error", "The gateway could not answer this request; it was logged.", null);
+
     public static async Task JsonErrorAsync(HttpContext context, int status, string error, string message, string? login)
     {
         context.Response.StatusCode = status;

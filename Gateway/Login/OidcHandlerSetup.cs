@@ -32,6 +32,9 @@ internal sealed class OidcHandlerSetup(IOptions<GatewayOptions> options) : IConf
         o.ClientId = settings.ClientId;
         o.ClientSecret = settings.ClientSecret;
         o.CallbackPath = callbackPath;
+        // Front-channel logout is not offered (back-channel is): the handler's own remote sign-out would call the session
+        // scheme's SignOutAsync, which the gateway refuses (logout confirms its purge itself), a 500 for anyone who asked.
+        o.RemoteSignOutPath = PathString.Empty;
         o.RequireHttpsMetadata = !settings.AllowHttpAuthority;
         o.ResponseType = OpenIdConnectResponseType.Code;
         o.ResponseMode = OpenIdConnectResponseMode.Query;
