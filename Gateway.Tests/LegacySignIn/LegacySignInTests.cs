@@ -251,4 +251,38 @@ public sealed partial class LegacySignInTests(SharedRedis redis)
         Assert.NotNull(back);
         Assert.Equal("alice", (await back.Content.ReadFromJsonAsync<CmsWho>())!.User);
     }
+
+    [Fact]
+    public async Task Revoking_every_session_deletes_every_cms_record_the_gateway_holds()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration);
+        using var alice = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        using var admin = await rig.Gateway.SignedInBrowserAsync("admin", "admin-password");
+        var ids = new[] { (await WhoThroughGatewayAsync(alice)).SessionId, (await WhoThroughGatewayAsync(admin)).SessionId };
+        // A session the CMS signed in itself, which the gateway does not hold, is not the gateway's to end.
+        var own = (await rig.AskCmsDirectlyAsync(await rig.SignInAtCmsDirectlyAsync("mallory", "cms-mallory"))).SessionId;
+
+        await rig.Gateway.Services.GetRequiredService<Gateway.Sessions.SessionManager>().RevokeAllAsync("test", CancellationToken.None);
+        foreach (var id in ids) Assert.Null(await rig.CmsRecordAsync(id));
+        Assert.NotNull(await rig.CmsRecordAsync(own));
+    }
+
+    [Fact]
+    public async Task The_cms_record_of_a_gateway_session_that_expired_idle_is_deleted_by_the_sweep_and_a_live_ones_is_kept()
+    {
+        var clock = new ManualClock();
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:LegacySignIn:SweepInterval", "00:00:00.200"), time: clock);
+        using var idle = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var idleId = (await WhoThroughGatewayAsync(idle)).SessionId;
+
+        // Past the idle timeout (20 min) and the cache duration: that session expired idle; a new one starts now.
+        clock.Advance(TimeSpan.FromMinutes(21));
+        using var live = await rig.Gateway.SignedInBrowserAsync("admin", "admin-password");
+        var liveId = (await WhoThroughGatewayAsync(live)).SessionId;
+
+        Assert.True(await Poll.Until(async () => await rig.CmsRecordAsync(idleId) is null ? "gone" : null, 5000) is not null);
+        Assert.NotNull(await rig.CmsRecordAsync(liveId));
+        Assert.Equal("admin", (await WhoThroughGatewayAsync(live)).User);
+        Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "CmsSessionsSwept");
+    }
 }

@@ -25,12 +25,12 @@ internal sealed class LegacyCmsRig : IAsyncDisposable
     public GatewayConfig Config { get; }
     public string Redis { get; }
 
-    public static async Task<LegacyCmsRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null, string cmsSecrets = Secret)
+    public static async Task<LegacyCmsRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null, string cmsSecrets = Secret, TimeProvider? time = null)
     {
         var cms = await StartCmsAsync(redisConfiguration, cmsSecrets);
         var config = Configure(new GatewayConfig { UpstreamUrl = cms.BaseUrl + "/" }.WithRedis(redisConfiguration), cms.BaseUrl);
         configure?.Invoke(config);
-        var gateway = await GatewayHost.StartAsync(config);
+        var gateway = await GatewayHost.StartAsync(config, time);
         return new LegacyCmsRig(cms, gateway, config, redisConfiguration);
     }
 

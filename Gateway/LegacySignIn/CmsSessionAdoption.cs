@@ -90,6 +90,7 @@ internal sealed partial class CmsSessionAdoption(
             CmsSession = format.CookieValue(sessionId),
             CmsUserId = userId,
         }, timeout.Token);
+        await store.NoteUseAsync(sessionId, now, timeout.Token);
         metrics.CmsSession("adopted");
         LogAdopted(logger, key.ShortHash, CmsSessions.Hash(sessionId));
         return key;

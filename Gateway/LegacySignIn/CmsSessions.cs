@@ -63,7 +63,7 @@ internal sealed partial class CmsSessions(
         if (format.SessionIdOf(cookie) is not { } sessionId) return;
         try
         {
-            var stored = await store.ReadAsync(format.RecordKey(sessionId), cancellationToken);
+            var stored = await store.ReadAndNoteUseAsync(format.RecordKey(sessionId), sessionId, time.GetUtcNow(), cancellationToken);
             if (stored is not null && format.UserIdOf(stored) == userId) return;
             await WriteAsync(sessionId, userId, session.Record.AbsoluteExpiresAt, cancellationToken);
             metrics.CmsSession("rewritten");
@@ -83,7 +83,11 @@ internal sealed partial class CmsSessions(
     public async Task<bool> IsRotationAsync(CachedSession session, string newSessionId, CancellationToken cancellationToken)
     {
         var stored = await store.ReadAsync(format.RecordKey(newSessionId), cancellationToken);
-        if (stored is not null && format.UserIdOf(stored) == session.Record.CmsUserId) return true;
+        if (stored is not null && format.UserIdOf(stored) == session.Record.CmsUserId)
+        {
+            await store.NoteUseAsync(newSessionId, time.GetUtcNow(), cancellationToken);
+            return true;
+        }
         session.DueCmsCheck();
         return false;
     }
@@ -96,6 +100,7 @@ internal sealed partial class CmsSessions(
             try
             {
                 await store.DeleteAsync(format.RecordKey(sessionId), cancellationToken);
+                await store.ForgetAsync(sessionId, cancellationToken);
                 metrics.CmsSession("ended");
                 LogEnded(logger, Hash(sessionId));
             }
@@ -108,6 +113,45 @@ internal sealed partial class CmsSessions(
         }
     }
 
+    /// <summary>Revoke-all ended every gateway session: every CMS session the gateway holds ends too.</summary>
+    public async Task AllSessionsEndedAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var ended = await EndUnusedAsync(DateTimeOffset.MaxValue, cancellationToken);
+            LogAllEnded(logger, ended);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            metrics.CmsSession("end-failed");
+            LogEndFailed(logger, "*", ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Deletes the CMS sessions whose gateway sessions last used them before <paramref name="before"/> (every one with
+    /// <see cref="DateTimeOffset.MaxValue"/>), in pages; returns how many.
+    /// </summary>
+    internal async Task<int> EndUnusedAsync(DateTimeOffset before, CancellationToken cancellationToken)
+    {
+        const int Page = 500;
+        var ended = 0;
+        // Bounded: a registry refilled faster than this empties it is left for the next round.
+        for (var page = 0; page < 200; page++)
+        {
+            var ids = await store.UnusedSinceAsync(before, Page, cancellationToken);
+            foreach (var sessionId in ids)
+            {
+                await store.DeleteAsync(format.RecordKey(sessionId), cancellationToken);
+                await store.ForgetAsync(sessionId, cancellationToken);
+                ended++;
+            }
+            if (ids.Count < Page) break;
+        }
+        if (ended > 0) metrics.CmsSession("ended");
+        return ended;
+    }
+
     /// <summary>Writes the CMS record for <paramref name="sessionId"/>, living exactly as long as the gateway session may.</summary>
     internal async Task WriteAsync(string sessionId, string userId, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
@@ -117,6 +161,7 @@ internal sealed partial class CmsSessions(
         // Whole seconds, rounded up, as connect-redis computes its own TTL: never shorter than the gateway session.
         timeToLive = TimeSpan.FromSeconds(Math.Ceiling(timeToLive.TotalSeconds));
         await store.WriteAsync(format.RecordKey(sessionId), format.NewRecord(userId, now, expiresAt), timeToLive, cancellationToken);
+        await store.NoteUseAsync(sessionId, now, cancellationToken);
     }
 
     /// <summary>Without <c>HoldCookie</c> the browser holds the CMS cookie too, with the CMS's own path and attributes.</summary>
@@ -146,6 +191,10 @@ internal sealed partial class CmsSessions(
     [LoggerMessage(EventId = LogEvents.CmsSessionEnded, EventName = nameof(LogEvents.CmsSessionEnded), Level = LogLevel.Information,
         Message = "CMS session {CmsSessionHash} deleted with its gateway session")]
     private static partial void LogEnded(ILogger logger, string cmsSessionHash);
+
+    [LoggerMessage(EventId = LogEvents.CmsSessionsEndedWithAll, EventName = nameof(LogEvents.CmsSessionsEndedWithAll), Level = LogLevel.Information,
+        Message = "All gateway sessions ended: {Count} CMS session(s) deleted with them")]
+    private static partial void LogAllEnded(ILogger logger, int count);
 
     [LoggerMessage(EventId = LogEvents.CmsSessionEndFailed, EventName = nameof(LogEvents.CmsSessionEndFailed), Level = LogLevel.Error,
         Message = "CMS session {CmsSessionHash} could not be deleted with its gateway session: {Reason}")]

@@ -11,4 +11,19 @@ internal interface ICmsSessionStore
     Task<string?> ReadAsync(string key, CancellationToken cancellationToken);
 
     Task<bool> DeleteAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The record at <paramref name="key"/>, and in the same round trip notes that the gateway session holding
+    /// <paramref name="sessionId"/> was in use at <paramref name="now"/> (the registry the sweeper reads).
+    /// </summary>
+    Task<string?> ReadAndNoteUseAsync(string key, string sessionId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Notes that a gateway session holding <paramref name="sessionId"/> was in use at <paramref name="now"/>.</summary>
+    Task NoteUseAsync(string sessionId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Forgets <paramref name="sessionId"/> in the registry.</summary>
+    Task ForgetAsync(string sessionId, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="count"/> registered CMS session ids last used before <paramref name="before"/> (all of them with <see cref="DateTimeOffset.MaxValue"/>).</summary>
+    Task<IReadOnlyList<string>> UnusedSinceAsync(DateTimeOffset before, int count, CancellationToken cancellationToken);
 }

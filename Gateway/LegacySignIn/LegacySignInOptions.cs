@@ -36,6 +36,12 @@ public sealed class LegacySignInOptions
     /// <summary>Cut-over: a valid CMS session becomes a gateway session.</summary>
     public AdoptOptions Adopt { get; set; } = new();
 
+    /// <summary>
+    /// How often each replica ends the CMS sessions of gateway sessions that expired idle (unused for longer than
+    /// <c>Gateway:Session:IdleTimeout</c> plus <c>CacheDuration</c>). Default 1 minute.
+    /// </summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Timeout of one lookup request to the CMS. Default 5 s.</summary>
     public TimeSpan LookupTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -64,6 +70,7 @@ public sealed class LegacySignInOptions
             CheckUrl(add, $"{k}:UserId:LookupUrl", UserId.LookupUrl!, ["{username}", "{email}", "{sub}"]);
             CheckPointer(add, $"{k}:UserId:JsonPointer", UserId.JsonPointer, required: true);
         }
+        if (SweepInterval < TimeSpan.FromMilliseconds(100) || SweepInterval > TimeSpan.FromHours(1)) add($"{k}:SweepInterval", "must be between 00:00:00.1 and 01:00:00.");
         if (LookupTimeout <= TimeSpan.Zero || LookupTimeout > TimeSpan.FromSeconds(60)) add($"{k}:LookupTimeout", "must be between 00:00:00.001 and 00:01:00.");
         if (Adopt.Enabled)
         {

@@ -56,4 +56,7 @@ internal static class LogEvents
     public const int CmsAdoptionRefused = 2106;
     public const int CmsSessionFollowed = 2107;
     public const int CmsStoreUnavailable = 2108;
+    public const int CmsSessionsSwept = 2109;
+    public const int CmsSweepFailed = 2110;
+    public const int CmsSessionsEndedWithAll = 2111;
 }

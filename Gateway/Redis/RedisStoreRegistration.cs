@@ -42,11 +42,13 @@ internal static class RedisStoreRegistration
     /// The CMS's session store for <c>Gateway:LegacySignIn</c>: on the gateway's own connection when the CMS shares its
     /// Redis, else on a connection of its own (its own circuit breaker too: one Redis down does not open the other's).
     /// </summary>
+    private static string KeyPrefix(IServiceProvider services) => services.GetRequiredService<IOptions<GatewayOptions>>().Value.Redis.KeyPrefix;
+
     public static IServiceCollection AddCmsRedisStore(this IServiceCollection services, string? cmsConfiguration)
     {
         if (string.IsNullOrWhiteSpace(cmsConfiguration))
         {
-            services.AddSingleton<ICmsSessionStore>(sp => new RedisCmsSessionStore(sp.GetRequiredService<RedisCalls>()));
+            services.AddSingleton<ICmsSessionStore>(sp => new RedisCmsSessionStore(sp.GetRequiredService<RedisCalls>(), KeyPrefix(sp)));
             return services;
         }
         services.AddSingleton<ICmsSessionStore>(sp =>
@@ -54,7 +56,7 @@ internal static class RedisStoreRegistration
             var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Redis;
             var metrics = sp.GetRequiredService<GatewayMetrics>();
             var connection = new RedisConnection(options, cmsConfiguration, "gateway-cms", sp.GetRequiredService<ILogger<RedisConnection>>(), metrics, observe: false);
-            return new RedisCmsSessionStore(new RedisCalls(connection, options, metrics, sp.GetRequiredService<TimeProvider>()));
+            return new RedisCmsSessionStore(new RedisCalls(connection, options, metrics, sp.GetRequiredService<TimeProvider>()), KeyPrefix(sp));
         });
         return services;
     }

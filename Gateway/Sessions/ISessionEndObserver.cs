@@ -5,4 +5,7 @@ internal interface ISessionEndObserver
 {
     /// <summary>Must not throw for an outage of its own: the session has already ended.</summary>
     Task SessionsEndedAsync(IReadOnlyList<SessionRecord> records, CancellationToken cancellationToken);
+
+    /// <summary>Every session ended at once (revoke all), without their records; must not throw for an outage of its own.</summary>
+    Task AllSessionsEndedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -131,6 +131,7 @@ internal sealed partial class SessionManager(
         var count = await store.DeleteAllAsync(time.GetUtcNow(), _options.AbsoluteLifetime, cancellationToken);
         await bus.PublishAsync(SessionRevocation.Everything, cancellationToken);
         await store.MarkRevokedAsync(null, time.GetUtcNow(), _options.AbsoluteLifetime, cancellationToken);
+        foreach (var observer in endObservers) await observer.AllSessionsEndedAsync(cancellationToken);
         metrics.SessionsRevoked(count, reason);
         LogAllRevoked(logger, count, reason);
         return count;
