@@ -33,10 +33,15 @@ public sealed class CmsAdoptionTests(SharedRedis redis)
         Assert.Contains(setCookies, c => c.StartsWith("gw_session=", StringComparison.Ordinal));
         Assert.Contains(setCookies, c => c.StartsWith("connect.sid=;", StringComparison.Ordinal) && c.Contains("expires=Thu, 01 Jan 1970", StringComparison.OrdinalIgnoreCase));
 
-        // The next request rides on the gateway session alone, in the same CMS session (nothing the user had there is lost).
+        // The next request rides on the gateway session alone. The CMS session moved to a new id (what the user had in it
+        // moved along): the cookie the browser had, and every copy of it, names nothing any more.
         var who = (await (await browser.ApiGetAsync("/whoami")).Content.ReadFromJsonAsync<CmsWho>())!;
         Assert.Equal("alice", who.User);
-        Assert.Equal(cmsSessionId, who.SessionId);
+        Assert.NotEqual(cmsSessionId, who.SessionId);
+        Assert.Null(await rig.CmsRecordAsync(cmsSessionId));
+        Assert.Null((await rig.AskCmsDirectlyAsync(cmsCookie)).User);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await GetWithCmsCookieAsync(new Browser(rig.Gateway.BaseUrl), "/admin", cmsCookie)).StatusCode);
+        cmsSessionId = who.SessionId;
         var mine = await (await browser.ApiGetAsync("/_gateway/my-sessions")).Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("adopted", mine.GetProperty("sessions")[0].GetProperty("method").GetString());
         Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "CmsSessionAdopted");
@@ -111,4 +116,24 @@ public sealed class CmsAdoptionTests(SharedRedis redis)
         withNew.Headers.Add("Cookie", LegacyCmsRig.CmsCookie(sessionId, newSecret));
         Assert.Equal("alice", (await (await direct.SendAsync(withNew)).Content.ReadFromJsonAsync<CmsWho>())!.User);
     }
+}
+
+/// <summary>CMS user ids compare by JSON value, not by text: the CMS and .NET escape strings differently.</summary>
+public sealed class CmsUserIdTests
+{
+    [Theory]
+    [InlineData("1", "1", true)]
+    [InlineData("1", "1.0", true)]
+    [InlineData("1", "\"1\"", false)]
+    [InlineData("\"a+b@example.test\"", "\"a\\u002Bb@example.test\"", true)]
+    [InlineData("\"Zoë\"", "\"Zo\\u00EB\"", true)]
+    [InlineData("\"alice\"", "\"Alice\"", false)]
+    [InlineData("2", "3", false)]
+    [InlineData("\"x\"", "not json", false)]
+    public void Ids_are_the_same_by_json_value(string a, string b, bool same) =>
+        Assert.Equal(same, Gateway.LegacySignIn.CmsUserId.Same(a, b));
+
+    [Fact]
+    public void A_string_id_is_written_as_json_stringify_writes_it() =>
+        Assert.Equal("\"a+b@example.test\"", Gateway.LegacySignIn.CmsUserId.FromString("a+b@example.test"));
 }

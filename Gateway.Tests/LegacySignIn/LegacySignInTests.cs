@@ -42,8 +42,9 @@ public sealed partial class LegacySignInTests(SharedRedis redis)
         var cookie = await rig.SignInAtCmsDirectlyAsync("alice", "cms-alice");
         var theirs = await rig.CmsRecordAsync((await rig.AskCmsDirectlyAsync(cookie)).SessionId);
         Assert.Equal("{\"cookie\":{\"originalMaxAge\":null,\"expires\":null,\"httpOnly\":true,\"path\":\"/\"},\"passport\":{\"user\":1}}", theirs);
-        // Its TTL is no shorter than the gateway session's life (8 h by default).
-        Assert.InRange((await rig.CmsRecordTimeToLiveAsync(who.SessionId))!.Value, TimeSpan.FromHours(8) - TimeSpan.FromMinutes(1), TimeSpan.FromHours(8) + TimeSpan.FromSeconds(1));
+        // Its life is the gateway session's idle timeout (20 min by default), which the CMS itself slides on each request.
+        Assert.InRange((await rig.CmsRecordTimeToLiveAsync(who.SessionId))!.Value, TimeSpan.FromMinutes(20) - TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(20) + TimeSpan.FromSeconds(1));
+        Assert.Contains("\"originalMaxAge\":1200000,", ours);
     }
 
     [GeneratedRegex("""^\{"cookie":\{"originalMaxAge":\d+,"expires":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","httpOnly":true,"path":"/"\},"passport":\{"user":1\}\}$""")]
@@ -284,5 +285,32 @@ public sealed partial class LegacySignInTests(SharedRedis redis)
         Assert.NotNull(await rig.CmsRecordAsync(liveId));
         Assert.Equal("admin", (await WhoThroughGatewayAsync(live)).User);
         Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "CmsSessionsSwept");
+    }
+
+    [Fact]
+    public async Task Logout_with_the_cms_redis_down_answers_503_keeps_the_session_and_the_retry_ends_both()
+    {
+        await using var cmsRedis = await RedisServer.StartAsync(persistent: true);
+        var cms = await LegacyCmsRig.StartCmsAsync(cmsRedis.Configuration);
+        await using var _ = cms;
+        var config = LegacyCmsRig.Configure(new GatewayConfig { UpstreamUrl = cms.BaseUrl + "/" }.WithRedis(redis.Configuration), cms.BaseUrl)
+            .Set("Gateway:LegacySignIn:Redis:Configuration", cmsRedis.Configuration);
+        await using var gateway = await GatewayHost.StartAsync(config);
+        using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
+        var sessionId = (await WhoThroughGatewayAsync(browser)).SessionId;
+
+        await cmsRedis.StopAsync();
+        var refused = await browser.PostSameOriginAsync("/logout");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Contains("logout-unavailable", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/_gateway/my-sessions")).StatusCode);
+
+        // The CMS Redis comes back with its data: the retry ends the gateway session and the CMS one.
+        await cmsRedis.StartAgainAsync();
+        Assert.NotNull(await new LegacyCmsRig.Probe(cmsRedis.Configuration).RecordAsync(sessionId));
+        var retried = await Poll.Until(async () => await browser.PostSameOriginAsync("/logout") is { StatusCode: HttpStatusCode.SeeOther } ok ? ok : null);
+        Assert.NotNull(retried);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/_gateway/my-sessions")).StatusCode);
+        Assert.Null(await new LegacyCmsRig.Probe(cmsRedis.Configuration).RecordAsync(sessionId));
     }
 }

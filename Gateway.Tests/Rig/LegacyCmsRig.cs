@@ -100,6 +100,16 @@ internal sealed class LegacyCmsRig : IAsyncDisposable
     public static string CmsCookie(string sessionId, string secret = Secret) =>
         "connect.sid=" + new ExpressSessionFormat([secret], "sess:", "/").CookieValue(sessionId);
 
+    /// <summary>Reads a CMS Redis other than the rig's.</summary>
+    public sealed class Probe(string redis)
+    {
+        public async Task<string?> RecordAsync(string sessionId)
+        {
+            await using var connection = await ConnectionMultiplexer.ConnectAsync(redis);
+            return await connection.GetDatabase().StringGetAsync("sess:" + sessionId);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Gateway.DisposeAsync();

@@ -34,7 +34,9 @@ internal sealed partial class CmsCookieTransformProvider(
         context.AddRequestTransform(transform =>
         {
             var held = transform.HttpContext.Features.Get<SessionFeature>()?.Session.Record.CmsSession;
-            ReplaceCmsCookie(transform.ProxyRequest.Headers, _name, held);
+            // The common anonymous case (no CMS cookie to remove, none to add) allocates nothing.
+            if (held is not null || HasCmsCookie(transform.HttpContext.Request.Headers.Cookie, _name))
+                ReplaceCmsCookie(transform.ProxyRequest.Headers, _name, held);
             return ValueTask.CompletedTask;
         });
         context.AddResponseTransform(transform =>
@@ -112,6 +114,16 @@ internal sealed partial class CmsCookieTransformProvider(
         }
         headers.Remove(HeaderNames.Cookie);
         if (kept is { Length: > 0 }) headers.TryAddWithoutValidation(HeaderNames.Cookie, kept.ToString());
+    }
+
+    private static bool HasCmsCookie(Microsoft.Extensions.Primitives.StringValues cookies, string name)
+    {
+        foreach (var pair in CookieHeader.Pairs(cookies))
+        {
+            var eq = pair.IndexOf('=');
+            if ((eq < 0 ? pair : pair[..eq]).Trim().Equals(name, StringComparison.OrdinalIgnoreCase)) return true;
+        }
+        return false;
     }
 
     private static ReadOnlySpan<char> NameOf(string setCookie)

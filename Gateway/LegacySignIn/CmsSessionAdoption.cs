@@ -25,8 +25,24 @@ internal sealed partial class CmsSessionAdoption(
 {
     private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
     private readonly TimeSpan _lifetime = options.Value.Session.AbsoluteLifetime;
+    private readonly TimeSpan _idleTimeout = options.Value.Session.IdleTimeout;
     // The requests of one page load arrive together with the same CMS cookie: they share one adoption.
-    private readonly ConcurrentDictionary<string, Task<SessionKey?>> _inFlight = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<SessionKey?>>> _inFlight = new(StringComparer.Ordinal);
+
+    /// <summary>One adoption per CMS session id at a time; its entry leaves the table when it ends, whoever still waits.</summary>
+    private async Task<SessionKey?> RunAsync(string sessionId)
+    {
+        // Never completes before GetOrAdd has stored it, so the removal below always finds its own entry.
+        await Task.Yield();
+        try
+        {
+            return await StartAsync(sessionId);
+        }
+        finally
+        {
+            _inFlight.TryRemove(sessionId, out _);
+        }
+    }
 
     public ValueTask<CachedSession?> AdoptAsync(HttpContext context)
     {
@@ -39,16 +55,8 @@ internal sealed partial class CmsSessionAdoption(
     {
         if (_options.Adopt.Until is { } until && DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime) > until) return Refuse("past Adopt:Until");
         if (format.SessionIdOf(cookie) is not { } sessionId) return Refuse("bad signature");
-        var adoption = _inFlight.GetOrAdd(sessionId, id => StartAsync(id));
-        SessionKey? key;
-        try
-        {
-            key = await adoption.WaitAsync(context.RequestAborted);
-        }
-        finally
-        {
-            if (adoption.IsCompleted) _inFlight.TryRemove(new KeyValuePair<string, Task<SessionKey?>>(sessionId, adoption));
-        }
+        var adoption = _inFlight.GetOrAdd(sessionId, id => new Lazy<Task<SessionKey?>>(() => RunAsync(id))).Value;
+        var key = await adoption.WaitAsync(context.RequestAborted);
         if (key is not { } adopted) return null;
         // Set as the answer starts: the proxy replaces the response headers with the upstream's before that.
         context.Response.OnStarting(() =>
@@ -67,33 +75,47 @@ internal sealed partial class CmsSessionAdoption(
     {
         // Not the request's token: the requests sharing this adoption must not lose it when the first one goes away.
         using var timeout = new CancellationTokenSource(_options.LookupTimeout * 2);
-        var stored = await store.ReadAsync(format.RecordKey(sessionId), timeout.Token);
-        if (stored is null) return RefuseKey("no CMS record");
-        if (format.UserIdOf(stored) is not { } userId) return RefuseKey("CMS record has no signed-in user");
-        string name;
         try
         {
-            name = await directory.UserNameOfAsync(userId, timeout.Token);
+            var stored = await store.ReadAsync(format.RecordKey(sessionId), timeout.Token);
+            if (stored is null) return RefuseKey("no CMS record");
+            if (format.UserIdOf(stored) is not { } userId) return RefuseKey("CMS record has no signed-in user");
+            string name;
+            try
+            {
+                name = await directory.UserNameOfAsync(userId, timeout.Token);
+            }
+            catch (CmsLookupException ex)
+            {
+                return RefuseKey(ex.Message);
+            }
+            // The session moves to a new id: the cookie the browser had (and every copy of it, kept or stolen) names
+            // nothing from now on, and of replicas racing to adopt it, the one that takes the record wins.
+            var record = await store.TakeAsync(format.RecordKey(sessionId), timeout.Token);
+            if (record is null) return RefuseKey("CMS record taken by a concurrent adoption");
+            var now = time.GetUtcNow();
+            var expiresAt = now + _lifetime;
+            var newId = format.NewSessionId();
+            await store.WriteAsync(format.RecordKey(newId), record, CmsSessions.TimeToLive(now, expiresAt, _idleTimeout), timeout.Token);
+            await store.NoteUseAsync(newId, now, timeout.Token);
+            var key = await sessions.CreateAsync(new SessionRecord
+            {
+                UserId = name,
+                Name = name,
+                Method = "adopted",
+                CreatedAt = now,
+                AbsoluteExpiresAt = expiresAt,
+                CmsSession = format.CookieValue(newId),
+                CmsUserId = userId,
+            }, timeout.Token);
+            metrics.CmsSession("adopted");
+            LogAdopted(logger, key.ShortHash, CmsSessions.Hash(newId));
+            return key;
         }
-        catch (CmsLookupException ex)
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            return RefuseKey(ex.Message);
+            return RefuseKey("the CMS store or lookup did not answer in time");
         }
-        var now = time.GetUtcNow();
-        var key = await sessions.CreateAsync(new SessionRecord
-        {
-            UserId = name,
-            Name = name,
-            Method = "adopted",
-            CreatedAt = now,
-            AbsoluteExpiresAt = now + _lifetime,
-            CmsSession = format.CookieValue(sessionId),
-            CmsUserId = userId,
-        }, timeout.Token);
-        await store.NoteUseAsync(sessionId, now, timeout.Token);
-        metrics.CmsSession("adopted");
-        LogAdopted(logger, key.ShortHash, CmsSessions.Hash(sessionId));
-        return key;
     }
 
     private CachedSession? Refuse(string reason)

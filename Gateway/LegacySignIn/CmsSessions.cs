@@ -18,10 +18,11 @@ internal sealed partial class CmsSessions(
     CmsUserDirectory directory,
     TimeProvider time,
     GatewayMetrics metrics,
-    ILogger<CmsSessions> logger) : ISessionStartHook, ISessionEndObserver
+    ILogger<CmsSessions> logger) : ISessionStartHook, ISessionEndingHook, ISessionEndObserver, Logout.ILogoutParticipant
 {
     private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
     private readonly TimeSpan _checkInterval = options.Value.Session.CacheDuration;
+    private readonly TimeSpan _idleTimeout = options.Value.Session.IdleTimeout;
 
     public async Task<SessionRecord> StartingAsync(HttpContext context, ClaimsPrincipal user, SessionRecord record, CancellationToken cancellationToken)
     {
@@ -41,7 +42,16 @@ internal sealed partial class CmsSessions(
         var sessionId = format.NewSessionId();
         await WriteAsync(sessionId, userId, record.AbsoluteExpiresAt, cancellationToken);
         var cookie = format.CookieValue(sessionId);
-        if (!_options.HoldCookie) AppendBrowserCookie(context.Response, cookie, record.AbsoluteExpiresAt, context.Request.IsHttps);
+        if (!_options.HoldCookie)
+        {
+            // Only on an answer that signed the user in: a sign-in that fails after this (the gateway's store) hands out nothing.
+            var response = context.Response;
+            response.OnStarting(() =>
+            {
+                if (response.StatusCode < 400) AppendBrowserCookie(response, cookie, record.AbsoluteExpiresAt, context.Request.IsHttps);
+                return Task.CompletedTask;
+            });
+        }
         metrics.CmsSession("written");
         LogSignedIn(logger, Hash(sessionId));
         return record with { CmsSession = cookie, CmsUserId = userId };
@@ -64,7 +74,7 @@ internal sealed partial class CmsSessions(
         try
         {
             var stored = await store.ReadAndNoteUseAsync(format.RecordKey(sessionId), sessionId, time.GetUtcNow(), cancellationToken);
-            if (stored is not null && format.UserIdOf(stored) == userId) return;
+            if (stored is not null && CmsUserId.Same(format.UserIdOf(stored), userId)) return;
             await WriteAsync(sessionId, userId, session.Record.AbsoluteExpiresAt, cancellationToken);
             metrics.CmsSession("rewritten");
             LogRewritten(logger, session.ShortHash, stored is null ? "missing" : "not this user's");
@@ -83,7 +93,7 @@ internal sealed partial class CmsSessions(
     public async Task<bool> IsRotationAsync(CachedSession session, string newSessionId, CancellationToken cancellationToken)
     {
         var stored = await store.ReadAsync(format.RecordKey(newSessionId), cancellationToken);
-        if (stored is not null && format.UserIdOf(stored) == session.Record.CmsUserId)
+        if (stored is not null && CmsUserId.Same(format.UserIdOf(stored), session.Record.CmsUserId))
         {
             await store.NoteUseAsync(newSessionId, time.GetUtcNow(), cancellationToken);
             return true;
@@ -91,6 +101,30 @@ internal sealed partial class CmsSessions(
         session.DueCmsCheck();
         return false;
     }
+
+    /// <summary>Logout: the CMS session goes first, confirmed; a store that cannot be reached fails the logout (503, retried).</summary>
+    public async Task EndingAsync(SessionRecord record, CancellationToken cancellationToken)
+    {
+        if (format.SessionIdOf(record.CmsSession) is not { } sessionId) return;
+        await store.DeleteAsync(format.RecordKey(sessionId), cancellationToken);
+        await store.ForgetAsync(sessionId, cancellationToken);
+        LogEnded(logger, Hash(sessionId));
+    }
+
+    /// <summary>A CMS cookie the browser holds (without HoldCookie, or from before the cut-over): the session it names ends too.</summary>
+    public async Task PurgeAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        foreach (var value in CookieHeader.All(request.Headers.Cookie, _options.CookieName))
+        {
+            if (format.SessionIdOf(value) is not { } sessionId) continue;
+            await store.DeleteAsync(format.RecordKey(sessionId), cancellationToken);
+            await store.ForgetAsync(sessionId, cancellationToken);
+            LogEnded(logger, Hash(sessionId));
+        }
+    }
+
+    public void Clear(HttpRequest request, HttpResponse response) =>
+        AppendBrowserCookie(response, "", DateTimeOffset.UnixEpoch, request.IsHttps);
 
     public async Task SessionsEndedAsync(IReadOnlyList<SessionRecord> records, CancellationToken cancellationToken)
     {
@@ -152,16 +186,27 @@ internal sealed partial class CmsSessions(
         return ended;
     }
 
-    /// <summary>Writes the CMS record for <paramref name="sessionId"/>, living exactly as long as the gateway session may.</summary>
-    internal async Task WriteAsync(string sessionId, string userId, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the CMS record for <paramref name="sessionId"/>. Its cookie's <c>originalMaxAge</c> is the gateway's idle
+    /// timeout: express-session resets <c>expires</c> to now + originalMaxAge on every request it serves and connect-redis
+    /// sets the key's TTL from it, so the CMS itself keeps the record alive exactly while it is used and lets it lapse
+    /// with the gateway session's idle expiry (never past the absolute lifetime when written).
+    /// </summary>
+    internal async Task WriteAsync(string sessionId, string userId, DateTimeOffset absoluteExpiresAt, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var timeToLive = expiresAt - now;
+        var timeToLive = TimeToLive(now, absoluteExpiresAt, _idleTimeout);
         if (timeToLive <= TimeSpan.Zero) return;
-        // Whole seconds, rounded up, as connect-redis computes its own TTL: never shorter than the gateway session.
-        timeToLive = TimeSpan.FromSeconds(Math.Ceiling(timeToLive.TotalSeconds));
-        await store.WriteAsync(format.RecordKey(sessionId), format.NewRecord(userId, now, expiresAt), timeToLive, cancellationToken);
+        await store.WriteAsync(format.RecordKey(sessionId), format.NewRecord(userId, now, now + timeToLive), timeToLive, cancellationToken);
         await store.NoteUseAsync(sessionId, now, cancellationToken);
+    }
+
+    /// <summary>The idle timeout, or what is left of the absolute lifetime if less; whole seconds rounded up, as connect-redis counts.</summary>
+    internal static TimeSpan TimeToLive(DateTimeOffset now, DateTimeOffset absoluteExpiresAt, TimeSpan idleTimeout)
+    {
+        var left = absoluteExpiresAt - now;
+        if (left <= TimeSpan.Zero) return TimeSpan.Zero;
+        return TimeSpan.FromSeconds(Math.Ceiling((left < idleTimeout ? left : idleTimeout).TotalSeconds));
     }
 
     /// <summary>Without <c>HoldCookie</c> the browser holds the CMS cookie too, with the CMS's own path and attributes.</summary>

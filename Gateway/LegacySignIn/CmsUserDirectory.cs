@@ -20,7 +20,7 @@ internal sealed class CmsUserDirectory(IOptions<Configuration.GatewayOptions> op
         {
             var value = user.FindFirst(claim)?.Value;
             if (string.IsNullOrEmpty(value)) throw new CmsLookupException($"the signed-in identity has no '{claim}' claim (Gateway:LegacySignIn:UserId:Claim)");
-            return JsonSerializer.Serialize(value);
+            return CmsUserId.FromString(value);
         }
         var url = Expand(_options.UserId.LookupUrl!, new()
         {

@@ -10,6 +10,9 @@ internal interface ICmsSessionStore
 
     Task<string?> ReadAsync(string key, CancellationToken cancellationToken);
 
+    /// <summary>The record at <paramref name="key"/>, deleted in the same step (GETDEL): of callers racing for it, one gets it.</summary>
+    Task<string?> TakeAsync(string key, CancellationToken cancellationToken);
+
     Task<bool> DeleteAsync(string key, CancellationToken cancellationToken);
 
     /// <summary>

@@ -17,6 +17,8 @@ internal static class LegacySignInRegistration
         services.AddSingleton<CmsSessions>();
         services.AddSingleton<ISessionStartHook>(sp => sp.GetRequiredService<CmsSessions>());
         services.AddSingleton<ISessionEndObserver>(sp => sp.GetRequiredService<CmsSessions>());
+        services.AddSingleton<ISessionEndingHook>(sp => sp.GetRequiredService<CmsSessions>());
+        services.AddSingleton<Logout.ILogoutParticipant>(sp => sp.GetRequiredService<CmsSessions>());
         services.AddHostedService<CmsSessionSweeper>();
         if (options.Adopt.Enabled) services.AddSingleton<ISessionAdopter, CmsSessionAdoption>();
         services.AddSingleton<Yarp.ReverseProxy.Transforms.Builder.ITransformProvider, CmsCookieTransformProvider>();

@@ -23,20 +23,7 @@ internal sealed class NoLegacySessionStore : ILegacySessionStore
 /// </summary>
 internal sealed class LegacySessionCookies(IOptions<GatewayOptions> options)
 {
-    /// <summary>
-    /// <c>Gateway:Logout:LegacyCookies</c>, plus the cookie of <c>Gateway:LegacySignIn</c> when that is on: logout clears
-    /// a copy the browser holds (without HoldCookie, or from before the cut-over) and purges the session it names.
-    /// </summary>
-    public IReadOnlyList<LegacyCookieOptions> Cookies { get; } = WithSignInCookie(options.Value.Logout.LegacyCookies, options.Value.LegacySignIn);
-
-    private static List<LegacyCookieOptions> WithSignInCookie(List<LegacyCookieOptions> configured, LegacySignIn.LegacySignInOptions signIn)
-    {
-        if (!signIn.Enabled || configured.Any(c => c.Name == signIn.CookieName && c.Path == signIn.CookiePath)) return configured;
-        return [.. configured, new LegacyCookieOptions
-        {
-            Name = signIn.CookieName, Path = signIn.CookiePath, Domain = signIn.CookieDomain, RedisKeyPrefix = signIn.RedisKeyPrefix, Secrets = signIn.Secrets,
-        }];
-    }
+    public IReadOnlyList<LegacyCookieOptions> Cookies { get; } = options.Value.Logout.LegacyCookies;
 
     /// <summary>The session id, when <paramref name="value"/> carries a valid signature by one of the secrets.</summary>
     public static string? VerifiedSessionId(string? value, IReadOnlyList<string> secrets) =>

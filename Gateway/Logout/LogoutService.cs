@@ -24,6 +24,7 @@ internal sealed partial class LogoutService(
     ILegacySessionStore legacyStore,
     FormTokens formTokens,
     OidcProvider oidc,
+    IEnumerable<ILogoutParticipant> participants,
     GatewayMetrics metrics,
     ILogger<LogoutService> logger)
 {
@@ -95,6 +96,7 @@ internal sealed partial class LogoutService(
                 if (session is not null && presented == session.Key) ended ??= record;
             }
             await PurgeLegacySessionsAsync(request, context.RequestAborted);
+            foreach (var participant in participants) await participant.PurgeAsync(request, context.RequestAborted);
         }
         catch (StoreUnavailableException ex)
         {
@@ -114,6 +116,7 @@ internal sealed partial class LogoutService(
                 Secure = request.IsHttps, Expires = DateTimeOffset.UnixEpoch,
             });
         }
+        foreach (var participant in participants) participant.Clear(request, context.Response);
         context.Response.Headers.CacheControl = "no-store";
         context.Response.Headers.Pragma = "no-cache";
         context.Response.Headers["Clear-Site-Data"] = "\"cache\"";
@@ -137,9 +140,11 @@ internal sealed partial class LogoutService(
     {
         foreach (var legacy in legacyCookies.Cookies)
         {
-            // A cookie with a bad signature names nobody's session: clear it, delete nothing.
-            if (LegacySessionCookies.VerifiedSessionId(request.Cookies[legacy.Name], legacy.Secrets) is { } id)
+            // Every copy by exact name (a planted variant cannot hide the real one); a cookie with a bad signature names
+            // nobody's session: clear it, delete nothing.
+            foreach (var value in CookieHeader.All(request.Headers.Cookie, legacy.Name))
             {
+                if (LegacySessionCookies.VerifiedSessionId(value, legacy.Secrets) is not { } id) continue;
                 await legacyStore.DeleteAsync(legacy.RedisKeyPrefix + id, cancellationToken);
                 LogLegacyPurged(logger, legacy.Name);
             }

@@ -19,6 +19,9 @@ internal sealed class RedisCmsSessionStore(RedisCalls redis, string keyPrefix) :
     public async Task<string?> ReadAsync(string key, CancellationToken cancellationToken) =>
         await redis.ReadAsync("cms.read", async db => (string?)await db.StringGetAsync(key), cancellationToken);
 
+    public async Task<string?> TakeAsync(string key, CancellationToken cancellationToken) =>
+        await redis.WriteAsync("cms.take", async db => (string?)await db.StringGetDeleteAsync(key), cancellationToken);
+
     public Task<bool> DeleteAsync(string key, CancellationToken cancellationToken) =>
         redis.WriteAsync("cms.delete", db => db.KeyDeleteAsync(key), cancellationToken);
 

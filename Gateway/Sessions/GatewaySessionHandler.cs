@@ -26,6 +26,7 @@ internal sealed class GatewaySessionHandler(
     SessionAuthenticator authenticator,
     TimeProvider time,
     IEnumerable<ISessionStartHook> startHooks,
+    IEnumerable<ISessionEndingHook> endingHooks,
     IOptions<Configuration.GatewayOptions> gatewayOptions)
     : SignInAuthenticationHandler<GatewaySessionSchemeOptions>(options, loggerFactory, encoder)
 {
@@ -67,7 +68,23 @@ internal sealed class GatewaySessionHandler(
         };
         // Before the session exists: a hook that refuses (the CMS user cannot be found) leaves no half-signed-in user.
         foreach (var hook in startHooks) record = await hook.StartingAsync(Context, user, record, Context.RequestAborted);
-        var key = await sessions.CreateAsync(record, Context.RequestAborted);
+        SessionKey key;
+        try
+        {
+            key = await sessions.CreateAsync(record, Context.RequestAborted);
+        }
+        catch (StoreUnavailableException)
+        {
+            // What the hooks started (the CMS session) must not outlive a sign-in that did not happen.
+            try
+            {
+                foreach (var hook in endingHooks) await hook.EndingAsync(record, Context.RequestAborted);
+            }
+            catch (StoreUnavailableException)
+            {
+            }
+            throw;
+        }
         cookies.Append(Response, key);
     }
 

@@ -15,6 +15,7 @@ internal sealed partial class SessionManager(
     SessionCache cache,
     ISessionRevocationBus bus,
     IEnumerable<ISessionEndObserver> endObservers,
+    IEnumerable<ISessionEndingHook> endingHooks,
     IOptions<GatewayOptions> options,
     TimeProvider time,
     GatewayMetrics metrics,
@@ -59,6 +60,8 @@ internal sealed partial class SessionManager(
         // Read before deleting: what the provider issued for this session is revoked there too. Only the store has it:
         // the cache never holds the refresh token, and a cached copy would predate any rotation of it anyway.
         var record = await ReadAsync(key.Handle, cancellationToken);
+        if (record is not null)
+            foreach (var hook in endingHooks) await hook.EndingAsync(record, cancellationToken);
         var deleted = await store.DeleteAsync(key.Handle, cancellationToken);
         cache.Remove(key);
         await bus.PublishAsync(new SessionRevocation([key.ShortHash]), cancellationToken);
