@@ -178,7 +178,7 @@ public sealed partial class LegacySignInTests(SharedRedis redis)
     }
 
     [Fact]
-    public async Task Revoking_a_session_from_your_sessions_deletes_its_cms_record()
+    public async Task Logging_out_everywhere_deletes_the_cms_record_of_every_session_of_the_user()
     {
         await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration);
         using var first = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
