@@ -36,9 +36,10 @@ internal sealed class GatewayHost : IAsyncDisposable
         File.Move(next, RouteFilePath, overwrite: true);
     }
 
-    public static async Task<GatewayHost> StartAsync(GatewayConfig config, TimeProvider? time = null, string url = "http://127.0.0.1:0")
+    public static async Task<GatewayHost> StartAsync(GatewayConfig config, TimeProvider? time = null, string url = "http://127.0.0.1:0",
+        Action<IServiceCollection>? services = null)
     {
-        var app = Build(config, time, url, out var root, out var logs);
+        var app = Build(config, time, url, out var root, out var logs, services);
         await app.PrepareGatewayAsync();
         await app.StartAsync();
         return new GatewayHost(app, root, logs);
@@ -51,7 +52,8 @@ internal sealed class GatewayHost : IAsyncDisposable
         await app.PrepareGatewayAsync();
     }
 
-    private static WebApplication Build(GatewayConfig config, TimeProvider? time, string url, out string root, out CapturedLogs logs)
+    private static WebApplication Build(GatewayConfig config, TimeProvider? time, string url, out string root, out CapturedLogs logs,
+        Action<IServiceCollection>? services = null)
     {
         root = Tools.NewTempDir("gw");
         if (config.ProxyJson != "<none>") File.WriteAllText(Path.Combine(root, "proxy.json"), config.RouteFile());
@@ -63,6 +65,7 @@ internal sealed class GatewayHost : IAsyncDisposable
         builder.Logging.AddProvider(logs);
         if (time is not null) builder.Services.AddSingleton(time);
         builder.AddGateway();
+        services?.Invoke(builder.Services);
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(logs);
         return builder.Build();

@@ -60,6 +60,15 @@ internal sealed class RedisSessionStore(RedisCalls redis) : ISessionStore
         return n
         """;
 
+    // KEYS: session, index, seen. ARGV: session hash. The record as it was, deleted with its index entries in one step.
+    private const string TakeScript = """
+        local v = redis.call('GET', KEYS[1])
+        redis.call('DEL', KEYS[1])
+        redis.call('ZREM', KEYS[2], ARGV[1])
+        redis.call('HDEL', KEYS[3], ARGV[1])
+        return v
+        """;
+
     // KEYS: index, seen. ARGV: session key prefix, batch size. One batch: delete up to ARGV[2] sessions and their index entries.
     private const string DeleteBatchScript = """
         local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
@@ -118,6 +127,10 @@ internal sealed class RedisSessionStore(RedisCalls redis) : ISessionStore
     public async Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken) =>
         (long)await redis.WriteAsync("session.delete", db => db.ScriptEvaluateAsync(DeleteScript,
             [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)], [session.Hash]), cancellationToken) == 1;
+
+    public async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken) =>
+        (byte[]?)await redis.WriteAsync("session.take", db => db.ScriptEvaluateAsync(TakeScript,
+            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)], [session.Hash]), cancellationToken);
 
     public async Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken)
     {

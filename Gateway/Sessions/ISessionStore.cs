@@ -30,6 +30,12 @@ internal interface ISessionStore
     /// <summary>Deletes the record and its user-index entry; false when it was already gone.</summary>
     Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Deletes the session and returns its record as it was at that moment, in one atomic step: a write racing it (a
+    /// token refresh) either lands before and is returned, or finds the session gone (<see cref="ReplaceAsync"/> is false).
+    /// </summary>
+    Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken);
+
     /// <summary>The user's live sessions, at most <paramref name="max"/>, with when each was last used (to the touch interval).</summary>
     Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken);
 

@@ -67,6 +67,13 @@ internal sealed class InMemorySessionStore(TimeProvider time) : ISessionStore
         return Task.FromResult(existed);
     }
 
+    public Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken)
+    {
+        if (_byUser.TryGetValue(session.UserTag, out var index)) index.TryRemove(session, out _);
+        _lastUsed.TryRemove(session, out _);
+        return Task.FromResult(_sessions.TryRemove(session, out var entry) && entry.ExpiresAt > time.GetUtcNow() ? entry.Record : null);
+    }
+
     public Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken)
     {
         IReadOnlyList<IndexedSession> sessions = _byUser.TryGetValue(userTag, out var index)

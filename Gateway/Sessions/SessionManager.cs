@@ -57,16 +57,18 @@ internal sealed partial class SessionManager(
     /// </summary>
     public async Task<SessionRecord?> RevokeAsync(SessionKey key, string reason, CancellationToken cancellationToken)
     {
-        // Read before deleting: what the provider issued for this session is revoked there too. Only the store has it:
-        // the cache never holds the refresh token, and a cached copy would predate any rotation of it anyway.
-        var record = await ReadAsync(key.Handle, cancellationToken);
-        if (record is not null)
-            foreach (var hook in endingHooks) await hook.EndingAsync(record, cancellationToken);
-        var deleted = await store.DeleteAsync(key.Handle, cancellationToken);
+        // What this session started elsewhere (the CMS's session) ends first and confirmed: if that fails, the session
+        // is still here for the retry to find.
+        if (endingHooks.Any() && await ReadAsync(key.Handle, cancellationToken) is { } before)
+            foreach (var hook in endingHooks) await hook.EndingAsync(before, cancellationToken);
+        // Read and deleted in one step: a token refresh racing this either lands first (its new refresh token is in the
+        // record returned, and revoked at the provider with it) or finds the session gone and revokes its own.
+        var taken = await store.TakeAsync(key.Handle, cancellationToken);
         cache.Remove(key);
         await bus.PublishAsync(new SessionRevocation([key.ShortHash]), cancellationToken);
         metrics.SessionsRevoked(1, reason);
-        LogRevoked(logger, key.ShortHash, reason, deleted);
+        LogRevoked(logger, key.ShortHash, reason, taken is not null);
+        var record = taken is null ? null : Genuine(key.Handle, new StoredSession(taken, null));
         if (record is not null) await NotifyEndedAsync([record], cancellationToken);
         return record;
     }
@@ -190,10 +192,11 @@ internal sealed partial class SessionManager(
     /// The record stored for <paramref name="handle"/> when it is genuinely that session's and not revoked: written by
     /// a replica sharing our keys, for this very session id and user, and younger than any revoke-all marker.
     /// </summary>
-    private async Task<SessionRecord?> ReadAsync(SessionHandle handle, CancellationToken cancellationToken)
+    private async Task<SessionRecord?> ReadAsync(SessionHandle handle, CancellationToken cancellationToken) =>
+        await store.GetAsync(handle, cancellationToken) is { } stored ? Genuine(handle, stored) : null;
+
+    private SessionRecord? Genuine(SessionHandle handle, StoredSession stored)
     {
-        var stored = await store.GetAsync(handle, cancellationToken);
-        if (stored is null) return null;
         var record = protector.Unprotect(stored.Record);
         if (record is null)
         {
