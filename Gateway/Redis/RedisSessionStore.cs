@@ -15,8 +15,11 @@ namespace Gateway.Redis;
 /// record and its index together run atomically on a cluster too. Every script does bounded work (one
 /// session, or one batch of <see cref="Batch"/>) so no user, however many sessions, blocks Redis.
 /// </summary>
-internal sealed class RedisSessionStore(RedisCalls redis) : ISessionStore
+internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.Options.IOptions<Configuration.GatewayOptions> options) : ISessionStore
 {
+    // A revoked session's tombstone outlives any record that could be restored for it: no record lives longer than this.
+    private readonly string _tombstoneMs = ((long)options.Value.Session.AbsoluteLifetime.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+
     private const int Batch = 250;
 
     // KEYS: session, index, seen. ARGV: record, ttl ms, member, now ms. Prunes dead members (a bounded batch per login).
@@ -53,19 +56,24 @@ internal sealed class RedisSessionStore(RedisCalls redis) : ISessionStore
         """;
 
     // KEYS: session, index, seen. ARGV: member.
+    // KEYS: session, index, seen, tombstone. ARGV: session hash, tombstone lifetime (ms). The tombstone is what a
+    // restored record cannot carry back: a session revoked here stays refused if its record reappears.
     private const string DeleteScript = """
         local n = redis.call('DEL', KEYS[1])
         redis.call('ZREM', KEYS[2], ARGV[1])
         redis.call('HDEL', KEYS[3], ARGV[1])
+        redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
         return n
         """;
 
-    // KEYS: session, index, seen. ARGV: session hash. The record as it was, deleted with its index entries in one step.
+    // KEYS: session, index, seen, tombstone. ARGV: session hash, tombstone lifetime (ms). The record as it was, deleted
+    // with its index entries in one step, and the tombstone left.
     private const string TakeScript = """
         local v = redis.call('GET', KEYS[1])
         redis.call('DEL', KEYS[1])
         redis.call('ZREM', KEYS[2], ARGV[1])
         redis.call('HDEL', KEYS[3], ARGV[1])
+        redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
         return v
         """;
 
@@ -92,12 +100,13 @@ internal sealed class RedisSessionStore(RedisCalls redis) : ISessionStore
     public Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken) =>
         redis.ReadAsync("session.get", async db =>
         {
-            // Both sent at once: one round trip. The record and the user's marker share a slot; the global marker does not.
-            var local = db.StringGetAsync([SessionKeyOf(session), UserMarkerOf(session.UserTag)]);
+            // Both sent at once: one round trip. The record, the user's marker and the session's tombstone share a slot;
+            // the global marker does not.
+            var local = db.StringGetAsync([SessionKeyOf(session), UserMarkerOf(session.UserTag), TombstoneOf(session)]);
             var global = db.StringGetAsync(GlobalMarker);
             var values = await local;
             var everyone = await global;
-            if (values[0].IsNull) return null;
+            if (values[0].IsNull || !values[2].IsNull) return null;
             return new StoredSession((byte[])values[0]!, Latest(MarkerTime(values[1]), MarkerTime(everyone)));
         }, cancellationToken);
 
@@ -126,11 +135,11 @@ internal sealed class RedisSessionStore(RedisCalls redis) : ISessionStore
 
     public async Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken) =>
         (long)await redis.WriteAsync("session.delete", db => db.ScriptEvaluateAsync(DeleteScript,
-            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)], [session.Hash]), cancellationToken) == 1;
+            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)], [session.Hash, _tombstoneMs]), cancellationToken) == 1;
 
     public async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken) =>
         (byte[]?)await redis.WriteAsync("session.take", db => db.ScriptEvaluateAsync(TakeScript,
-            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)], [session.Hash]), cancellationToken);
+            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)], [session.Hash, _tombstoneMs]), cancellationToken);
 
     public async Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken)
     {
@@ -195,6 +204,7 @@ internal sealed class RedisSessionStore(RedisCalls redis) : ISessionStore
     private RedisKey UsersKey => redis.Key("users");
     private RedisKey GlobalMarker => redis.Key("revoked");
     private RedisKey SessionKeyOf(SessionHandle session) => redis.Key($"{{u:{session.UserTag}}}:s:{session.Hash}");
+    private RedisKey TombstoneOf(SessionHandle session) => redis.Key($"{{u:{session.UserTag}}}:gone:{session.Hash}");
     private string SessionPrefixOf(string userTag) => redis.Key($"{{u:{userTag}}}:s:");
     private RedisKey IndexKeyOf(string userTag) => redis.Key($"{{u:{userTag}}}:idx");
     private RedisKey LockKeyOf(SessionHandle session, string purpose) => redis.Key($"{{u:{session.UserTag}}}:lock:{purpose}:{session.Hash}");
