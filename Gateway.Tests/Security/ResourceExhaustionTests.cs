@@ -234,4 +234,44 @@ public sealed class LoginLimitTests(SharedRedis redis)
         Assert.Equal(HttpStatusCode.TooManyRequests, (await PostLoginAsync(browser, "alice", "alice-password", "192.0.2.7")).StatusCode);
         Assert.Equal(HttpStatusCode.SeeOther, (await PostLoginAsync(browser, "alice", "alice-password", "192.0.2.8")).StatusCode);
     }
+
+    [Fact]
+    public async Task Failures_for_one_user_are_limited_across_replicas_not_per_replica()
+    {
+        var config = new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Login:AttemptsPerMinute", "4");
+        await using var a = await GatewayHost.StartAsync(config);
+        await using var b = await GatewayHost.StartAsync(config);
+        using var onA = a.Browser();
+        using var onB = b.Browser();
+        // Two failures on each replica: four in all, the limit, though neither replica saw more than two.
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await PostLoginAsync(onA, "alice", "wrong")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await PostLoginAsync(onB, "alice", "wrong")).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await PostLoginAsync(onA, "alice", "alice-password")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await PostLoginAsync(onB, "alice", "alice-password")).StatusCode);
+        // Nothing was stored under the user name itself: only hashes.
+        await using var direct = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var server = direct.GetServer(direct.GetEndPoints()[0]);
+        Assert.DoesNotContain(server.Keys(pattern: config.Settings["Gateway:Redis:KeyPrefix"] + "login:*"), k => k.ToString().Contains("alice", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task With_redis_down_each_replica_still_holds_the_limit_itself()
+    {
+        await using var own = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(own.Configuration).Set("Gateway:Login:AttemptsPerMinute", "3"));
+        using var browser = gateway.Browser();
+        // The form (and its token) while Redis is up; the guesses after it went down.
+        var fields = Browser.HiddenFields(await (await browser.NavigateAsync("/login")).Content.ReadAsStringAsync());
+        await own.StopAsync();
+        async Task<HttpStatusCode> GuessAsync(string password)
+        {
+            var form = new Dictionary<string, string>(fields) { ["username"] = "alice", ["password"] = password };
+            return (await browser.Http.PostAsync("/login", new FormUrlEncodedContent(form))).StatusCode;
+        }
+        for (var i = 0; i < 3; i++) Assert.Equal(HttpStatusCode.Unauthorized, await GuessAsync("wrong"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await GuessAsync("wrong"));
+    }
 }

@@ -83,7 +83,7 @@ internal sealed partial class DevLoginService(
             return;
         }
         var client = context.Connection.RemoteIpAddress?.ToString();
-        if (limiter.IsBlocked(name, client))
+        if (await limiter.IsBlockedAsync(name, client, context.RequestAborted))
         {
             metrics.AuthFailure("rate-limited");
             LogRateLimited(logger, client);
@@ -95,7 +95,7 @@ internal sealed partial class DevLoginService(
         var user = users.Verify(name, form["password"]);
         if (user is null)
         {
-            limiter.RecordFailure(name, client);
+            await limiter.RecordFailureAsync(name, client, context.RequestAborted);
             metrics.AuthFailure("bad-credentials");
             LogFailed(logger, client);
             await RenderFormAsync(context, StatusCodes.Status401Unauthorized, returnUrl, "Invalid user name or password.");

@@ -8,13 +8,15 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Login;
 
 /// <summary>
-/// Slows password guessing on both axes (per replica): failed logins per user name across all addresses, and
+/// Slows password guessing on both axes, across replicas (shared counters in Redis) and on each replica: failed logins per user name across all addresses, and
 /// per client address across all user names, each in a one-minute window. Only failures count, so a user who
 /// signs in often is never locked out by it. Keys are 64-bit hashes, never the submitted text, and the table
 /// is bounded: a flood of distinct names cannot pin memory.
 /// </summary>
-internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, TimeProvider time)
+internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, TimeProvider time, ILoginAttemptStore? shared = null)
 {
+    private static readonly TimeSpan WindowLength = TimeSpan.FromMinutes(1);
+
     /// <summary>Most keys tracked at once; past it, expired windows go first, then arbitrary ones.</summary>
     internal const int MaxTrackedKeys = 100_000;
 
@@ -24,14 +26,47 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
 
     internal int TrackedKeys => _windows.Count;
 
-    /// <summary>True while either the user name or the address has used up its failures for this minute.</summary>
-    public bool IsBlocked(string userName, string? clientAddress)
+    /// <summary>
+    /// True while either the user name or the address has used up its failures for this minute: on this replica (counted
+    /// here all along, so never more than the limit per replica even while Redis is down) or across all replicas.
+    /// </summary>
+    public async Task<bool> IsBlockedAsync(string userName, string? clientAddress, CancellationToken cancellationToken)
+    {
+        if (IsBlocked(userName, clientAddress)) return true;
+        if (shared is null) return false;
+        try
+        {
+            var counts = await shared.CountsAsync(SharedKeys(userName, clientAddress), cancellationToken);
+            return counts[0] >= _perUser || counts[1] >= _perAddress;
+        }
+        catch (Sessions.StoreUnavailableException)
+        {
+            return false;
+        }
+    }
+
+    public async Task RecordFailureAsync(string userName, string? clientAddress, CancellationToken cancellationToken)
+    {
+        RecordFailure(userName, clientAddress);
+        if (shared is null) return;
+        try
+        {
+            await shared.AddFailureAsync(SharedKeys(userName, clientAddress), WindowLength, cancellationToken);
+        }
+        catch (Sessions.StoreUnavailableException)
+        {
+            // Counted on this replica already.
+        }
+    }
+
+    /// <summary>This replica's own verdict.</summary>
+    internal bool IsBlocked(string userName, string? clientAddress)
     {
         var now = time.GetUtcNow();
         return Failures(UserKey(userName), now) >= _perUser || Failures(AddressKey(clientAddress), now) >= _perAddress;
     }
 
-    public void RecordFailure(string userName, string? clientAddress)
+    internal void RecordFailure(string userName, string? clientAddress)
     {
         var now = time.GetUtcNow();
         if (_windows.Count >= MaxTrackedKeys) Prune(now);
@@ -39,12 +74,17 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
         Count(AddressKey(clientAddress), now);
     }
 
+    // Hashes, never the submitted text, in Redis too.
+    private static string[] SharedKeys(string userName, string? clientAddress) =>
+        ["u:" + UserKey(userName).ToString("x16", System.Globalization.CultureInfo.InvariantCulture),
+         "a:" + AddressKey(clientAddress).ToString("x16", System.Globalization.CultureInfo.InvariantCulture)];
+
     private int Failures(ulong key, DateTimeOffset now) =>
         _windows.TryGetValue(key, out var window) && window.Until > now ? window.Failures : 0;
 
     private void Count(ulong key, DateTimeOffset now) =>
-        _windows.AddOrUpdate(key, _ => new Window(now.AddMinutes(1), 1),
-            (_, w) => w.Until > now ? w with { Failures = w.Failures + 1 } : new Window(now.AddMinutes(1), 1));
+        _windows.AddOrUpdate(key, _ => new Window(now + WindowLength, 1),
+            (_, w) => w.Until > now ? w with { Failures = w.Failures + 1 } : new Window(now + WindowLength, 1));
 
     private void Prune(DateTimeOffset now)
     {

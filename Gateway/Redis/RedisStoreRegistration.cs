@@ -30,6 +30,7 @@ internal static class RedisStoreRegistration
         services.AddSingleton<ISigningKeyStore, RedisSigningKeyStore>();
         services.AddSingleton<ILegacySessionStore, RedisLegacySessionStore>();
         services.AddSingleton<IReplayGuard, RedisReplayGuard>();
+        services.AddSingleton<Login.ILoginAttemptStore, RedisLoginAttemptStore>();
         // Microsoft's repository (what PersistKeysToStackExchangeRedis registers), given the process's one multiplexer
         // from DI rather than a factory captured at registration.
         dataProtection.Services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
