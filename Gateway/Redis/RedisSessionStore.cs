@@ -192,6 +192,13 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         await redis.WriteAsync("session.revoke_mark", db => db.StringSetAsync(userTag is null ? GlobalMarker : UserMarkerOf(userTag), mark, markerLifetime), cancellationToken);
     }
 
+    public async Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) =>
+        await redis.ReadAsync("time", async db =>
+        {
+            var time = (RedisResult[])(await db.ExecuteAsync("TIME"))!;
+            return DateTimeOffset.FromUnixTimeMilliseconds((long)time[0] * 1000 + (long)time[1] / 1000);
+        }, cancellationToken);
+
     private static DateTimeOffset? MarkerTime(RedisValue value) =>
         !value.IsNull && value.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
 

@@ -49,6 +49,13 @@ internal interface ISessionStore
     /// <summary>The same for every user.</summary>
     Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The store's own clock. Every revocation mark and every session's <see cref="SessionRecord.IssuedAt"/> is read from
+    /// it, so the clocks of the replicas never meet in a comparison: one whose clock is behind or ahead can neither
+    /// leave a session created before a revocation alive nor revoke one created after it.
+    /// </summary>
+    Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken);
+
     /// <summary>Moves the revoke-all mark of the user (or, with null, of everyone) to <paramref name="revokedBefore"/>.</summary>
     Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken);
 }

@@ -97,6 +97,8 @@ internal sealed class InMemorySessionStore(TimeProvider time) : ISessionStore
         return deleted;
     }
 
+    public Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) => Task.FromResult(time.GetUtcNow());
+
     public Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
         _revokedBefore.AddOrUpdate(userTag ?? Everyone, revokedBefore, (_, at) => Later(at, revokedBefore));

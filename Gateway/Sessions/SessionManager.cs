@@ -30,7 +30,8 @@ internal sealed partial class SessionManager(
     {
         var key = SessionKey.NewFor(record.UserId);
         var handle = key.Handle;
-        await store.CreateAsync(handle, protector.Protect(record with { SessionHash = handle.Hash }), TimeToLive(record.AbsoluteExpiresAt, time.GetUtcNow()), cancellationToken);
+        var issuedAt = await store.NowAsync(cancellationToken);
+        await store.CreateAsync(handle, protector.Protect(record with { SessionHash = handle.Hash, IssuedAt = issuedAt }), TimeToLive(record.AbsoluteExpiresAt, time.GetUtcNow()), cancellationToken);
         metrics.SessionCreated(record.Method);
         return key;
     }
@@ -112,10 +113,10 @@ internal sealed partial class SessionManager(
                 foreach (var (handle, _) in await store.ListByUserAsync(tag, ListLimit, cancellationToken))
                     if (await ReadAsync(handle, cancellationToken) is { } record && record.UserId == userId) ended.Add(record);
             // The marker makes a session created while this runs revoked too; the cache drops the whole user.
-            count = await store.DeleteByUserAsync(tag, time.GetUtcNow(), _options.AbsoluteLifetime, cancellationToken);
+            count = await store.DeleteByUserAsync(tag, await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
             await bus.PublishAsync(SessionRevocation.OfUser(tag), cancellationToken);
             // Last: a login that completed while the batches ran is older than this mark, so none survives the call.
-            await store.MarkRevokedAsync(tag, time.GetUtcNow(), _options.AbsoluteLifetime, cancellationToken);
+            await store.MarkRevokedAsync(tag, await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
             await NotifyEndedAsync(ended, cancellationToken);
         }
         else
@@ -133,9 +134,9 @@ internal sealed partial class SessionManager(
 
     public async Task<int> RevokeAllAsync(string reason, CancellationToken cancellationToken)
     {
-        var count = await store.DeleteAllAsync(time.GetUtcNow(), _options.AbsoluteLifetime, cancellationToken);
+        var count = await store.DeleteAllAsync(await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
         await bus.PublishAsync(SessionRevocation.Everything, cancellationToken);
-        await store.MarkRevokedAsync(null, time.GetUtcNow(), _options.AbsoluteLifetime, cancellationToken);
+        await store.MarkRevokedAsync(null, await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
         foreach (var observer in endObservers) await observer.AllSessionsEndedAsync(cancellationToken);
         metrics.SessionsRevoked(count, reason);
         LogAllRevoked(logger, count, reason);
@@ -208,7 +209,8 @@ internal sealed partial class SessionManager(
             metrics.AuthFailure("misplaced-record");
             return null;
         }
-        if (stored.RevokedBefore is { } revokedBefore && record.CreatedAt <= revokedBefore) return null;
+        // Both by the store's clock: no replica's clock takes part.
+        if (stored.RevokedBefore is { } revokedBefore && (record.IssuedAt ?? record.CreatedAt) <= revokedBefore) return null;
         return record;
     }
 

@@ -8,6 +8,12 @@ internal sealed record SessionRecord
     public string? Name { get; init; }
     public string[] Roles { get; init; } = [];
     public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>
+    /// When the store wrote the session, by the store's clock (<see cref="ISessionStore.NowAsync"/>): what revocation
+    /// marks are compared with. Null in records written before it existed; <see cref="CreatedAt"/> stands in then.
+    /// </summary>
+    public DateTimeOffset? IssuedAt { get; init; }
     public required DateTimeOffset AbsoluteExpiresAt { get; init; }
 
     /// <summary>
