@@ -313,4 +313,33 @@ public sealed partial class LegacySignInTests(SharedRedis redis)
         Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/_gateway/my-sessions")).StatusCode);
         Assert.Null(await new LegacyCmsRig.Probe(cmsRedis.Configuration).RecordAsync(sessionId));
     }
+
+    [Fact]
+    public async Task Only_the_cms_clusters_receive_the_held_cms_cookie()
+    {
+        await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration, c =>
+        {
+            var cms = c.UpstreamUrl;
+            c.ProxyJson = $$"""
+                {
+                  "ReverseProxy": {
+                    "Routes": {
+                      "other": { "ClusterId": "reports", "AuthorizationPolicy": "default", "Match": { "Path": "/reports/{**rest}" }, "Transforms": [ { "PathRemovePrefix": "/reports" } ] },
+                      "cms-all": { "ClusterId": "cms", "AuthorizationPolicy": "anonymous", "Order": 100, "Match": { "Path": "{**catch-all}" } }
+                    },
+                    "Clusters": {
+                      "cms": { "Destinations": { "primary": { "Address": "{{cms}}" } } },
+                      "reports": { "Destinations": { "primary": { "Address": "{{cms}}" } } }
+                    }
+                  }
+                }
+                """;
+            c.Set("Gateway:LegacySignIn:Clusters:0", "cms");
+        });
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        Assert.Equal("alice", (await WhoThroughGatewayAsync(browser)).User);
+        // Another service behind the gateway (here the same app under another cluster id) never sees the CMS session.
+        var other = (await (await browser.ApiGetAsync("/reports/whoami")).Content.ReadFromJsonAsync<CmsWho>())!;
+        Assert.Null(other.User);
+    }
 }

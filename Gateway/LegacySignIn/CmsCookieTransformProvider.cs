@@ -20,6 +20,7 @@ internal sealed partial class CmsCookieTransformProvider(
     ILogger<CmsCookieTransformProvider> logger) : ITransformProvider
 {
     private readonly string _name = options.Value.LegacySignIn.CookieName;
+    private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
 
     public void ValidateRoute(TransformRouteValidationContext context)
     {
@@ -31,9 +32,11 @@ internal sealed partial class CmsCookieTransformProvider(
 
     public void Apply(TransformBuilderContext context)
     {
+        // A cluster that is not the CMS never sees the CMS session: the cookie is a credential at the CMS.
+        var isCms = _options.IsCms(context.Cluster?.ClusterId);
         context.AddRequestTransform(transform =>
         {
-            var held = transform.HttpContext.Features.Get<SessionFeature>()?.Session.Record.CmsSession;
+            var held = isCms ? transform.HttpContext.Features.Get<SessionFeature>()?.Session.Record.CmsSession : null;
             // The common anonymous case (no CMS cookie to remove, none to add) allocates nothing.
             if (held is not null || HasCmsCookie(transform.HttpContext.Request.Headers.Cookie, _name))
                 ReplaceCmsCookie(transform.ProxyRequest.Headers, _name, held);
@@ -54,7 +57,7 @@ internal sealed partial class CmsCookieTransformProvider(
             }
             if (kept.Count == setCookies.Count) return ValueTask.CompletedTask;
             headers.SetCookie = kept.ToArray();
-            var session = transform.HttpContext.Features.Get<SessionFeature>()?.Session;
+            var session = isCms ? transform.HttpContext.Features.Get<SessionFeature>()?.Session : null;
             return session is null || string.IsNullOrEmpty(fromCms) ? ValueTask.CompletedTask : new ValueTask(FollowAsync(session, fromCms, transform.HttpContext.RequestAborted));
         });
     }

@@ -8,12 +8,15 @@ namespace Gateway.LegacySignIn;
 /// CMS dropped it). When the CMS's store cannot say, the request gets 503: never sent upstream as a guest pretending to
 /// be signed in. The gateway session itself is untouched.
 /// </summary>
-internal sealed class CmsSessionKeeper(RequestDelegate next, CmsSessions cms)
+internal sealed class CmsSessionKeeper(RequestDelegate next, CmsSessions cms, Microsoft.Extensions.Options.IOptions<Configuration.GatewayOptions> options)
 {
+    private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
+
     public Task InvokeAsync(HttpContext context)
     {
         if (context.Features.Get<SessionFeature>()?.Session is not { Record.CmsSession: not null } session ||
-            context.GetEndpoint()?.Metadata.GetMetadata<Yarp.ReverseProxy.Model.RouteModel>() is null)
+            context.GetEndpoint()?.Metadata.GetMetadata<Yarp.ReverseProxy.Model.RouteModel>() is not { } route ||
+            !_options.IsCms(route.Cluster?.ClusterId))
             return next(context);
         var check = cms.EnsureAsync(session, context.RequestAborted);
         return check.IsCompletedSuccessfully ? next(context) : AwaitCheckAsync(context, check);

@@ -30,6 +30,12 @@ public sealed class LegacySignInOptions
     /// <summary>How the CMS user id is learnt at sign-in: a claim, or a lookup.</summary>
     public CmsUserIdOptions UserId { get; set; } = new();
 
+    /// <summary>
+    /// The proxy.json clusters that are the CMS: only requests to them carry the held CMS cookie (every route still
+    /// strips the browser's). Default: every cluster (a gateway in front of the CMS alone).
+    /// </summary>
+    public string[] Clusters { get; set; } = [];
+
     /// <summary>The CMS cookie lives in the gateway session, never in the browser. Default true.</summary>
     public bool HoldCookie { get; set; } = true;
 
@@ -44,6 +50,10 @@ public sealed class LegacySignInOptions
 
     /// <summary>Timeout of one lookup request to the CMS. Default 5 s.</summary>
     public TimeSpan LookupTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Whether requests to this cluster carry the CMS session (see <see cref="Clusters"/>).</summary>
+    internal bool IsCms(string? clusterId) =>
+        Clusters.Length == 0 || (clusterId is not null && Clusters.Contains(clusterId, StringComparer.OrdinalIgnoreCase));
 
     internal void Validate(Action<string, string> add, bool gatewayHasRedis)
     {
