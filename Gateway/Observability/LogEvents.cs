@@ -25,6 +25,7 @@ internal static class LogEvents
     public const int SessionStoreUnavailable = 1204;
     public const int UserSessionsRevoked = 1210;
     public const int AllSessionsRevoked = 1211;
+    public const int SessionCapReached = 1212;
     public const int ConfigReloaded = 1300;
     public const int ConfigReloadFailed = 1301;
     public const int ConfigReloadCrashed = 1302;

@@ -36,7 +36,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
           redis.call('PEXPIRE', KEYS[2], ARGV[2])
           redis.call('PEXPIRE', KEYS[3], ARGV[2])
         end
-        return 1
+        return redis.call('ZCARD', KEYS[2])
         """;
 
     // KEYS: session, index, seen. ARGV: ttl ms, member, now ms. The sliding-expiry touch also records "last used".
@@ -89,12 +89,38 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         return { #members, deleted }
         """;
 
-    public async Task CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task<int> CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken)
     {
-        await redis.WriteAsync("session.create", db => db.ScriptEvaluateAsync(CreateScript,
+        var count = (int)await redis.WriteAsync("session.create", db => db.ScriptEvaluateAsync(CreateScript,
             [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)],
             [record, Ms(ttl), session.Hash, NowMs()]), cancellationToken);
         await redis.WriteAsync("session.create", db => db.SetAddAsync(UsersKey, session.UserTag), cancellationToken);
+        return count;
+    }
+
+    public async Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken)
+    {
+        if (sessions.Count == 0) return [];
+        return await redis.ReadAsync("session.get_many", async db =>
+        {
+            // One MGET (every key shares the user's slot): the records, their tombstones and the user's marker; and the
+            // global marker beside it. Two commands for any number of sessions.
+            var keys = new RedisKey[sessions.Count * 2 + 1];
+            for (var i = 0; i < sessions.Count; i++)
+            {
+                keys[i] = SessionKeyOf(sessions[i]);
+                keys[sessions.Count + i] = TombstoneOf(sessions[i]);
+            }
+            keys[^1] = UserMarkerOf(userTag);
+            var local = db.StringGetAsync(keys);
+            var global = db.StringGetAsync(GlobalMarker);
+            var values = await local;
+            var marker = Latest(MarkerTime(values[^1]), MarkerTime(await global));
+            var result = new StoredSession?[sessions.Count];
+            for (var i = 0; i < sessions.Count; i++)
+                result[i] = values[i].IsNull || !values[sessions.Count + i].IsNull ? null : new StoredSession((byte[])values[i]!, marker);
+            return (IReadOnlyList<StoredSession?>)result;
+        }, cancellationToken);
     }
 
     public Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken) =>

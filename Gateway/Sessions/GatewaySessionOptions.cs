@@ -24,6 +24,9 @@ public sealed class GatewaySessionOptions
     /// <summary>Most sessions one replica caches. Default 100000.</summary>
     public int CacheMaxEntries { get; set; } = 100_000;
 
+    /// <summary>Live sessions one user may have; at the cap, signing in again ends the least recently used one. Default 100.</summary>
+    public int MaxPerUser { get; set; } = 100;
+
     /// <summary>
     /// Most memory the cached sessions of one replica may take, by the cache's own estimate of each entry (record,
     /// principal, signed assertion, header values). Default 64 MB: with the rest of the process, a replica stays well
@@ -33,6 +36,7 @@ public sealed class GatewaySessionOptions
 
     internal void Validate(Action<string, string> add)
     {
+        if (MaxPerUser is < 1 or > Sessions.SessionManager.ListLimit) add("Session:MaxPerUser", $"must be between 1 and {Sessions.SessionManager.ListLimit}.");
         if (string.IsNullOrWhiteSpace(CookieName) || CookieName.Any(c => c <= ' ' || c >= 127 || "()<>@,;:\\\"/[]?={}".Contains(c)))
             add("Session:CookieName", $"'{CookieName}' is not a valid cookie name.");
         if (CookieName.StartsWith("__", StringComparison.Ordinal))

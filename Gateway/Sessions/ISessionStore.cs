@@ -7,10 +7,17 @@ namespace Gateway.Sessions;
 /// </summary>
 internal interface ISessionStore
 {
-    Task CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken);
+    /// <returns>How many sessions the user's index holds now, this one included.</returns>
+    Task<int> CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken);
 
     /// <summary>The record, with the latest revoke-all marker that applies to it (the user's or everyone's), or null.</summary>
     Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="GetAsync"/> for several sessions of one user at once, in a fixed number of commands however many there
+    /// are (the "your sessions" page); null for each that is gone or revoked.
+    /// </summary>
+    Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken);
 
     /// <summary>Extends the expiry to <paramref name="ttl"/>; false when the session is gone.</summary>
     Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken);

@@ -11,12 +11,20 @@ internal sealed class InMemorySessionStore(TimeProvider time) : ISessionStore
     private readonly ConcurrentDictionary<SessionHandle, DateTimeOffset> _lastUsed = new();
     private const string Everyone = "*";
 
-    public Task CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken)
+    public Task<int> CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken)
     {
         _sessions[session] = (record, time.GetUtcNow() + ttl);
         _lastUsed[session] = time.GetUtcNow();
-        _byUser.GetOrAdd(session.UserTag, _ => new())[session] = 0;
-        return Task.CompletedTask;
+        var index = _byUser.GetOrAdd(session.UserTag, _ => new());
+        index[session] = 0;
+        return Task.FromResult(index.Keys.Count(h => TryGetLive(h, out _)));
+    }
+
+    public async Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken)
+    {
+        var result = new StoredSession?[sessions.Count];
+        for (var i = 0; i < sessions.Count; i++) result[i] = await GetAsync(sessions[i], cancellationToken);
+        return result;
     }
 
     public Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken)

@@ -31,9 +31,21 @@ internal sealed partial class SessionManager(
         var key = SessionKey.NewFor(record.UserId);
         var handle = key.Handle;
         var issuedAt = await store.NowAsync(cancellationToken);
-        await store.CreateAsync(handle, protector.Protect(record with { SessionHash = handle.Hash, IssuedAt = issuedAt }), TimeToLive(record.AbsoluteExpiresAt, time.GetUtcNow()), cancellationToken);
+        var live = await store.CreateAsync(handle, protector.Protect(record with { SessionHash = handle.Hash, IssuedAt = issuedAt }), TimeToLive(record.AbsoluteExpiresAt, time.GetUtcNow()), cancellationToken);
         metrics.SessionCreated(record.Method);
+        if (live > _options.MaxPerUser) await EndLeastRecentlyUsedAsync(handle, live - _options.MaxPerUser, cancellationToken);
         return key;
+    }
+
+    /// <summary>At the per-user cap, the user's least recently used sessions (never the one just created) end, logged.</summary>
+    private async Task EndLeastRecentlyUsedAsync(SessionHandle created, int excess, CancellationToken cancellationToken)
+    {
+        // The index lists by idle expiry, soonest first: the least recently used.
+        var oldest = (await store.ListByUserAsync(created.UserTag, excess + 1, cancellationToken))
+            .Select(s => s.Handle).Where(h => h != created).Take(excess).ToList();
+        if (oldest.Count == 0) return;
+        await RevokeHandlesAsync(oldest, "max-per-user", cancellationToken);
+        LogCapReached(logger, created.UserTag, _options.MaxPerUser, oldest.Count);
     }
 
     /// <summary>The live session for <paramref name="key"/>, or null. Throws <see cref="StoreUnavailableException"/> when the store cannot say.</summary>
@@ -149,10 +161,15 @@ internal sealed partial class SessionManager(
     /// <summary>The user's live sessions with their handles, newest use first; only records that are genuinely theirs.</summary>
     public async Task<IReadOnlyList<(SessionHandle Handle, SessionSummary Summary)>> ListOwnAsync(string userId, CancellationToken cancellationToken)
     {
+        var tag = SessionKey.TagFor(userId);
+        var indexed = await store.ListByUserAsync(tag, ListLimit, cancellationToken);
+        // All records in one read, however many sessions: the page costs the same few commands for 1 or 1,000.
+        var stored = await store.GetManyAsync(tag, indexed.Select(i => i.Handle).ToList(), cancellationToken);
         var result = new List<(SessionHandle, SessionSummary)>();
-        foreach (var (handle, lastUsed) in await store.ListByUserAsync(SessionKey.TagFor(userId), ListLimit, cancellationToken))
+        for (var i = 0; i < indexed.Count; i++)
         {
-            if (await ReadAsync(handle, cancellationToken) is { } record && record.UserId == userId)
+            var (handle, lastUsed) = indexed[i];
+            if (stored[i] is { } s && Genuine(handle, s) is { } record && record.UserId == userId)
                 result.Add((handle, new SessionSummary(handle.ShortHash, record.UserId, record.Method, record.CreatedAt, record.AbsoluteExpiresAt)
                 {
                     LastUsedAt = lastUsed > record.CreatedAt ? lastUsed : record.CreatedAt,
@@ -255,6 +272,10 @@ internal sealed partial class SessionManager(
     [LoggerMessage(EventId = LogEvents.SessionRevoked, EventName = nameof(LogEvents.SessionRevoked), Level = LogLevel.Information,
         Message = "Session {SessionHash} revoked ({Reason}); was present: {WasPresent}")]
     private static partial void LogRevoked(ILogger logger, string sessionHash, string reason, bool wasPresent);
+
+    [LoggerMessage(EventId = LogEvents.SessionCapReached, EventName = nameof(LogEvents.SessionCapReached), Level = LogLevel.Warning,
+        Message = "User tag {UserTag} reached {Max} sessions: {Count} least recently used ended")]
+    private static partial void LogCapReached(ILogger logger, string userTag, int max, int count);
 
     [LoggerMessage(EventId = LogEvents.UserSessionsRevoked, EventName = nameof(LogEvents.UserSessionsRevoked), Level = LogLevel.Information,
         Message = "{Count} sessions of user tag {UserTag} revoked ({Reason})")]
