@@ -71,6 +71,7 @@ public sealed class RedisHangTests
         { "TaskCanceledException", true, false },
         { "OperationCanceledException", true, false },
         { "InvalidOperationException", false, false },
+        { "PipeReaderCompleted", false, true },
     };
 
     [Theory]
@@ -84,6 +85,7 @@ public sealed class RedisHangTests
             "TimeoutRejectedException" => new Polly.Timeout.TimeoutRejectedException(),
             "TaskCanceledException" => new TaskCanceledException(),
             "OperationCanceledException" => new OperationCanceledException(),
+            "PipeReaderCompleted" => new InvalidOperationException("Reading is not allowed after reader was completed.") { Source = "System.IO.Pipelines" },
             _ => new InvalidOperationException(),
         };
         using var caller = new CancellationTokenSource();

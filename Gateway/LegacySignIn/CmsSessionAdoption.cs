@@ -27,10 +27,10 @@ internal sealed partial class CmsSessionAdoption(
     private readonly TimeSpan _lifetime = options.Value.Session.AbsoluteLifetime;
     private readonly TimeSpan _idleTimeout = options.Value.Session.IdleTimeout;
     // The requests of one page load arrive together with the same CMS cookie: they share one adoption.
-    private readonly ConcurrentDictionary<string, Lazy<Task<SessionKey?>>> _inFlight = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<(SessionKey Key, string? Binding)?>>> _inFlight = new(StringComparer.Ordinal);
 
     /// <summary>One adoption per CMS session id at a time; its entry leaves the table when it ends, whoever still waits.</summary>
-    private async Task<SessionKey?> RunAsync(string sessionId)
+    private async Task<(SessionKey Key, string? Binding)?> RunAsync(string sessionId)
     {
         // Never completes before GetOrAdd has stored it, so the removal below always finds its own entry.
         await Task.Yield();
@@ -55,13 +55,14 @@ internal sealed partial class CmsSessionAdoption(
     {
         if (_options.Adopt.Until is { } until && DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime) > until) return Refuse("past Adopt:Until");
         if (format.SessionIdOf(cookie) is not { } sessionId) return Refuse("bad signature");
-        var adoption = _inFlight.GetOrAdd(sessionId, id => new Lazy<Task<SessionKey?>>(() => RunAsync(id))).Value;
-        var key = await adoption.WaitAsync(context.RequestAborted);
-        if (key is not { } adopted) return null;
+        var adoption = _inFlight.GetOrAdd(sessionId, id => new Lazy<Task<(SessionKey Key, string? Binding)?>>(() => RunAsync(id))).Value;
+        var result = await adoption.WaitAsync(context.RequestAborted);
+        if (result is not var (adopted, binding)) return null;
         // Set as the answer starts: the proxy replaces the response headers with the upstream's before that.
         context.Response.OnStarting(() =>
         {
             cookies.Append(context.Response, adopted);
+            if (binding is not null) SessionCookies.AppendBinding(context.Response, binding);
             // With HoldCookie the browser gives the CMS cookie up: the gateway session holds it from now on.
             if (_options.HoldCookie) cms.AppendBrowserCookie(context.Response, "", DateTimeOffset.UnixEpoch, context.Request.IsHttps);
             return Task.CompletedTask;
@@ -71,7 +72,7 @@ internal sealed partial class CmsSessionAdoption(
         return session;
     }
 
-    private async Task<SessionKey?> StartAsync(string sessionId)
+    private async Task<(SessionKey Key, string? Binding)?> StartAsync(string sessionId)
     {
         // Not the request's token: the requests sharing this adoption must not lose it when the first one goes away.
         using var timeout = new CancellationTokenSource(_options.LookupTimeout * 2);
@@ -96,6 +97,7 @@ internal sealed partial class CmsSessionAdoption(
             var now = time.GetUtcNow();
             var expiresAt = now + _lifetime;
             var newId = format.NewSessionId();
+            var binding = cookies.NewBinding();
             await store.WriteAsync(format.RecordKey(newId), record, CmsSessions.TimeToLive(now, expiresAt, _idleTimeout), timeout.Token);
             await store.NoteUseAsync(newId, now, timeout.Token);
             var key = await sessions.CreateAsync(new SessionRecord
@@ -107,10 +109,11 @@ internal sealed partial class CmsSessionAdoption(
                 AbsoluteExpiresAt = expiresAt,
                 CmsSession = format.CookieValue(newId),
                 CmsUserId = userId,
+                BindingHash = binding?.Hash,
             }, timeout.Token);
             metrics.CmsSession("adopted");
             LogAdopted(logger, key.ShortHash, CmsSessions.Hash(newId));
-            return key;
+            return (key, binding?.Token);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
@@ -124,7 +127,7 @@ internal sealed partial class CmsSessionAdoption(
         return null;
     }
 
-    private SessionKey? RefuseKey(string reason)
+    private (SessionKey, string?)? RefuseKey(string reason)
     {
         metrics.CmsSession("adoption-refused");
         LogRefused(logger, reason);

@@ -108,6 +108,7 @@ internal sealed partial class LogoutService(
 
         // 2. Clear, with exactly the attributes the cookies were set with.
         cookies.Expire(context.Response);
+        cookies.ExpireBinding(context.Response);
         foreach (var legacy in legacyCookies.Cookies)
         {
             context.Response.Cookies.Append(legacy.Name, "", new CookieOptions

@@ -68,7 +68,10 @@ internal sealed class RedisCalls
     /// <summary>A failure of Redis (not of the caller): what the breaker counts, reads retry, and callers see as 503.</summary>
     internal static bool IsRedisFailure(Exception? exception, CancellationToken callerToken) =>
         exception is RedisException or TimeoutException or TimeoutRejectedException
-        || (exception is OperationCanceledException && !callerToken.IsCancellationRequested);
+        || (exception is OperationCanceledException && !callerToken.IsCancellationRequested)
+        // A connection torn down under a command in flight: the client's pipe or socket says so in its own words.
+        || (exception is InvalidOperationException or ObjectDisposedException or IOException
+            && exception.Source is "StackExchange.Redis" or "System.IO.Pipelines" or "Pipelines.Sockets.Unofficial" or "System.Net.Sockets");
 
     public string Key(string suffix) => _connection.KeyPrefix + suffix;
 

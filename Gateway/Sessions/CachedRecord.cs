@@ -26,6 +26,7 @@ internal sealed class CachedRecord
         AccessToken = record.AccessToken;
         AccessTokenExpiresAt = record.AccessTokenExpiresAt;
         CmsSession = record.CmsSession;
+        BindingHash = record.BindingHash;
         CmsUserId = record.CmsUserId;
     }
 
@@ -44,6 +45,8 @@ internal sealed class CachedRecord
     /// <summary>The CMS session cookie value sent upstream for this session (<c>Gateway:LegacySignIn</c>).</summary>
     public string? CmsSession { get; }
     public string? CmsUserId { get; }
+    /// <summary>See <see cref="SessionRecord.BindingHash"/>.</summary>
+    public string? BindingHash { get; }
 }
 
 /// <summary>

@@ -173,7 +173,7 @@ internal sealed class CachedSession
     private static (int Estimated, int Shed) Estimate(CachedRecord record)
     {
         long identityChars = Len(record.UserId) + Len(record.Email) + Len(record.Name);
-        var ownChars = identityChars + Len(record.AccessToken) + Len(record.CmsSession) + Len(record.CmsUserId);
+        var ownChars = identityChars + Len(record.AccessToken) + Len(record.CmsSession) + Len(record.CmsUserId) + Len(record.BindingHash);
         long shed = FixedShedBytes + 2 * ownChars + (record.AccessToken is null ? 0 : StringBytes) + (record.CmsSession is null ? 0 : 2 * StringBytes);
         // A role set the pool did not take: its array and strings are this entry's alone.
         var roleChars = RoleSets.CharsOf(record.Roles);

@@ -65,6 +65,7 @@ internal sealed class GatewaySessionHandler(
         {
             Device = DeviceDescription.Of(Request.Headers.UserAgent.ToString()),
             Network = DeviceDescription.Network(Context.Connection.RemoteIpAddress),
+            BindingHash = cookies.Bind(Response),
         };
         // Before the session exists: a hook that refuses (the CMS user cannot be found) leaves no half-signed-in user.
         foreach (var hook in startHooks) record = await hook.StartingAsync(Context, user, record, Context.RequestAborted);

@@ -31,6 +31,13 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
                 metrics.AuthFailure("no-session");
                 return adopter is null ? null : await adopter.AdoptAsync(context);
             }
+            // With a cookie domain: a session cookie without this browser's host-only companion was planted (a sibling).
+            if (!cookies.IsBound(context.Request, session.Record))
+            {
+                metrics.AuthFailure("unbound-session");
+                LogCookieRejected(logger);
+                return null;
+            }
             // The first request to note this cookie on the session (after login, or after the session was shed) checked the
             // cookie and so made a second copy of its key: the memo takes the cached one instead, so they share strings.
             if (session.NoteCookie(remembered)) memo.Canonicalize(remembered!, session.Key);

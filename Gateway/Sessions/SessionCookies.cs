@@ -40,6 +40,67 @@ internal sealed class SessionCookies
     /// <summary>The anti-forgery cookie of the gateway's forms (<c>__Host-</c> on https); never sent upstream.</summary>
     public const string AntiforgeryCookieName = "gw_af";
 
+    /// <summary>
+    /// With a cookie domain, the host-only companion of the session cookie (<c>__Host-</c> on https): a sibling subdomain
+    /// can plant a session cookie for the parent domain, never this one for our host (on https).
+    /// </summary>
+    public const string BindingCookieName = "gw_bind";
+
+    /// <summary>Whether sessions are bound to this host by <see cref="BindingCookieName"/> (only with a cookie domain).</summary>
+    public bool BindsToHost => _options.CookieDomain is not null;
+
+    private static string BindingNameFor(HttpRequest request) => request.IsHttps ? "__Host-" + BindingCookieName : BindingCookieName;
+
+    /// <summary>A new binding: the companion cookie is set on <paramref name="response"/>; the record keeps the returned hash.</summary>
+    public string? Bind(HttpResponse response)
+    {
+        if (NewBinding() is not var (token, hash)) return null;
+        AppendBinding(response, token);
+        return hash;
+    }
+
+    /// <summary>A new binding token and the hash the record keeps, or null without a cookie domain.</summary>
+    public (string Token, string Hash)? NewBinding()
+    {
+        if (!BindsToHost) return null;
+        var token = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+        return (token, BindingHash(token));
+    }
+
+    public static void AppendBinding(HttpResponse response, string token)
+    {
+        var request = response.HttpContext.Request;
+        response.Cookies.Append(BindingNameFor(request), token, new CookieOptions
+        {
+            HttpOnly = true, SameSite = SameSiteMode.Lax, Path = "/", Secure = request.IsHttps, IsEssential = true,
+        });
+    }
+
+    /// <summary>
+    /// Whether the request carries exactly one companion cookie and it is the one <paramref name="record"/> was bound to
+    /// (always true without a cookie domain). A session without a binding is refused when bindings are on.
+    /// </summary>
+    public bool IsBound(HttpRequest request, CachedRecord record)
+    {
+        if (!BindsToHost) return true;
+        if (record.BindingHash is not { } expected) return false;
+        if (CookieHeader.Find(request.Headers.Cookie, BindingNameFor(request), out var token) != 1 || token.Length > 64) return false;
+        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(BindingHash(token.ToString())), Encoding.ASCII.GetBytes(expected));
+    }
+
+    public void ExpireBinding(HttpResponse response)
+    {
+        if (!BindsToHost) return;
+        var request = response.HttpContext.Request;
+        response.Cookies.Append(BindingNameFor(request), "", new CookieOptions
+        {
+            HttpOnly = true, SameSite = SameSiteMode.Lax, Path = "/", Secure = request.IsHttps, IsEssential = true,
+            Expires = DateTimeOffset.UnixEpoch, MaxAge = TimeSpan.Zero,
+        });
+    }
+
+    private static string BindingHash(string token) => Base64Url.EncodeToString(SHA256.HashData(Encoding.ASCII.GetBytes(token)));
+
     /// <summary>Prefix of the OpenID Connect handler's correlation and nonce cookies.</summary>
     public const string OidcCookiePrefix = "gw_oidc_";
 
@@ -54,6 +115,7 @@ internal sealed class SessionCookies
         else if (name.StartsWith("__Secure-", StringComparison.OrdinalIgnoreCase)) name = name["__Secure-".Length..];
         return name.Equals(_options.CookieName, StringComparison.OrdinalIgnoreCase)
             || name.Equals(AntiforgeryCookieName, StringComparison.OrdinalIgnoreCase)
+            || name.Equals(BindingCookieName, StringComparison.OrdinalIgnoreCase)
             || name.StartsWith(OidcCookiePrefix, StringComparison.OrdinalIgnoreCase);
     }
 

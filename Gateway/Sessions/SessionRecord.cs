@@ -22,6 +22,12 @@ internal sealed record SessionRecord
     /// </summary>
     public string? SessionHash { get; init; }
 
+    /// <summary>
+    /// With <c>Gateway:Session:CookieDomain</c>: SHA-256 (base64url) of the host-only companion cookie set at sign-in.
+    /// A session cookie a sibling subdomain planted for the parent domain arrives without the matching companion.
+    /// </summary>
+    public string? BindingHash { get; init; }
+
     /// <summary>A short description of the browser and device at sign-in ("Firefox on Linux"), for "your sessions".</summary>
     public string? Device { get; init; }
 
