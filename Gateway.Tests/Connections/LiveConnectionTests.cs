@@ -181,4 +181,55 @@ public sealed class LiveConnectionTests(SharedRedis redis, ITestOutputHelper out
             Assert.Null(await ReceiveAsync(socket, TimeSpan.FromSeconds(3)));
         }
     }
+
+    [Theory]
+    [InlineData(0)]    // a chunked long poll: plain text, headers at once, a line every 200 ms
+    [InlineData(3000)] // the upstream has not even answered yet when the user logs out
+    public async Task Logout_on_another_replica_closes_an_in_flight_long_poll_within_a_second_whatever_its_headers_and_not_another_users(int lateMs)
+    {
+        await using var r = await TwoReplicasAsync();
+        var alice = await SignInAsync(r.A, "alice", "alice-password");
+        var admin = await SignInAsync(r.A, "admin", "admin-password");
+
+        Task<HttpResponseMessage> Poll(string cookie, HttpClient client)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, $"/admin/longpoll?late={lateMs}");
+            request.Headers.Add("Cookie", $"gw_session={cookie}");
+            return client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        }
+        using var aliceClient = new HttpClient { BaseAddress = new Uri(r.A.BaseUrl), Timeout = Timeout.InfiniteTimeSpan };
+        using var adminClient = new HttpClient { BaseAddress = new Uri(r.A.BaseUrl), Timeout = Timeout.InfiniteTimeSpan };
+        var alicePoll = Poll(alice, aliceClient);
+        var adminPoll = Poll(admin, adminClient);
+        await Task.Delay(300); // both requests are in flight at the upstream
+
+        // Alice logs out on replica B with the same cookie.
+        using var laptop = new Browser(r.B.BaseUrl, useCookies: false);
+        using var logout = new HttpRequestMessage(HttpMethod.Post, "/logout") { Content = new FormUrlEncodedContent([]) };
+        logout.Headers.Add("Origin", r.B.BaseUrl);
+        logout.Headers.Add("Cookie", $"gw_session={alice}");
+        Assert.Equal(HttpStatusCode.SeeOther, (await laptop.Http.SendAsync(logout)).StatusCode);
+        var watch = Stopwatch.StartNew();
+
+        // Alice's request ends: before any header (an error) or mid-body (the stream breaks).
+        try
+        {
+            using var response = await alicePoll.WaitAsync(TimeSpan.FromSeconds(5));
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            while (await reader.ReadLineAsync(cts.Token) is not null) { }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+        }
+        output.WriteLine($"alice's long poll (late {lateMs} ms) ended {watch.Elapsed.TotalMilliseconds:0} ms after logout returned");
+        Assert.InRange(watch.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+
+        // The admin's goes on and answers.
+        using var adminResponse = await adminPoll.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(HttpStatusCode.OK, adminResponse.StatusCode);
+        using var adminReader = new StreamReader(await adminResponse.Content.ReadAsStreamAsync());
+        Assert.Equal("hello admin", await adminReader.ReadLineAsync());
+        Assert.Equal("tick", await adminReader.ReadLineAsync());
+    }
 }

@@ -24,20 +24,33 @@ internal sealed partial class LiveConnectionRegistry(
     private readonly ConcurrentDictionary<HttpContext, Tracked> _live = new();
     private readonly GatewaySessionOptions _options = options.Value.Session;
 
-    private sealed class Tracked(CachedSession session, DateTimeOffset nextCheck)
+    // Also the request's registration: one object per tracked request.
+    private sealed class Tracked(LiveConnectionRegistry registry, HttpContext context, CachedSession session, DateTimeOffset nextCheck, bool counted) : IDisposable
     {
         public CachedSession Session { get; } = session;
         public DateTimeOffset NextCheck { get; set; } = nextCheck;
+        // 1 once counted in the live-connections metric (announced as long-lived, or found to be an event stream).
+        public int Counted = counted ? 1 : 0;
+
+        public void Dispose() => registry.Untrack(context);
     }
 
     public int Count => _live.Count;
 
-    /// <summary>Tracks <paramref name="context"/> until the returned handle is disposed (the request ended).</summary>
-    public IDisposable Track(HttpContext context, CachedSession session)
+    /// <summary>
+    /// Tracks <paramref name="context"/> until the returned handle is disposed (the request ended). A request already
+    /// tracked (a response that turned out to be an event stream) is counted as long-lived from now on.
+    /// </summary>
+    public IDisposable Track(HttpContext context, CachedSession session, bool counted = true)
     {
-        if (!_live.TryAdd(context, new Tracked(session, session.LastTouchedAt + _options.IdleTimeout))) return NotTracked.Instance;
-        metrics.LiveConnections(+1);
-        return new Registration(this, context);
+        var tracked = new Tracked(this, context, session, session.LastTouchedAt + _options.IdleTimeout, counted);
+        if (!_live.TryAdd(context, tracked))
+        {
+            if (counted && _live.TryGetValue(context, out var existing) && Interlocked.Exchange(ref existing.Counted, 1) == 0) metrics.LiveConnections(+1);
+            return NotTracked.Instance;
+        }
+        if (counted) metrics.LiveConnections(+1);
+        return tracked;
     }
 
     private sealed class NotTracked : IDisposable
@@ -118,7 +131,7 @@ internal sealed partial class LiveConnectionRegistry(
     private void Close(HttpContext context, string reason)
     {
         if (!_live.TryRemove(context, out var tracked)) return;
-        metrics.LiveConnections(-1);
+        if (Volatile.Read(ref tracked.Counted) == 1) metrics.LiveConnections(-1);
         metrics.LiveConnectionClosed(reason);
         LogClosed(logger, tracked.Session.ShortHash, reason);
         context.Abort();
@@ -126,15 +139,10 @@ internal sealed partial class LiveConnectionRegistry(
 
     private void Untrack(HttpContext context)
     {
-        if (_live.TryRemove(context, out _)) metrics.LiveConnections(-1);
-    }
-
-    private sealed class Registration(LiveConnectionRegistry registry, HttpContext context) : IDisposable
-    {
-        public void Dispose() => registry.Untrack(context);
+        if (_live.TryRemove(context, out var tracked) && Volatile.Read(ref tracked.Counted) == 1) metrics.LiveConnections(-1);
     }
 
     [LoggerMessage(EventId = LogEvents.LiveConnectionClosed, EventName = nameof(LogEvents.LiveConnectionClosed), Level = LogLevel.Information,
-        Message = "Long-lived connection of session {SessionHash} closed: {Reason}")]
+        Message = "In-flight proxied request of session {SessionHash} closed: {Reason}")]
     private static partial void LogClosed(ILogger logger, string sessionHash, string reason);
 }

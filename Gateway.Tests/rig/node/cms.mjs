@@ -120,6 +120,17 @@ app.get('/admin/events', (req, res) => {
   const timer = setInterval(() => res.write('data: tick\n\n'), 200);
   req.on('close', () => clearInterval(timer));
 });
+// A long poll that looks like any request: text/plain, chunked, answered late (?late=ms before any header) or slowly.
+app.get('/admin/longpoll', (req, res) => {
+  const late = Number(req.query.late ?? 0);
+  let timer;
+  const start = setTimeout(() => {
+    res.set({ 'Content-Type': 'text/plain' });
+    res.write(`hello ${decodeURIComponent(req.get('x-auth-user') ?? '')}\n`);
+    timer = setInterval(() => res.write('tick\n'), 200);
+  }, late);
+  req.on('close', () => { clearTimeout(start); clearInterval(timer); });
+});
 const sockets = new WebSocketServer({ noServer: true });
 app.get('/cacheable', (req, res) => { res.set('Cache-Control', 'public, max-age=600'); res.send('cacheable'); });
 
