@@ -37,7 +37,9 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
     public async Task Revoking_a_user_with_100k_sessions_never_blocks_redis_for_more_than_a_few_milliseconds()
     {
         await using var redis = await RedisServer.StartAsync();
-        var config = new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Redis:OperationTimeout", "00:00:10");
+        var config = new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Redis:OperationTimeout", "00:00:10")
+            // Tens of thousands of one user's sessions: far past the per-user cap a real user meets, on purpose.
+            .Set("Gateway:Session:MaxPerUser", "1000000");
         await using var host = await GatewayHost.StartAsync(config);
         var store = host.Services.GetRequiredService<ISessionStore>();
         var sessions = host.Services.GetRequiredService<SessionManager>();
@@ -76,7 +78,9 @@ public sealed class ConcurrentRevocationTests
     public async Task Sessions_created_while_a_revoke_all_runs_do_not_survive_it()
     {
         await using var redis = await RedisServer.StartAsync();
-        await using var host = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Redis:OperationTimeout", "00:00:10"));
+        await using var host = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Redis:OperationTimeout", "00:00:10")
+            // Tens of thousands of one user's sessions: far past the per-user cap a real user meets, on purpose.
+            .Set("Gateway:Session:MaxPerUser", "1000000"));
         var sessions = host.Services.GetRequiredService<SessionManager>();
         SessionRecord Record() => new() { UserId = "racer", CreatedAt = DateTimeOffset.UtcNow, AbsoluteExpiresAt = DateTimeOffset.UtcNow.AddHours(1), Method = "dev" };
         for (var batch = 0; batch < 20_000; batch += 2000)

@@ -36,7 +36,7 @@ public sealed class GatewaySessionOptions
 
     internal void Validate(Action<string, string> add)
     {
-        if (MaxPerUser is < 1 or > Sessions.SessionManager.ListLimit) add("Session:MaxPerUser", $"must be between 1 and {Sessions.SessionManager.ListLimit}.");
+        if (MaxPerUser is < 1 or > 1_000_000) add("Session:MaxPerUser", "must be between 1 and 1000000.");
         if (string.IsNullOrWhiteSpace(CookieName) || CookieName.Any(c => c <= ' ' || c >= 127 || "()<>@,;:\\\"/[]?={}".Contains(c)))
             add("Session:CookieName", $"'{CookieName}' is not a valid cookie name.");
         if (CookieName.StartsWith("__", StringComparison.Ordinal))

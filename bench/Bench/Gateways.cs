@@ -34,6 +34,8 @@ internal static class Gateways
             ["Gateway__Login__AllowDevUsers"] = "true",
             ["Gateway__Login__AttemptsPerMinute"] = "1000000",
             ["Gateway__Login__AddressAttemptsPerMinute"] = "1000000",
+            // The bench's one user holds every seeded session (100k at scale): far past the per-user cap, on purpose.
+            ["Gateway__Session__MaxPerUser"] = "1000000",
             ["Gateway__Login__DevUsers__0__Name"] = Logins.User,
             ["Gateway__Login__DevUsers__0__Password"] = Logins.Password,
             ["Gateway__Login__DevUsers__0__Email"] = "bench@example.test",
