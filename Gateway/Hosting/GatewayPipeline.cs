@@ -47,8 +47,10 @@ internal static class GatewayPipeline
         app.UseMiddleware<Security.RequestBodyGuard>();
         app.UseGatewayAccess();
         app.UseGatewayLegacySignIn(options.LegacySignIn);
-        app.UseMiddleware<Connections.LiveConnectionTracker>();
+        // A refresh the provider refuses ends the session and answers 401 here, before the request is tracked: tracking
+        // first would have the revocation abort the very request that must carry the 401.
         app.UseMiddleware<Tokens.AccessTokenForwarding>();
+        app.UseMiddleware<Connections.LiveConnectionTracker>();
 
         // Gateway endpoints come before every proxy.json route, whatever its Order: no route can shadow them.
         var paths = app.Services.GetRequiredService<GatewayEndpointPaths>();
