@@ -86,8 +86,9 @@ internal sealed partial class SigningKeyRing(
             }
             if (active is null && pending is null)
             {
-                // The very first key: no verifier can hold a JWKS that lacks it (an empty JWKS is never cached).
-                await CreateAsync(now, now, cancellationToken);
+                // The very first key: no verifier can hold a JWKS that lacks it (an empty JWKS is never cached). Replicas
+                // starting together agree on one: only the first to write it into the empty store creates it.
+                await CreateAsync(now, now, cancellationToken, first: true);
                 stored = (await store.LoadAsync(cancellationToken)).OrderBy(k => k.ActivatesAt).ThenBy(k => k.Kid, StringComparer.Ordinal).ToList();
             }
             else if (active is not null && pending is null && active.ActivatesAt + _options.SigningKeyRotation - _options.SigningKeyOverlap <= now)
@@ -137,11 +138,16 @@ internal sealed partial class SigningKeyRing(
         return key;
     }
 
-    private async Task CreateAsync(DateTimeOffset now, DateTimeOffset activatesAt, CancellationToken cancellationToken)
+    private async Task CreateAsync(DateTimeOffset now, DateTimeOffset activatesAt, CancellationToken cancellationToken, bool first = false)
     {
         using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var kid = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(12));
-        await store.AddAsync(new StoredSigningKey(kid, now, activatesAt, _protector.Protect(ecdsa.ExportPkcs8PrivateKey())), cancellationToken);
+        var key = new StoredSigningKey(kid, now, activatesAt, _protector.Protect(ecdsa.ExportPkcs8PrivateKey()));
+        if (first)
+        {
+            if (!await store.AddFirstAsync(key, cancellationToken)) return;
+        }
+        else await store.AddAsync(key, cancellationToken);
         LogKeyCreated(logger, kid, activatesAt);
     }
 

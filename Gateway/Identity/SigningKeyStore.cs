@@ -10,4 +10,10 @@ internal interface ISigningKeyStore
 
     /// <summary>Adds a key unless one with the same kid exists.</summary>
     Task AddAsync(StoredSigningKey key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Adds the very first key only while the store holds none, in one step: replicas starting together agree on one
+    /// first key instead of each signing with its own. False when another was first.
+    /// </summary>
+    Task<bool> AddFirstAsync(StoredSigningKey key, CancellationToken cancellationToken);
 }
