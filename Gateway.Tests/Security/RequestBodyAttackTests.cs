@@ -116,4 +116,21 @@ public sealed class RequestBodyAttackTests(SharedRedis redis)
         Assert.DoesNotContain("/from-body", page);
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
     }
+
+    [Theory]
+    [InlineData("/logout")]
+    [InlineData("/healthz")]
+    public async Task A_malformed_chunked_body_to_a_gateway_endpoint_gets_a_4xx_never_a_500(string path)
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, new Uri(rig.Gateway.BaseUrl).Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n"));
+        var buffer = new byte[1024];
+        var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var status = int.Parse(Encoding.ASCII.GetString(buffer, 0, read).AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(status, 400, 499);
+    }
 }

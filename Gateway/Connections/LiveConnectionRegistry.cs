@@ -32,7 +32,7 @@ internal sealed partial class LiveConnectionRegistry(
         // 1 once counted in the live-connections metric (announced as long-lived, or found to be an event stream).
         public int Counted = counted ? 1 : 0;
 
-        public void Dispose() => registry.Untrack(context);
+        public void Dispose() => registry.Untrack(context, this);
     }
 
     public int Count => _live.Count;
@@ -81,7 +81,7 @@ internal sealed partial class LiveConnectionRegistry(
         {
             var session = tracked.Session;
             if (revocation.All || revocation.SessionHashes.Contains(session.ShortHash) || revocation.UserTags.Contains(session.Key.UserTag))
-                Close(context, "revoked");
+                Close(context, tracked, "revoked");
         }
     }
 
@@ -106,9 +106,12 @@ internal sealed partial class LiveConnectionRegistry(
             var session = tracked.Session;
             if (session.Record.AbsoluteExpiresAt <= now)
             {
-                Close(context, "expired");
+                Close(context, tracked, "expired");
                 continue;
             }
+            // Ordinary requests end on their own within moments; revocations reach them by the push. Only the long-lived
+            // ones are worth a store read here.
+            if (Volatile.Read(ref tracked.Counted) == 0) continue;
             // Revocations are pushed; this is for idle expiry, and for every connection while the revocation feed is down.
             if (tracked.NextCheck > now && cache.IsTrusted) continue;
             try
@@ -116,30 +119,38 @@ internal sealed partial class LiveConnectionRegistry(
                 // The one check of a stored session: present, genuinely this session's, younger than any revoke-all mark.
                 if (await sessions.ReloadAsync(session.Key, cancellationToken) is null)
                 {
-                    Close(context, "expired");
+                    Close(context, tracked, "expired");
                     continue;
                 }
                 tracked.NextCheck = now + _options.TouchInterval;
             }
             catch (StoreUnavailableException)
             {
-                Close(context, "store-unavailable");
+                Close(context, tracked, "store-unavailable");
             }
         }
     }
 
-    private void Close(HttpContext context, string reason)
+    private void Close(HttpContext context, Tracked tracked, string reason)
     {
-        if (!_live.TryRemove(context, out var tracked)) return;
+        // Only this request's entry: Kestrel reuses an HttpContext for the next request on a keep-alive connection.
+        if (!_live.TryRemove(new KeyValuePair<HttpContext, Tracked>(context, tracked))) return;
         if (Volatile.Read(ref tracked.Counted) == 1) metrics.LiveConnections(-1);
         metrics.LiveConnectionClosed(reason);
         LogClosed(logger, tracked.Session.ShortHash, reason);
-        context.Abort();
+        try
+        {
+            context.Abort();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The request ended meanwhile: nothing left to close.
+        }
     }
 
-    private void Untrack(HttpContext context)
+    private void Untrack(HttpContext context, Tracked tracked)
     {
-        if (_live.TryRemove(context, out var tracked) && Volatile.Read(ref tracked.Counted) == 1) metrics.LiveConnections(-1);
+        if (_live.TryRemove(new KeyValuePair<HttpContext, Tracked>(context, tracked)) && Volatile.Read(ref tracked.Counted) == 1) metrics.LiveConnections(-1);
     }
 
     [LoggerMessage(EventId = LogEvents.LiveConnectionClosed, EventName = nameof(LogEvents.LiveConnectionClosed), Level = LogLevel.Information,

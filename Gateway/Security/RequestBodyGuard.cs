@@ -54,9 +54,18 @@ internal sealed partial class RequestBodyGuard(
         // A body of unknown length (chunked) is taken in whole, up to the limit, before any endpoint sees it: every
         // oversized body gets the same 413, whether or not the endpoint would have read it, and never more than
         // limit + 1 bytes are held.
-        if (request.ContentLength is null && !await BufferAsync(request, limit, context.RequestAborted))
+        try
         {
-            await RefuseAsync(context, limit, "streamed");
+            if (request.ContentLength is null && !await BufferAsync(request, limit, context.RequestAborted))
+            {
+                await RefuseAsync(context, limit, "streamed");
+                return;
+            }
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // A malformed chunked body, or one too slow to arrive: the client's fault, never a 500.
+            await Hosting.GatewayResponses.JsonErrorAsync(context, ex.StatusCode, "invalid_request", "The request body could not be read.", null);
             return;
         }
         context.Features.Set<IFormFeature>(new FormFeature(request, FormLimits(limit)));
@@ -67,6 +76,12 @@ internal sealed partial class RequestBodyGuard(
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge && !context.Response.HasStarted)
         {
             await RefuseAsync(context, limit, "streamed");
+        }
+        catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+        {
+            // A malformed or too slow body: the client's fault, answered with Kestrel's own status, never a 500.
+            context.Response.Clear();
+            await Hosting.GatewayResponses.JsonErrorAsync(context, ex.StatusCode, "invalid_request", "The request body could not be read.", null);
         }
         catch (InvalidDataException) when (!context.Response.HasStarted)
         {
