@@ -62,6 +62,28 @@ public sealed class RedisHangTests
         Assert.True(statuses.GetValueOrDefault("protected 200") > 0, seen);
     }
 
+    [Fact]
+    public async Task Readyz_with_redis_hanging_answers_within_its_budget_and_never_500()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var rig = await CmsRig.StartAsync(redis.Configuration);
+        using var probe = rig.Gateway.Browser();
+        Assert.Equal(HttpStatusCode.OK, (await probe.ApiGetAsync("/readyz")).StatusCode);
+        await redis.PauseAsync();
+        try
+        {
+            // The rig's per-call Redis budget (2 s) is longer than /readyz's own 500 ms: its own timeout fires first.
+            var response = await probe.ApiGetAsync("/readyz");
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Contains("\"store\": {\n    \"ready\": false", body.Replace("\r\n", "\n", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await redis.ResumeAsync();
+        }
+    }
+
     public static TheoryData<string, bool, bool> Failures => new()
     {
         { "RedisConnectionException", false, true },

@@ -274,4 +274,18 @@ public sealed class LoginLimitTests(SharedRedis redis)
         for (var i = 0; i < 3; i++) Assert.Equal(HttpStatusCode.Unauthorized, await GuessAsync("wrong"));
         Assert.Equal(HttpStatusCode.TooManyRequests, await GuessAsync("wrong"));
     }
+
+    [Fact]
+    public async Task A_login_counter_a_redis_writer_set_to_text_never_makes_login_a_500()
+    {
+        var config = new GatewayConfig().WithRedis(redis.Configuration);
+        await using var gateway = await GatewayHost.StartAsync(config);
+        using var browser = gateway.Browser();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostLoginAsync(browser, "alice", "wrong")).StatusCode);
+        await using var writer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        foreach (var key in writer.GetServer(writer.GetEndPoints()[0]).Keys(pattern: config.Settings["Gateway:Redis:KeyPrefix"] + "login:*"))
+            await writer.GetDatabase().StringSetAsync(key, "not a number");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostLoginAsync(browser, "alice", "wrong")).StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, (await PostLoginAsync(browser, "alice", "alice-password")).StatusCode);
+    }
 }

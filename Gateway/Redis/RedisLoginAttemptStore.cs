@@ -19,7 +19,8 @@ internal sealed class RedisLoginAttemptStore(RedisCalls redis) : ILoginAttemptSt
         {
             // One GET per key, sent together: the keys hash to different Redis Cluster slots, so no MGET.
             var values = await Task.WhenAll(keys.Select(k => db.StringGetAsync(KeyOf(k))));
-            return values.Select(v => v.IsNull ? 0L : (long)v).ToArray();
+            // A counter a Redis writer replaced with text counts nothing here; each replica's own count still holds.
+            return values.Select(v => v.TryParse(out long n) ? n : 0L).ToArray();
         }, cancellationToken);
 
     public async Task AddFailureAsync(IReadOnlyList<string> keys, TimeSpan window, CancellationToken cancellationToken)

@@ -16,5 +16,10 @@ internal sealed class RedisReadiness(RedisCalls redis) : Health.IStoreReadiness
         {
             return (false, ex.Message);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller's own budget (/readyz allows 500 ms) ran out first: a Redis that hangs, reported, never a 500.
+            return (false, "redis did not answer in time");
+        }
     }
 }
