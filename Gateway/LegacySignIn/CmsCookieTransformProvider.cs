@@ -97,8 +97,7 @@ internal sealed partial class CmsCookieTransformProvider(
         {
             foreach (var pair in CookieHeader.Pairs(new Microsoft.Extensions.Primitives.StringValues(values.ToArray())))
             {
-                var eq = pair.IndexOf('=');
-                if ((eq < 0 ? pair : pair[..eq]).Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+                if (IsCmsPair(pair, name))
                 {
                     removed = true;
                     continue;
@@ -122,11 +121,15 @@ internal sealed partial class CmsCookieTransformProvider(
     private static bool HasCmsCookie(Microsoft.Extensions.Primitives.StringValues cookies, string name)
     {
         foreach (var pair in CookieHeader.Pairs(cookies))
-        {
-            var eq = pair.IndexOf('=');
-            if ((eq < 0 ? pair : pair[..eq]).Trim().Equals(name, StringComparison.OrdinalIgnoreCase)) return true;
-        }
+            if (IsCmsPair(pair, name)) return true;
         return false;
+    }
+
+    /// <summary>A <c>name=value</c> pair of the CMS cookie, in any case (the CMS reads one spelling; every one is removed).</summary>
+    private static bool IsCmsPair(ReadOnlySpan<char> pair, string name)
+    {
+        var eq = pair.IndexOf('=');
+        return (eq < 0 ? pair : pair[..eq]).Trim().Equals(name, StringComparison.OrdinalIgnoreCase);
     }
 
     private static ReadOnlySpan<char> NameOf(string setCookie)

@@ -106,8 +106,7 @@ internal sealed partial class CmsSessions(
     public async Task EndingAsync(SessionRecord record, CancellationToken cancellationToken)
     {
         if (format.SessionIdOf(record.CmsSession) is not { } sessionId) return;
-        await store.DeleteAsync(format.RecordKey(sessionId), cancellationToken);
-        await store.ForgetAsync(sessionId, cancellationToken);
+        await DeleteAsync(sessionId, cancellationToken);
         LogEnded(logger, Hash(sessionId));
     }
 
@@ -117,8 +116,7 @@ internal sealed partial class CmsSessions(
         foreach (var value in CookieHeader.All(request.Headers.Cookie, _options.CookieName))
         {
             if (format.SessionIdOf(value) is not { } sessionId) continue;
-            await store.DeleteAsync(format.RecordKey(sessionId), cancellationToken);
-            await store.ForgetAsync(sessionId, cancellationToken);
+            await DeleteAsync(sessionId, cancellationToken);
             LogEnded(logger, Hash(sessionId));
         }
     }
@@ -133,8 +131,7 @@ internal sealed partial class CmsSessions(
             if (format.SessionIdOf(record.CmsSession) is not { } sessionId) continue;
             try
             {
-                await store.DeleteAsync(format.RecordKey(sessionId), cancellationToken);
-                await store.ForgetAsync(sessionId, cancellationToken);
+                await DeleteAsync(sessionId, cancellationToken);
                 metrics.CmsSession("ended");
                 LogEnded(logger, Hash(sessionId));
             }
@@ -176,14 +173,20 @@ internal sealed partial class CmsSessions(
             var ids = await store.UnusedSinceAsync(before, Page, cancellationToken);
             foreach (var sessionId in ids)
             {
-                await store.DeleteAsync(format.RecordKey(sessionId), cancellationToken);
-                await store.ForgetAsync(sessionId, cancellationToken);
+                await DeleteAsync(sessionId, cancellationToken);
                 ended++;
             }
             if (ids.Count < Page) break;
         }
         if (ended > 0) metrics.CmsSession("ended");
         return ended;
+    }
+
+    /// <summary>Deletes a CMS session the gateway held and takes it out of the registry the sweeper reads.</summary>
+    private async Task DeleteAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        await store.DeleteAsync(format.RecordKey(sessionId), cancellationToken);
+        await store.ForgetAsync(sessionId, cancellationToken);
     }
 
     /// <summary>

@@ -67,14 +67,14 @@ internal sealed class SessionCookies
         return (token, BindingHash(token));
     }
 
-    public static void AppendBinding(HttpResponse response, string token)
+    public static void AppendBinding(HttpResponse response, string token) =>
+        response.Cookies.Append(BindingNameFor(response.HttpContext.Request), token, BindingOptions(response.HttpContext.Request));
+
+    /// <summary>Host-only by construction: no Domain, ever (the point of the companion).</summary>
+    private static CookieOptions BindingOptions(HttpRequest request) => new()
     {
-        var request = response.HttpContext.Request;
-        response.Cookies.Append(BindingNameFor(request), token, new CookieOptions
-        {
-            HttpOnly = true, SameSite = SameSiteMode.Lax, Path = "/", Secure = request.IsHttps, IsEssential = true,
-        });
-    }
+        HttpOnly = true, SameSite = SameSiteMode.Lax, Path = "/", Secure = request.IsHttps, IsEssential = true,
+    };
 
     /// <summary>
     /// Whether the request carries exactly one companion cookie and it is the one <paramref name="record"/> was bound to
@@ -92,11 +92,10 @@ internal sealed class SessionCookies
     {
         if (!BindsToHost) return;
         var request = response.HttpContext.Request;
-        response.Cookies.Append(BindingNameFor(request), "", new CookieOptions
-        {
-            HttpOnly = true, SameSite = SameSiteMode.Lax, Path = "/", Secure = request.IsHttps, IsEssential = true,
-            Expires = DateTimeOffset.UnixEpoch, MaxAge = TimeSpan.Zero,
-        });
+        var options = BindingOptions(request);
+        options.Expires = DateTimeOffset.UnixEpoch;
+        options.MaxAge = TimeSpan.Zero;
+        response.Cookies.Append(BindingNameFor(request), "", options);
     }
 
     private static string BindingHash(string token) => Base64Url.EncodeToString(SHA256.HashData(Encoding.ASCII.GetBytes(token)));
