@@ -10,7 +10,9 @@ namespace Gateway.Tests.Sessions;
 /// <summary>Fast in-process tables for the pure session rules: cookie names, the Cookie header, revocation messages, devices.</summary>
 public sealed class SessionRuleTableTests
 {
-    private static readonly SessionCookies Cookies = new(Options.Create(new GatewayOptions()), new EphemeralDataProtectionProvider(), new KeyRingHealth(), new VerifiedCookieMemo(100));
+    private static readonly ServiceProvider KeyRing = TestKeyRing.Build();
+    private static readonly SessionCookies Cookies = new(Options.Create(new GatewayOptions()), KeyRing.GetRequiredService<IDataProtectionProvider>(),
+        KeyRing.GetRequiredService<KeyRingHealth>(), KeyRing.GetRequiredService<BackgroundRefreshKeyRingProvider>(), new VerifiedCookieMemo(100));
 
     [Theory]
     [InlineData("gw_session", true)]

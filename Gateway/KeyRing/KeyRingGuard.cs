@@ -5,28 +5,13 @@ using Microsoft.AspNetCore.DataProtection.Repositories;
 namespace Gateway.KeyRing;
 
 /// <summary>
-/// Whether the key ring could be read the last time DataProtection asked. While it cannot, a cookie that
-/// fails to decrypt may be perfectly valid, so callers answer 503 instead of treating it as forged.
-/// </summary>
-internal sealed class KeyRingHealth
-{
-    private volatile bool _lastLoadFailed;
-
-    public bool Usable => !_lastLoadFailed;
-
-    public void Loaded() => _lastLoadFailed = false;
-
-    public void LoadFailed() => _lastLoadFailed = true;
-}
-
-/// <summary>
-/// Sits between DataProtection and the shared repository. It records whether the ring could be read
-/// (<see cref="KeyRingHealth"/>), and with a key-encryption key configured it hands DataProtection only key
+/// Sits between DataProtection and the shared repository. It counts reads of the ring (gateway.keyring.reads), and
+/// with a key-encryption key configured it hands DataProtection only key
 /// elements that are encrypted by the gateway's own decryptor and carry no plaintext master key, so a Redis
 /// <em>writer</em> cannot plant a key of its own (unencrypted, or naming another decryptor such as the framework's
 /// NullXmlDecryptor) and then mint cookies with it. Revocation elements pass: at worst they end sessions.
 /// </summary>
-internal sealed partial class KeyRingGuard(IXmlRepository inner, KeyRingHealth health, bool requireEncryption, ILogger logger) : IXmlRepository
+internal sealed partial class KeyRingGuard(IXmlRepository inner, GatewayMetrics metrics, bool requireEncryption, ILogger logger) : IXmlRepository
 {
     private static readonly string DecryptorType = typeof(AesGcmXmlDecryptor).FullName + ", " + typeof(AesGcmXmlDecryptor).Assembly.GetName().Name;
 
@@ -39,10 +24,10 @@ internal sealed partial class KeyRingGuard(IXmlRepository inner, KeyRingHealth h
         }
         catch
         {
-            health.LoadFailed();
+            metrics.KeyRingRead(success: false);
             throw;
         }
-        health.Loaded();
+        metrics.KeyRingRead(success: true);
         if (!requireEncryption) return elements;
         var accepted = elements.Where(IsAcceptable).ToList();
         if (accepted.Count != elements.Count) LogRejected(logger, elements.Count - accepted.Count);

@@ -27,6 +27,9 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _redisErrors;
     private readonly Histogram<double> _redisLatency;
     private readonly Counter<long> _cmsSessions;
+    private readonly Counter<long> _keyRingReads;
+    // Counted per payload under a key this replica does not hold, which a client can send at will: Interlocked, as above.
+    private long _unknownKeyIds;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -49,6 +52,9 @@ internal sealed class GatewayMetrics : IDisposable
         _cacheShed = _meter.CreateCounter<long>("gateway.session_cache.shed", description: "Idle cached sessions that let go of what their next request rebuilds, to make room.");
         _redisErrors = _meter.CreateCounter<long>("gateway.redis.errors", description: "Redis calls that failed or were refused by the circuit breaker.");
         _cmsSessions = _meter.CreateCounter<long>("gateway.cms_sessions", description: "The CMS's own sessions the gateway wrote, wrote again, followed, ended or adopted (Gateway:LegacySignIn), by outcome.");
+        _keyRingReads = _meter.CreateCounter<long>("gateway.keyring.reads", description: "Reads of the DataProtection key ring from the shared store, by result.");
+        _meter.CreateObservableCounter("gateway.keyring.unknown_key_ids", () => Interlocked.Read(ref _unknownKeyIds),
+            description: "Cookies, forms and records protected under a key id this replica's key ring does not hold (forged, or a key it has yet to refresh).");
         _redisLatency = _meter.CreateHistogram<double>("gateway.redis.duration", unit: "ms", description: "Redis call latency.");
     }
 
@@ -69,6 +75,8 @@ internal sealed class GatewayMetrics : IDisposable
         else Interlocked.Increment(ref _cacheMisses);
     }
     public void CmsSession(string outcome) => _cmsSessions.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void KeyRingRead(bool success) => _keyRingReads.Add(1, new KeyValuePair<string, object?>("result", success ? "success" : "failed"));
+    public void UnknownKeyId() => Interlocked.Increment(ref _unknownKeyIds);
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
     public void RedisLatency(string operation, TimeSpan elapsed) => _redisLatency.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("operation", operation));
 

@@ -34,6 +34,7 @@ internal static class LogEvents
     public const int SigningKeyCreated = 1500;
     public const int SigningKeyRefreshFailed = 1501;
     public const int KeyRingElementRejected = 1510;
+    public const int KeyRingRefreshFailed = 1511;
     public const int AdminRevocation = 1600;
     public const int AdminDenied = 1601;
     public const int IdentityHeadersStripped = 1700;

@@ -23,9 +23,12 @@ internal sealed class SessionCookies
     private readonly GatewaySessionOptions _options;
     private readonly string _httpsName;
     private readonly KeyRing.KeyRingHealth _keyRing;
+    private readonly KeyRing.BackgroundRefreshKeyRingProvider _keys;
 
-    public SessionCookies(IOptions<GatewayOptions> options, IDataProtectionProvider dataProtection, KeyRing.KeyRingHealth keyRing, VerifiedCookieMemo verified)
+    public SessionCookies(IOptions<GatewayOptions> options, IDataProtectionProvider dataProtection, KeyRing.KeyRingHealth keyRing,
+        KeyRing.BackgroundRefreshKeyRingProvider keys, VerifiedCookieMemo verified)
     {
+        _keys = keys;
         _options = options.Value.Session;
         _verified = verified;
         _protector = dataProtection.CreateProtector("Gateway.SessionCookie.v1");
@@ -175,6 +178,7 @@ internal sealed class SessionCookies
         try
         {
             var bytes = Base64Url.DecodeFromChars(value);
+            if (!_keys.MayHold(bytes)) return null;
             var plain = _protector.Unprotect(bytes);
             if (!SessionKey.TryParse(Encoding.ASCII.GetString(plain), out var key)) return null;
             remembered = _verified.Remember(value, key);
