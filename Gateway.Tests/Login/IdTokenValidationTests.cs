@@ -71,7 +71,7 @@ public sealed class IdTokenValidationTests
     private static Task<TokenValidationResult> ValidateAsync(string token)
     {
         var handler = new OpenIdConnectOptions();
-        OidcHandlerSetup.Apply(handler, new OidcOptions { Authority = Issuer, ClientId = Audience, ClientSecret = "s", ClockSkew = TimeSpan.FromSeconds(30) }, "/signin-oidc");
+        OidcHandlerSetup.Apply(handler, new OidcOptions { Authority = Issuer, ClientId = Audience, ClientSecret = "s", ClockSkew = TimeSpan.FromSeconds(30) }, "/signin-oidc", new Microsoft.AspNetCore.Http.HttpContextAccessor());
         return handler.TokenHandler.ValidateTokenAsync(token, OidcProvider.ValidationParameters(handler, Configuration()));
     }
 

@@ -56,7 +56,8 @@ internal sealed class IdentityProvider : IAsyncDisposable
         {
             ["CLIENT_ID"] = ClientId,
             ["CLIENT_SECRET"] = ClientSecret,
-            ["REDIRECT_URIS"] = $"{gatewayBaseUrl}/signin-oidc",
+            // The https spelling too: a gateway behind a TLS-terminating proxy (X-Forwarded-Proto) sends that one.
+            ["REDIRECT_URIS"] = $"{gatewayBaseUrl}/signin-oidc {new UriBuilder(gatewayBaseUrl) { Scheme = "https" }.Uri.GetLeftPart(UriPartial.Authority)}/signin-oidc",
             ["POST_LOGOUT_REDIRECT_URIS"] = $"{gatewayBaseUrl}/",
             ["BACKCHANNEL_LOGOUT_URI"] = backchannelUri ?? $"{gatewayBaseUrl}/backchannel-logout",
             ["IDP_JWKS"] = JsonSerializer.Serialize(new { keys = new[] { jwk } }),

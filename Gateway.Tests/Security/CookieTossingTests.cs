@@ -69,3 +69,47 @@ public sealed class CookieTossingTests(SharedRedis redis)
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
     }
 }
+
+/// <summary>
+/// The login CSRF a sibling subdomain could run through the OpenID Connect callback: it starts a sign-in as itself,
+/// stops at the callback, plants that flow's correlation and nonce cookies in the victim's browser for the parent
+/// domain, and sends the victim to its callback URL. On https the flow cookies are <c>__Host-</c>, which a sibling
+/// cannot set, so the callback finds no flow of this browser's and signs nobody in.
+/// </summary>
+public sealed class OidcCallbackTossingTests(SharedRedis redis)
+{
+    [Fact]
+    public async Task A_sibling_planting_its_own_flow_cookies_cannot_sign_a_victim_in_to_its_account_through_the_callback()
+    {
+        await using var rig = await OidcRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Forwarding:KnownProxies:0", "127.0.0.1"));
+        using var attacker = rig.Gateway.Browser();
+        attacker.Http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
+        var (_, callback) = await rig.LoginAsync(attacker, "mallory", stopAtCallback: true);
+        Assert.NotNull(callback);
+        var flow = attacker.Cookies.GetAllCookies().Where(c => c.Name.Contains("gw_oidc_", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, flow.Count);
+
+        // What a sibling can set for the parent domain: the same names and values, without the __Host- prefix.
+        var planted = string.Join("; ", flow.Select(c => c.Name.Replace("__Host-", "", StringComparison.Ordinal) + "=" + c.Value));
+        var atVictim = await CallbackAsync(rig, callback.PathAndQuery, planted);
+        Assert.Equal(HttpStatusCode.BadRequest, atVictim.StatusCode);
+        Assert.Contains("no session was created", await atVictim.Content.ReadAsStringAsync());
+        Assert.False(atVictim.Headers.TryGetValues("Set-Cookie", out var set) && set.Any(c => c.Contains("gw_session", StringComparison.Ordinal)));
+
+        // The flow cookies are host-only by construction, and the flow itself was sound: its own browser completes it.
+        Assert.All(flow, c => Assert.StartsWith("__Host-", c.Name, StringComparison.Ordinal));
+        Assert.All(flow, c => Assert.Equal("/", c.Path));
+        var atAttacker = await CallbackAsync(rig, callback.PathAndQuery, string.Join("; ", flow.Select(c => c.Name + "=" + c.Value)));
+        Assert.Equal(HttpStatusCode.Found, atAttacker.StatusCode);
+        Assert.Contains(atAttacker.Headers.GetValues("Set-Cookie"), c => c.StartsWith("__Host-gw_session=", StringComparison.Ordinal));
+    }
+
+    private static async Task<HttpResponseMessage> CallbackAsync(OidcRig rig, string pathAndQuery, string cookies)
+    {
+        using var browser = new Browser(rig.Gateway.BaseUrl, useCookies: false);
+        browser.Http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
+        var request = new HttpRequestMessage(HttpMethod.Get, pathAndQuery);
+        request.Headers.Add("Cookie", cookies);
+        return await browser.Http.SendAsync(request);
+    }
+}

@@ -1,3 +1,4 @@
+using Gateway.Redis;
 using Gateway.Sessions;
 
 namespace Gateway.Tests.Security;
@@ -50,5 +51,93 @@ public sealed class RefreshLogoutRaceTests(SharedRedis redis)
         // AccessTokenService revokes its new token at the provider when this is false.
         Assert.False(await sessions.ReplaceRecordAsync(key, Record("rt-2"), default));
         Assert.Null(await sessions.ReloadAsync(key, default));
+    }
+
+    /// <summary>What the provider would be asked to revoke: every record a revocation hands to the end observers.</summary>
+    private sealed class EndedRecords : ISessionEndObserver
+    {
+        public List<SessionRecord> Records { get; } = [];
+
+        public Task SessionsEndedAsync(IReadOnlyList<SessionRecord> records, CancellationToken cancellationToken)
+        {
+            lock (Records) Records.AddRange(records);
+            return Task.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// The real Redis store, with a token refresh landing at the worst moment for the revocation under test: right after
+    /// a record is read, or right before it is taken (an atomic take leaves no moment inside it).
+    /// </summary>
+    private sealed class RefreshAtTheWorstMomentStore(ISessionStore inner) : ISessionStore
+    {
+        public Func<Task>? Refresh { get; set; }
+
+        private async Task RefreshOnceAsync()
+        {
+            var refresh = Refresh;
+            Refresh = null;
+            if (refresh is not null) await refresh();
+        }
+
+        public async Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken)
+        {
+            var stored = await inner.GetAsync(session, cancellationToken);
+            await RefreshOnceAsync();
+            return stored;
+        }
+
+        public async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken)
+        {
+            await RefreshOnceAsync();
+            return await inner.TakeAsync(session, cancellationToken);
+        }
+
+        public Task<int> CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken) => inner.CreateAsync(session, record, ttl, cancellationToken);
+        public Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken) => inner.GetManyAsync(userTag, sessions, cancellationToken);
+        public Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken) => inner.TouchAsync(session, ttl, cancellationToken);
+        public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) => inner.ReplaceAsync(session, record, cancellationToken);
+        public Task<string?> TryLockAsync(SessionHandle session, string purpose, TimeSpan ttl, CancellationToken cancellationToken) => inner.TryLockAsync(session, purpose, ttl, cancellationToken);
+        public Task UnlockAsync(SessionHandle session, string purpose, string holder, CancellationToken cancellationToken) => inner.UnlockAsync(session, purpose, holder, cancellationToken);
+        public Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken) => inner.DeleteAsync(session, cancellationToken);
+        public Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken) => inner.ListByUserAsync(userTag, max, cancellationToken);
+        public Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.DeleteByUserAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
+        public Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.DeleteAllAsync(revokedBefore, markerLifetime, cancellationToken);
+        public Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) => inner.NowAsync(cancellationToken);
+        public Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.MarkRevokedAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
+    }
+
+    public static TheoryData<string> BulkRevocations => ["logout-everywhere", "backchannel-logout-by-sid", "your-sessions"];
+
+    [Theory]
+    [MemberData(nameof(BulkRevocations))]
+    public async Task A_refresh_racing_a_bulk_revocation_is_in_the_record_it_ends_so_the_rotated_token_is_what_gets_revoked(string revocation)
+    {
+        var ended = new EndedRecords();
+        RefreshAtTheWorstMomentStore? store = null;
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration), services: s =>
+        {
+            s.AddSingleton<ISessionEndObserver>(ended);
+            s.AddSingleton<ISessionStore>(sp => store = new RefreshAtTheWorstMomentStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp)));
+        });
+        var sessions = gateway.Services.GetRequiredService<SessionManager>();
+        var userId = "racer-" + Guid.NewGuid().ToString("N")[..8];
+        var key = await sessions.CreateAsync(Record("rt-1") with { UserId = userId, ProviderSessionId = "idp-sid-1" }, default);
+        store!.Refresh = async () => Assert.True(await sessions.ReplaceRecordAsync(key,
+            Record("rt-2") with { UserId = userId, ProviderSessionId = "idp-sid-1" }, default));
+
+        var count = revocation switch
+        {
+            "logout-everywhere" => await sessions.RevokeUserAsync(userId, revocation, null, default),
+            "backchannel-logout-by-sid" => await sessions.RevokeUserAsync(userId, revocation, r => r.ProviderSessionId == "idp-sid-1", default),
+            _ => await sessions.RevokeHandlesAsync([key.Handle], revocation, default),
+        };
+
+        Assert.Equal(1, count);
+        Assert.Null(store.Refresh);
+        // The token handed to the provider's revocation is the rotated one; none of the session is left to refresh.
+        Assert.Equal(["rt-2"], ended.Records.Where(r => r.UserId == userId).Select(r => r.RefreshToken));
+        Assert.Null(await sessions.ReloadAsync(key, default));
+        Assert.False(await sessions.ReplaceRecordAsync(key, Record("rt-3") with { UserId = userId }, default));
     }
 }

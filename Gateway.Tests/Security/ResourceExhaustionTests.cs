@@ -257,6 +257,57 @@ public sealed class LoginLimitTests(SharedRedis redis)
         Assert.DoesNotContain(server.Keys(pattern: config.Settings["Gateway:Redis:KeyPrefix"] + "login:*"), k => k.ToString().Contains("alice", StringComparison.Ordinal));
     }
 
+    /// <summary>Forms (with their tokens) fetched first, then every guess posted at once: none is judged before all are counted.</summary>
+    private static async Task<List<HttpStatusCode>> ParallelGuessesAsync(IReadOnlyList<Browser> browsers, int guesses)
+    {
+        var posts = new List<(Browser Browser, Dictionary<string, string> Fields)>();
+        for (var i = 0; i < guesses; i++)
+        {
+            var browser = browsers[i % browsers.Count];
+            var fields = Browser.HiddenFields(await (await browser.NavigateAsync("/login")).Content.ReadAsStringAsync());
+            fields["username"] = "alice";
+            fields["password"] = $"guess-{i}";
+            posts.Add((browser, fields));
+        }
+        using var start = new SemaphoreSlim(0);
+        var sent = posts.Select(async p =>
+        {
+            await start.WaitAsync();
+            return (await p.Browser.Http.PostAsync("/login", new FormUrlEncodedContent(p.Fields))).StatusCode;
+        }).ToList();
+        start.Release(guesses);
+        return [.. await Task.WhenAll(sent)];
+    }
+
+    [Fact]
+    public async Task Parallel_guesses_get_exactly_the_limit_through_on_one_replica()
+    {
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Login:AttemptsPerMinute", "3"));
+        var browsers = Enumerable.Range(0, 8).Select(_ => gateway.Browser()).ToList();
+        var answers = await ParallelGuessesAsync(browsers, 40);
+        foreach (var browser in browsers) browser.Dispose();
+        Assert.Equal(3, answers.Count(a => a == HttpStatusCode.Unauthorized));
+        Assert.Equal(37, answers.Count(a => a == HttpStatusCode.TooManyRequests));
+    }
+
+    [Fact]
+    public async Task Parallel_guesses_spread_over_two_replicas_get_exactly_the_limit_through_in_all()
+    {
+        var config = new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Login:AttemptsPerMinute", "4");
+        await using var a = await GatewayHost.StartAsync(config);
+        await using var b = await GatewayHost.StartAsync(config);
+        var browsers = Enumerable.Range(0, 8).Select(i => i % 2 == 0 ? a.Browser() : b.Browser()).ToList();
+        var answers = await ParallelGuessesAsync(browsers, 40);
+        foreach (var browser in browsers) browser.Dispose();
+        Assert.Equal(4, answers.Count(x => x == HttpStatusCode.Unauthorized));
+        Assert.Equal(36, answers.Count(x => x == HttpStatusCode.TooManyRequests));
+        // Refused attempts gave back what they took: the shared count is the four failures, not forty.
+        await using var direct = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var server = direct.GetServer(direct.GetEndPoints()[0]);
+        var userCounter = server.Keys(pattern: config.Settings["Gateway:Redis:KeyPrefix"] + "login:u:*").Single();
+        Assert.Equal(4, (long)await direct.GetDatabase().StringGetAsync(userCounter));
+    }
+
     [Fact]
     public async Task With_redis_down_each_replica_still_holds_the_limit_itself()
     {

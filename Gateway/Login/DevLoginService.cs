@@ -83,7 +83,8 @@ internal sealed partial class DevLoginService(
             return;
         }
         var client = context.Connection.RemoteIpAddress?.ToString();
-        if (await limiter.IsBlockedAsync(name, client, context.RequestAborted))
+        var attempt = await limiter.BeginAsync(name, client, context.RequestAborted);
+        if (attempt is null)
         {
             metrics.AuthFailure("rate-limited");
             LogRateLimited(logger, client);
@@ -95,13 +96,14 @@ internal sealed partial class DevLoginService(
         var user = users.Verify(name, form["password"]);
         if (user is null)
         {
-            await limiter.RecordFailureAsync(name, client, context.RequestAborted);
+            // Counted already, when the attempt began.
             metrics.AuthFailure("bad-credentials");
             LogFailed(logger, client);
             await RenderFormAsync(context, StatusCodes.Status401Unauthorized, returnUrl, "Invalid user name or password.");
             return;
         }
 
+        await limiter.SucceededAsync(attempt, context.RequestAborted);
         var claims = new List<Claim> { new(GatewayClaims.UserId, user.Name), new(GatewayClaims.Name, user.Name), new(GatewayClaims.Method, "dev") };
         if (user.Email is not null) claims.Add(new Claim(GatewayClaims.Email, user.Email));
         claims.AddRange(user.Roles.Select(r => new Claim(GatewayClaims.Role, r)));

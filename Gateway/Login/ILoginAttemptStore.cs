@@ -7,9 +7,12 @@ namespace Gateway.Login;
 /// </summary>
 internal interface ILoginAttemptStore
 {
-    /// <summary>The failures counted in the current window of each key (0 for none).</summary>
-    Task<long[]> CountsAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
+    /// <summary>
+    /// One more attempt for each key, each in one atomic step, returning each key's count in its window with this one
+    /// (a key's window starts at its first attempt and lasts <paramref name="window"/>).
+    /// </summary>
+    Task<long[]> TakeAsync(IReadOnlyList<string> keys, TimeSpan window, CancellationToken cancellationToken);
 
-    /// <summary>One more failure for each key; a key's window starts at its first failure and lasts <paramref name="window"/>.</summary>
-    Task AddFailureAsync(IReadOnlyList<string> keys, TimeSpan window, CancellationToken cancellationToken);
+    /// <summary>One attempt back for each key still in its window; never below zero.</summary>
+    Task GiveBackAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
 }

@@ -27,35 +27,49 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
     internal int TrackedKeys => _windows.Count;
 
     /// <summary>
-    /// True while either the user name or the address has used up its failures for this minute: on this replica (counted
-    /// here all along, so never more than the limit per replica even while Redis is down) or across all replicas.
+    /// Takes one attempt from both budgets (the user name's and the address's) before the password is checked, or
+    /// returns null when either is used up for this minute: on this replica (counted here all along, so never more than
+    /// the limit per replica even while Redis is down) or across all replicas. Taking before checking is what makes
+    /// the limit hold for guesses sent in parallel: each is counted before any is judged. A success gives its attempt
+    /// back (<see cref="SucceededAsync"/>), so only failures use the budget up.
     /// </summary>
-    public async Task<bool> IsBlockedAsync(string userName, string? clientAddress, CancellationToken cancellationToken)
+    public async Task<LoginAttempt?> BeginAsync(string userName, string? clientAddress, CancellationToken cancellationToken)
     {
-        if (IsBlocked(userName, clientAddress)) return true;
-        if (shared is null) return false;
+        var attempt = new LoginAttempt(UserKey(userName), AddressKey(clientAddress));
+        if (!TryTakeLocal(attempt, time.GetUtcNow())) return null;
+        if (shared is null) return attempt;
+        long[] counts;
         try
         {
-            var counts = await shared.CountsAsync(SharedKeys(userName, clientAddress), cancellationToken);
-            return counts[0] >= _perUser || counts[1] >= _perAddress;
+            counts = await shared.TakeAsync(attempt.SharedKeys, WindowLength, cancellationToken);
         }
         catch (Sessions.StoreUnavailableException)
         {
-            return false;
+            return attempt;
         }
+        if (counts[0] <= _perUser && counts[1] <= _perAddress) return attempt with { Shared = true };
+        // Refused: what this attempt took is given back, so a blocked caller's retries do not count as guesses.
+        GiveBackLocal(attempt, time.GetUtcNow());
+        await GiveBackSharedAsync(attempt, cancellationToken);
+        return null;
     }
 
-    public async Task RecordFailureAsync(string userName, string? clientAddress, CancellationToken cancellationToken)
+    /// <summary>The password was right: the attempt is given back to both budgets.</summary>
+    public async Task SucceededAsync(LoginAttempt attempt, CancellationToken cancellationToken)
     {
-        RecordFailure(userName, clientAddress);
-        if (shared is null) return;
+        GiveBackLocal(attempt, time.GetUtcNow());
+        if (attempt.Shared) await GiveBackSharedAsync(attempt, cancellationToken);
+    }
+
+    private async Task GiveBackSharedAsync(LoginAttempt attempt, CancellationToken cancellationToken)
+    {
         try
         {
-            await shared.AddFailureAsync(SharedKeys(userName, clientAddress), WindowLength, cancellationToken);
+            await shared!.GiveBackAsync(attempt.SharedKeys, cancellationToken);
         }
         catch (Sessions.StoreUnavailableException)
         {
-            // Counted on this replica already.
+            // It stays counted until its window ends: the safe side.
         }
     }
 
@@ -66,6 +80,7 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
         return Failures(UserKey(userName), now) >= _perUser || Failures(AddressKey(clientAddress), now) >= _perAddress;
     }
 
+    /// <summary>Counts a failure on this replica whatever the budgets say.</summary>
     internal void RecordFailure(string userName, string? clientAddress)
     {
         var now = time.GetUtcNow();
@@ -74,17 +89,36 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
         Count(AddressKey(clientAddress), now);
     }
 
-    // Hashes, never the submitted text, in Redis too.
-    private static string[] SharedKeys(string userName, string? clientAddress) =>
-        ["u:" + UserKey(userName).ToString("x16", System.Globalization.CultureInfo.InvariantCulture),
-         "a:" + AddressKey(clientAddress).ToString("x16", System.Globalization.CultureInfo.InvariantCulture)];
+    private bool TryTakeLocal(LoginAttempt attempt, DateTimeOffset now)
+    {
+        if (_windows.Count >= MaxTrackedKeys) Prune(now);
+        // Each count is one atomic step that returns the new total, so of N parallel attempts exactly as many as fit pass.
+        var user = Count(attempt.User, now);
+        var address = Count(attempt.Address, now);
+        if (user <= _perUser && address <= _perAddress) return true;
+        GiveBackLocal(attempt, now);
+        return false;
+    }
+
+    private void GiveBackLocal(LoginAttempt attempt, DateTimeOffset now)
+    {
+        Uncount(attempt.User, now);
+        Uncount(attempt.Address, now);
+    }
 
     private int Failures(ulong key, DateTimeOffset now) =>
         _windows.TryGetValue(key, out var window) && window.Until > now ? window.Failures : 0;
 
-    private void Count(ulong key, DateTimeOffset now) =>
+    private int Count(ulong key, DateTimeOffset now) =>
         _windows.AddOrUpdate(key, _ => new Window(now + WindowLength, 1),
-            (_, w) => w.Until > now ? w with { Failures = w.Failures + 1 } : new Window(now + WindowLength, 1));
+            (_, w) => w.Until > now ? w with { Failures = w.Failures + 1 } : new Window(now + WindowLength, 1)).Failures;
+
+    /// <summary>One count back, within the window it was taken in; never below zero, never into a new window.</summary>
+    private void Uncount(ulong key, DateTimeOffset now)
+    {
+        while (_windows.TryGetValue(key, out var window) && window.Until > now && window.Failures > 0)
+            if (_windows.TryUpdate(key, window with { Failures = window.Failures - 1 }, window)) return;
+    }
 
     private void Prune(DateTimeOffset now)
     {
@@ -121,4 +155,13 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
     private static ulong Hash(string value) => BinaryPrimitives.ReadUInt64LittleEndian(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
 
     private sealed record Window(DateTimeOffset Until, int Failures);
+}
+
+/// <summary>One login attempt taken from the user name's and the address's budgets (keys are hashes, never the text).</summary>
+internal sealed record LoginAttempt(ulong User, ulong Address, bool Shared = false)
+{
+    // Hashes, never the submitted text, in Redis too.
+    public string[] SharedKeys { get; } =
+        ["u:" + User.ToString("x16", System.Globalization.CultureInfo.InvariantCulture),
+         "a:" + Address.ToString("x16", System.Globalization.CultureInfo.InvariantCulture)];
 }

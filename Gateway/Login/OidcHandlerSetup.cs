@@ -12,7 +12,7 @@ namespace Gateway.Login;
 /// state, the answer as a top-level GET (so SameSite=Lax cookies come back, on plain-http test rigs too),
 /// no tokens in cookies, the gateway's claim names, and a fixed list of signature algorithms.
 /// </summary>
-internal sealed class OidcHandlerSetup(IOptions<GatewayOptions> options) : IConfigureNamedOptions<OpenIdConnectOptions>
+internal sealed class OidcHandlerSetup(IOptions<GatewayOptions> options, IHttpContextAccessor requests) : IConfigureNamedOptions<OpenIdConnectOptions>
 {
     /// <summary>Asymmetric algorithms only: an HMAC "signature" keyed with the client secret proves nothing about the provider.</summary>
     internal static readonly string[] Algorithms =
@@ -21,12 +21,12 @@ internal sealed class OidcHandlerSetup(IOptions<GatewayOptions> options) : IConf
 
     public void Configure(string? name, OpenIdConnectOptions o)
     {
-        if (name == OidcRegistration.Scheme) Apply(o, options.Value.Login.Oidc, options.Value.Paths.EffectiveOidcCallback);
+        if (name == OidcRegistration.Scheme) Apply(o, options.Value.Login.Oidc, options.Value.Paths.EffectiveOidcCallback, requests);
     }
 
     public void Configure(OpenIdConnectOptions o) => Configure(Microsoft.Extensions.Options.Options.DefaultName, o);
 
-    internal static void Apply(OpenIdConnectOptions o, OidcOptions settings, string callbackPath)
+    internal static void Apply(OpenIdConnectOptions o, OidcOptions settings, string callbackPath, IHttpContextAccessor requests)
     {
         o.Authority = settings.Authority;
         o.ClientId = settings.ClientId;
@@ -55,13 +55,14 @@ internal sealed class OidcHandlerSetup(IOptions<GatewayOptions> options) : IConf
         o.TokenValidationParameters.NameClaimType = GatewayClaims.Name;
         o.TokenValidationParameters.RoleClaimType = GatewayClaims.Role;
         o.TokenValidationParameters.RequireSignedTokens = true;
-        // The callback is a top-level GET from the provider: Lax is sent. Secure whenever the request is https.
-        o.CorrelationCookie.Name = "gw_oidc_corr.";
-        o.CorrelationCookie.SameSite = SameSiteMode.Lax;
-        o.CorrelationCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
-        o.NonceCookie.Name = "gw_oidc_nonce.";
-        o.NonceCookie.SameSite = SameSiteMode.Lax;
-        o.NonceCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+        // The callback is a top-level GET from the provider: Lax is sent. Host-only, and __Host- on https.
+        o.CorrelationCookie = FlowCookie(SessionCookies.OidcCookiePrefix + "corr.", requests, o.RemoteAuthenticationTimeout);
+        o.NonceCookie = FlowCookie(SessionCookies.OidcCookiePrefix + "nonce.", requests, o.RemoteAuthenticationTimeout);
         o.EventsType = typeof(GatewayOidcEvents);
     }
+
+    private static HostOnlyFlowCookieBuilder FlowCookie(string name, IHttpContextAccessor requests, TimeSpan lifetime) => new(requests, lifetime)
+    {
+        Name = name, HttpOnly = true, SameSite = SameSiteMode.Lax, SecurePolicy = CookieSecurePolicy.SameAsRequest, IsEssential = true,
+    };
 }

@@ -12,6 +12,7 @@ internal static class OidcRegistration
     public static AuthenticationBuilder AddGatewayOidc(this AuthenticationBuilder builder)
     {
         builder.AddOpenIdConnect(Scheme, _ => { });
+        builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<IConfigureOptions<OpenIdConnectOptions>, OidcHandlerSetup>();
         // After the handler's own post-configure, which builds the back-channel HttpClient we reuse.
         builder.Services.AddSingleton<IPostConfigureOptions<OpenIdConnectOptions>, OidcIssuerCheckSetup>();

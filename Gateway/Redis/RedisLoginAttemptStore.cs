@@ -7,31 +7,40 @@ namespace Gateway.Redis;
 /// <summary>Failed-login counters in Redis: one key per user name hash and per address block, each expiring with its window.</summary>
 internal sealed class RedisLoginAttemptStore(RedisCalls redis) : ILoginAttemptStore
 {
-    // KEYS: counter. ARGV: window (ms). The window starts with the first failure and is not extended by later ones.
-    private const string AddScript = """
+    // KEYS: counter. ARGV: window (ms). The window starts with the first attempt and is not extended by later ones.
+    // A counter a Redis writer replaced with text counts nothing here (it would make INCR fail); each replica's own count still holds.
+    private const string TakeScript = """
+        local v = redis.call('GET', KEYS[1])
+        if v and not tonumber(v) then return 0 end
         local n = redis.call('INCR', KEYS[1])
         if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
         return n
         """;
 
-    public async Task<long[]> CountsAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        await redis.ReadAsync("login.counts", async db =>
-        {
-            // One GET per key, sent together: the keys hash to different Redis Cluster slots, so no MGET.
-            var values = await Task.WhenAll(keys.Select(k => db.StringGetAsync(KeyOf(k))));
-            // A counter a Redis writer replaced with text counts nothing here; each replica's own count still holds.
-            return values.Select(v => v.TryParse(out long n) ? n : 0L).ToArray();
-        }, cancellationToken);
+    // KEYS: counter. DECR keeps the key's expiry; a key that expired is not brought back as -1 without one.
+    private const string GiveBackScript = """
+        local n = tonumber(redis.call('GET', KEYS[1]))
+        if n and n > 0 then return redis.call('DECR', KEYS[1]) end
+        return 0
+        """;
 
-    public async Task AddFailureAsync(IReadOnlyList<string> keys, TimeSpan window, CancellationToken cancellationToken)
+    public async Task<long[]> TakeAsync(IReadOnlyList<string> keys, TimeSpan window, CancellationToken cancellationToken)
     {
         var ms = ((long)window.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-        await redis.WriteAsync("login.fail", async db =>
+        return await redis.WriteAsync("login.take", async db =>
         {
-            await Task.WhenAll(keys.Select(k => db.ScriptEvaluateAsync(AddScript, [KeyOf(k)], [ms])));
-            return true;
+            // One script per key, sent together: the keys hash to different Redis Cluster slots.
+            var counts = await Task.WhenAll(keys.Select(k => db.ScriptEvaluateAsync(TakeScript, [KeyOf(k)], [ms])));
+            return counts.Select(c => (long)c).ToArray();
         }, cancellationToken);
     }
+
+    public async Task GiveBackAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        await redis.WriteAsync("login.give_back", async db =>
+        {
+            await Task.WhenAll(keys.Select(k => db.ScriptEvaluateAsync(GiveBackScript, [KeyOf(k)])));
+            return true;
+        }, cancellationToken);
 
     private RedisKey KeyOf(string key) => redis.Key("login:" + key);
 }

@@ -119,13 +119,20 @@ internal sealed partial class SessionManager(
         if (filter is null)
         {
             // What the provider issued for these sessions is revoked there too (the first ListLimit of them: a bulk
-            // delete of more does not read every record).
+            // delete of more does not read every record). Each is taken, read and deleted in one step, so a token
+            // refresh racing this either lands first (its new token is what is revoked) or finds the session gone.
             var ended = new List<SessionRecord>();
+            var taken = 0;
             if (endObservers.Any())
                 foreach (var (handle, _) in await store.ListByUserAsync(tag, ListLimit, cancellationToken))
-                    if (await ReadAsync(handle, cancellationToken) is { } record && record.UserId == userId) ended.Add(record);
+                {
+                    var (found, record) = await TakeAsync(handle, cancellationToken);
+                    if (!found) continue;
+                    taken++;
+                    if (record is not null && record.UserId == userId) ended.Add(record);
+                }
             // The marker makes a session created while this runs revoked too; the cache drops the whole user.
-            count = await store.DeleteByUserAsync(tag, await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
+            count = taken + await store.DeleteByUserAsync(tag, await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
             await bus.PublishAsync(SessionRevocation.OfUser(tag), cancellationToken);
             // Last: a login that completed while the batches ran is older than this mark, so none survives the call.
             await store.MarkRevokedAsync(tag, await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
@@ -133,11 +140,11 @@ internal sealed partial class SessionManager(
         }
         else
         {
-            var matching = new List<(SessionHandle Handle, SessionRecord? Record)>();
+            // Chosen by what they hold now; ended (and their tokens revoked) by what they hold when taken.
+            var matching = new List<SessionHandle>();
             foreach (var (handle, _) in await store.ListByUserAsync(tag, int.MaxValue, cancellationToken))
-                if (await ReadAsync(handle, cancellationToken) is { } record && record.UserId == userId && filter(record)) matching.Add((handle, record));
-            await EndAsync(matching, cancellationToken);
-            count = matching.Count;
+                if (await ReadAsync(handle, cancellationToken) is { } record && record.UserId == userId && filter(record)) matching.Add(handle);
+            count = await EndAsync(matching, cancellationToken);
         }
         metrics.SessionsRevoked(count, reason);
         LogUserRevoked(logger, tag, count, reason);
@@ -183,28 +190,36 @@ internal sealed partial class SessionManager(
     /// <summary>Ends the given sessions (by handle) on every replica; for a user ending their own.</summary>
     public async Task<int> RevokeHandlesAsync(IReadOnlyList<SessionHandle> handles, string reason, CancellationToken cancellationToken)
     {
-        var sessions = new List<(SessionHandle Handle, SessionRecord? Record)>();
-        foreach (var handle in handles) sessions.Add((handle, await ReadAsync(handle, cancellationToken)));
-        var count = await EndAsync(sessions, cancellationToken);
+        var count = await EndAsync(handles, cancellationToken);
         metrics.SessionsRevoked(count, reason);
         foreach (var handle in handles) LogRevoked(logger, handle.ShortHash, reason, true);
         return count;
     }
 
     /// <summary>
-    /// Deletes the sessions, tells every replica, and only then revokes their tokens at the provider, whose latency
-    /// must not delay the revocation itself. Returns how many records were still there to delete.
+    /// Takes the sessions (each read and deleted in one step), tells every replica, and only then revokes their tokens
+    /// at the provider, whose latency must not delay the revocation itself. Returns how many were still there.
     /// </summary>
-    private async Task<int> EndAsync(List<(SessionHandle Handle, SessionRecord? Record)> sessions, CancellationToken cancellationToken)
+    private async Task<int> EndAsync(IReadOnlyList<SessionHandle> handles, CancellationToken cancellationToken)
     {
-        if (sessions.Count == 0) return 0;
-        var deleted = 0;
-        foreach (var (handle, _) in sessions)
-            if (await store.DeleteAsync(handle, cancellationToken)) deleted++;
-        await bus.PublishAsync(new SessionRevocation(sessions.Select(s => s.Handle.ShortHash).ToList()), cancellationToken);
-        await NotifyEndedAsync(sessions.Where(s => s.Record is not null).Select(s => s.Record!).ToList(), cancellationToken);
-        return deleted;
+        if (handles.Count == 0) return 0;
+        var taken = 0;
+        var ended = new List<SessionRecord>();
+        foreach (var handle in handles)
+        {
+            var (found, record) = await TakeAsync(handle, cancellationToken);
+            if (!found) continue;
+            taken++;
+            if (record is not null) ended.Add(record);
+        }
+        await bus.PublishAsync(new SessionRevocation(handles.Select(h => h.ShortHash).ToList()), cancellationToken);
+        await NotifyEndedAsync(ended, cancellationToken);
+        return taken;
     }
+
+    /// <summary>Deletes the session; whether it was there, and its record when that is genuinely this session's.</summary>
+    private async Task<(bool Found, SessionRecord? Record)> TakeAsync(SessionHandle handle, CancellationToken cancellationToken) =>
+        await store.TakeAsync(handle, cancellationToken) is { } taken ? (true, Genuine(handle, new StoredSession(taken, null))) : (false, null);
 
     /// <summary>
     /// The record stored for <paramref name="handle"/> when it is genuinely that session's and not revoked: written by
