@@ -8,6 +8,7 @@ namespace Gateway.Tests.Security;
 /// Audit finding 2, replayed as the audit ran it: a replica less than two minutes old (when DataProtection would
 /// answer each unknown key id with a blocking read of the ring) flooded with session cookies under key ids nobody has.
 /// </summary>
+[Collection(nameof(ForgedCookieFloodTests))]
 public sealed class ForgedCookieFloodTests(ITestOutputHelper output)
 {
     private const int ForgedPerSecond = 1000;
@@ -116,3 +117,7 @@ public sealed class ForgedCookieFloodTests(ITestOutputHelper output)
         return long.Parse(calls[..calls.IndexOf(',')], System.Globalization.CultureInfo.InvariantCulture);
     }
 }
+
+/// <summary>A rate compared with and without a flood: measured alone, after the parallel tests, so their load is not in it.</summary>
+[CollectionDefinition(nameof(ForgedCookieFloodTests), DisableParallelization = true)]
+public sealed class ForgedCookieFloodTestsRunAlone;
