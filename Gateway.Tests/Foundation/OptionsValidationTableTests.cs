@@ -35,7 +35,10 @@ public sealed class OptionsValidationTableTests
         { "address-attempts", "Gateway:Login:AddressAttemptsPerMinute: must be at least 1." },
         { "admin-key", "Gateway:Admin:ApiKey: must be at least 32 characters." },
         { "forwarding", "Gateway:Forwarding:KnownNetworks:0: '10.0.0.0/33' is not a CIDR network" },
-        { "policy", "Gateway:Policies:editors:Roles: must list at least one non-empty role." },
+        { "policy", "Gateway:Policies:editors: must list Roles, or set MaxAuthenticationAge or AcrValues." },
+        { "policy-empty-role", "Gateway:Policies:editors:Roles: must not list an empty role." },
+        { "policy-negative-age", "Gateway:Policies:recent:MaxAuthenticationAge: must not be negative." },
+        { "policy-acr-without-oidc", "Gateway:Policies:strong:AcrValues: needs OpenID Connect sign-in (Gateway:Login:Oidc)" },
         { "cache-memory", "Gateway:Session:CacheMaxMegabytes: must be between 0 and 65536." },
         { "warm-up", "Gateway:WarmUp:MaxDuration: must be between 00:00:01 and 00:05:00." },
     };
@@ -65,6 +68,12 @@ public sealed class OptionsValidationTableTests
             case "admin-key": o.Admin.ApiKey = "short"; break;
             case "forwarding": o.Forwarding.KnownNetworks = ["10.0.0.0/33"]; break;
             case "policy": o.Policies["editors"] = new Gateway.Routing.RoutePolicyOptions { Roles = [] }; break;
+            case "policy-empty-role": o.Policies["editors"] = new Gateway.Routing.RoutePolicyOptions { Roles = ["editor", " "] }; break;
+            case "policy-negative-age": o.Policies["recent"] = new Gateway.Routing.RoutePolicyOptions { MaxAuthenticationAge = TimeSpan.FromMinutes(-1) }; break;
+            case "policy-acr-without-oidc":
+                o.Login.Oidc.Authority = null;
+                o.Policies["strong"] = new Gateway.Routing.RoutePolicyOptions { AcrValues = ["urn:example:mfa"] };
+                break;
             case "cache-memory": o.Session.CacheMaxMegabytes = -1; break;
             case "warm-up": o.WarmUp.MaxDuration = TimeSpan.Zero; break;
         }

@@ -38,8 +38,12 @@ public sealed class RouteAuthorizationTests
         var rule = await services.GetRequiredService<RouteAuthorization>().ForAsync(endpoint);
         Assert.NotEqual(RouteAuthorization.Kind.Framework, rule.Kind);
         var ours = rule.Kind == RouteAuthorization.Kind.Open ? "allowed"
-            : RouteAuthorization.Allows(rule.Policy!, principal) ? "allowed"
-            : principal.Identity?.IsAuthenticated == true ? "forbidden" : "challenged";
+            : RouteAuthorization.Decide(rule.Policy!, principal, null, TimeProvider.System, out _) switch
+            {
+                RouteAuthorization.Verdict.Allowed => "allowed",
+                RouteAuthorization.Verdict.Forbid => "forbidden",
+                _ => "challenged",
+            };
 
         Assert.Equal(await FrameworkDecisionAsync(services, endpoint, principal), ours);
     }

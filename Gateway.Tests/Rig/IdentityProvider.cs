@@ -41,7 +41,8 @@ internal sealed class IdentityProvider : IAsyncDisposable
     public string KeyId => "test-idp-key";
     public string Output => _app.Output;
 
-    public static async Task<IdentityProvider> StartAsync(string gatewayBaseUrl, string? backchannelUri = null, int? accessTokenTtlSeconds = null)
+    /// <param name="ignoresMaxAge">A provider that drops <c>max_age</c> (and <c>prompt</c>) from authorization requests, as some do.</param>
+    public static async Task<IdentityProvider> StartAsync(string gatewayBaseUrl, string? backchannelUri = null, int? accessTokenTtlSeconds = null, bool ignoresMaxAge = false)
     {
         var rsa = RSA.Create(2048);
         var p = rsa.ExportParameters(true);
@@ -62,6 +63,7 @@ internal sealed class IdentityProvider : IAsyncDisposable
             ["BACKCHANNEL_LOGOUT_URI"] = backchannelUri ?? $"{gatewayBaseUrl}/backchannel-logout",
             ["IDP_JWKS"] = JsonSerializer.Serialize(new { keys = new[] { jwk } }),
             ["ACCESS_TOKEN_TTL"] = accessTokenTtlSeconds?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["IGNORE_MAX_AGE"] = ignoresMaxAge ? "true" : null,
         };
         return new IdentityProvider(await NodeApp.StartAsync("idp.mjs", "IDP_LISTENING", new Dictionary<string, string?>(env)), rsa, env);
     }

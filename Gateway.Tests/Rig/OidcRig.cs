@@ -20,11 +20,12 @@ internal sealed partial class OidcRig : IAsyncDisposable
     /// <summary>The gateway's settings, for a second replica on the same Redis and provider.</summary>
     public GatewayConfig Config { get; }
 
-    public static async Task<OidcRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null, int? accessTokenTtlSeconds = null)
+    public static async Task<OidcRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null, int? accessTokenTtlSeconds = null,
+        bool providerIgnoresMaxAge = false)
     {
         var port = Tools.FreePort();
         var gatewayUrl = $"http://127.0.0.1:{port}";
-        var idp = await IdentityProvider.StartAsync(gatewayUrl, accessTokenTtlSeconds: accessTokenTtlSeconds);
+        var idp = await IdentityProvider.StartAsync(gatewayUrl, accessTokenTtlSeconds: accessTokenTtlSeconds, ignoresMaxAge: providerIgnoresMaxAge);
         var cms = await CmsRig.StartCmsAsync(redisConfiguration, gatewayUrl);
         var config = idp.Configure(new GatewayConfig { UpstreamUrl = cms.BaseUrl + "/" }.WithRedis(redisConfiguration))
             .Set("Gateway:Login:Oidc:ClockSkew", "00:00:10");
@@ -40,9 +41,10 @@ internal sealed partial class OidcRig : IAsyncDisposable
     /// </summary>
     public List<string> Trace { get; } = [];
 
-    public async Task<(HttpResponseMessage Response, Uri? CallbackUrl)> LoginAsync(Browser browser, string user, string returnUrl = "/admin", bool stopAtCallback = false)
+    public async Task<(HttpResponseMessage Response, Uri? CallbackUrl)> LoginAsync(Browser browser, string user, string returnUrl = "/admin", bool stopAtCallback = false,
+        string loginQuery = "")
     {
-        var response = await browser.NavigateAsync($"/login?returnUrl={Uri.EscapeDataString(returnUrl)}");
+        var response = await browser.NavigateAsync($"/login?returnUrl={Uri.EscapeDataString(returnUrl)}{loginQuery}");
         var current = new Uri(Gateway.BaseUrl + "/login");
         for (var step = 0; step < 20; step++)
         {

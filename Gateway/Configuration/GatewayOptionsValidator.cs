@@ -42,8 +42,7 @@ internal sealed class GatewayOptionsValidator(IHostEnvironment environment) : IV
         {
             if (Routing.RoutePolicyNames.IsReserved(policyName))
                 Add($"Policies:{policyName}", $"'{policyName}' is a built-in policy name and cannot be redefined.");
-            if (policy.Roles.Length == 0 || policy.Roles.Any(string.IsNullOrWhiteSpace))
-                Add($"Policies:{policyName}:Roles", "must list at least one non-empty role.");
+            policy.Validate(policyName, Add, o.Login.OidcEnabled);
         }
 
         if (!string.IsNullOrWhiteSpace(o.OtlpEndpoint) && !Uri.TryCreate(o.OtlpEndpoint, UriKind.Absolute, out _))

@@ -105,6 +105,7 @@ internal static class GatewayServiceRegistration
         if (settings.Login.OidcEnabled) auth.AddGatewayOidc();
 
         services.AddSingleton<RouteAuthorization>();
+        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, Routing.RecentSignInHandler>();
         services.AddAuthorization(options =>
         {
             // No scheme named on the policies: UseAuthentication already ran the default (session) scheme, and a
@@ -115,7 +116,13 @@ internal static class GatewayServiceRegistration
             options.FallbackPolicy = signedIn;
             foreach (var (name, policy) in settings.Policies)
             {
-                options.AddPolicy(name, p => p.RequireAuthenticatedUser().RequireRole(policy.Roles));
+                options.AddPolicy(name, p =>
+                {
+                    p.RequireAuthenticatedUser();
+                    if (policy.Roles.Length > 0) p.RequireRole(policy.Roles);
+                    // Last: a session lacking a role is forbidden, not asked to sign in again for nothing.
+                    if (policy.StepsUp) p.AddRequirements(new Routing.RecentSignInRequirement(policy.MaxAuthenticationAge, policy.AcrValues));
+                });
             }
         });
     }
@@ -155,6 +162,7 @@ internal static class GatewayServiceRegistration
         services.AddSingleton<LoginAttemptLimiter>();
         services.AddSingleton<DevLoginService>();
         services.AddSingleton<LoginService>();
+        services.AddSingleton<StepUpChallenge>();
         services.AddSingleton<Tokens.TokenEndpointClient>();
         services.AddSingleton<Tokens.AccessTokenService>();
         if (settings.Login.OidcEnabled) services.AddSingleton<ISessionEndObserver, Tokens.RefreshTokenRevoker>();

@@ -20,7 +20,9 @@ internal sealed class ProxyRouteAccess(
     SessionAuthenticator authenticator,
     RouteAuthorization authorization,
     IOptionsMonitor<OpenIdConnectOptions> oidc,
-    Login.OidcProvider provider)
+    Login.OidcProvider provider,
+    Login.StepUpChallenge stepUps,
+    TimeProvider time)
 {
     private const string AuthorizationRanKey = "__AuthorizationMiddlewareWithEndpointInvoked";
     private static readonly object True = true;
@@ -48,15 +50,20 @@ internal sealed class ProxyRouteAccess(
             await framework(context);
             return;
         }
-        if (await authenticator.AuthenticateAsync(context) is { } session) context.User = session.Principal;
+        var session = await authenticator.AuthenticateAsync(context);
+        if (session is not null) context.User = session.Principal;
         try
         {
-            if (rule.Kind == RouteAuthorization.Kind.Policy && !RouteAuthorization.Allows(rule.Policy!, context.User))
+            if (rule.Kind == RouteAuthorization.Kind.Policy)
             {
-                // As the framework's PolicyEvaluator: signed in but not allowed is forbidden, anyone else is challenged.
-                if (context.User.Identity?.IsAuthenticated == true) await context.ForbidAsync();
-                else await context.ChallengeAsync();
-                return;
+                // As the framework's PolicyEvaluator: signed in but not allowed is forbidden, anyone else is challenged;
+                // signed in with the roles but not recently (or strongly) enough is asked to sign in again.
+                switch (RouteAuthorization.Decide(rule.Policy!, context.User, session?.Record, time, out var stepUp))
+                {
+                    case RouteAuthorization.Verdict.Challenge: await context.ChallengeAsync(); return;
+                    case RouteAuthorization.Verdict.Forbid: await context.ForbidAsync(); return;
+                    case RouteAuthorization.Verdict.StepUp: await stepUps.AskAsync(context, stepUp!); return;
+                }
             }
             // What the framework's authorization middleware leaves for the endpoint middleware, which otherwise refuses to
             // run an endpoint with authorization metadata.

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
+using Gateway.Sessions;
 using Microsoft.AspNetCore.Authorization.Infrastructure;
 
 namespace Gateway.Hosting;
@@ -16,7 +17,7 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
 {
     public enum Kind { Open, Policy, Framework }
 
-    /// <summary>Open: anyone; Policy: <see cref="Allows"/> decides; Framework: UseAuthentication + UseAuthorization decide.</summary>
+    /// <summary>Open: anyone; Policy: <see cref="Decide"/> decides; Framework: UseAuthentication + UseAuthorization decide.</summary>
     public sealed record Rule(Kind Kind, AuthorizationPolicy? Policy);
 
     private static readonly Rule OpenRule = new(Kind.Open, null);
@@ -25,7 +26,7 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
     // Endpoints are rebuilt when proxy.json reloads; the table lets the old ones and their rules be collected.
     private readonly ConditionalWeakTable<Endpoint, Rule> _rules = new();
     // The fast path makes the framework's decisions only while every part that could change them is the framework's own.
-    private readonly bool _frameworkDefaults = handlers.All(h => h.GetType() == typeof(PassThroughAuthorizationHandler))
+    private readonly bool _frameworkDefaults = handlers.All(h => h.GetType() == typeof(PassThroughAuthorizationHandler) || h.GetType() == typeof(Routing.RecentSignInHandler))
         && services.GetService<IAuthorizationMiddlewareResultHandler>()?.GetType() == typeof(Microsoft.AspNetCore.Authorization.Policy.AuthorizationMiddlewareResultHandler)
         && services.GetService<Microsoft.AspNetCore.Authorization.Policy.IPolicyEvaluator>()?.GetType() == typeof(Microsoft.AspNetCore.Authorization.Policy.PolicyEvaluator)
         && services.GetService<IAuthorizationService>()?.GetType().Assembly == typeof(DefaultAuthorizationService).Assembly
@@ -34,18 +35,38 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
     public ValueTask<Rule> ForAsync(Endpoint endpoint) =>
         _rules.TryGetValue(endpoint, out var rule) ? ValueTask.FromResult(rule) : BuildAsync(endpoint);
 
-    /// <summary>The built-in handlers' own tests, in the policy's order: any authenticated identity; any one of the roles.</summary>
-    public static bool Allows(AuthorizationPolicy policy, ClaimsPrincipal user)
+    public enum Verdict { Allowed, Challenge, Forbid, StepUp }
+
+    /// <summary>
+    /// The built-in handlers' own tests, in the policy's order (any authenticated identity; any one of the roles), then
+    /// the step-up test: a session that has the roles but not a recent enough sign-in is asked for one
+    /// (<paramref name="stepUp"/>), which is neither a challenge (it is signed in) nor a refusal (a sign-in will do).
+    /// </summary>
+    public static Verdict Decide(AuthorizationPolicy policy, ClaimsPrincipal user, CachedRecord? record, TimeProvider time, out Routing.RecentSignInRequirement? stepUp)
     {
+        stepUp = null;
         foreach (var requirement in policy.Requirements)
         {
             // Exact types: a subclass may override what the requirement checks.
-            var met = requirement.GetType() == typeof(DenyAnonymousAuthorizationRequirement) ? IsAuthenticated(user)
-                : requirement.GetType() == typeof(RolesAuthorizationRequirement) ? InAnyRole(user, ((RolesAuthorizationRequirement)requirement).AllowedRoles)
-                : false;
-            if (!met) return false;
+            if (requirement.GetType() == typeof(DenyAnonymousAuthorizationRequirement))
+            {
+                if (!IsAuthenticated(user)) return Verdict.Challenge;
+            }
+            else if (requirement.GetType() == typeof(RolesAuthorizationRequirement))
+            {
+                if (!InAnyRole(user, ((RolesAuthorizationRequirement)requirement).AllowedRoles)) return IsAuthenticated(user) ? Verdict.Forbid : Verdict.Challenge;
+            }
+            else if (requirement is Routing.RecentSignInRequirement recent)
+            {
+                if (!recent.IsMetBy(record, time.GetUtcNow())) stepUp ??= recent;
+            }
+            else
+            {
+                return IsAuthenticated(user) ? Verdict.Forbid : Verdict.Challenge;
+            }
         }
-        return true;
+        if (stepUp is null) return Verdict.Allowed;
+        return IsAuthenticated(user) ? Verdict.StepUp : Verdict.Challenge;
     }
 
     private async ValueTask<Rule> BuildAsync(Endpoint endpoint)
@@ -64,7 +85,8 @@ internal sealed class RouteAuthorization(IAuthorizationPolicyProvider policies, 
         var policy = await AuthorizationPolicy.CombineAsync(policies, metadata.GetOrderedMetadata<IAuthorizeData>(), metadata.GetOrderedMetadata<AuthorizationPolicy>());
         if (policy is null) return OpenRule;
         var simple = policy.AuthenticationSchemes.Count == 0
-            && policy.Requirements.All(r => r.GetType() == typeof(DenyAnonymousAuthorizationRequirement) || r.GetType() == typeof(RolesAuthorizationRequirement));
+            && policy.Requirements.All(r => r.GetType() == typeof(DenyAnonymousAuthorizationRequirement) || r.GetType() == typeof(RolesAuthorizationRequirement)
+                || r.GetType() == typeof(Routing.RecentSignInRequirement));
         return simple ? new Rule(Kind.Policy, policy) : FrameworkRule;
     }
 

@@ -56,6 +56,10 @@ internal sealed class AssertionIssuer(SigningKeyRing keys, IOptions<GatewayOptio
             foreach (var role in record.Roles) json.WriteStringValue(role);
             json.WriteEndArray();
             json.WriteString("sid_hash", session.ShortHash);
+            // The last interactive sign-in and its class, for an upstream's own finer decisions (fixed for a session: a
+            // new sign-in is a new session, so the cached assertion never carries a stale one).
+            if (record.AuthenticatedAt is { } authenticatedAt) json.WriteNumber("auth_time", authenticatedAt.ToUnixTimeSeconds());
+            if (record.Acr is not null) json.WriteString("acr", record.Acr);
             json.WriteNumber("iat", now.ToUnixTimeSeconds());
             json.WriteNumber("nbf", now.ToUnixTimeSeconds() - 5);
             json.WriteNumber("exp", (now + _options.AssertionLifetime).ToUnixTimeSeconds());

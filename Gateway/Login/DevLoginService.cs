@@ -17,9 +17,11 @@ internal sealed partial class DevLoginService(
     FormTokens formTokens,
     IStoreReadiness store,
     GatewayMetrics metrics,
+    TimeProvider time,
     ILogger<DevLoginService> logger)
 {
-    public async Task ShowFormAsync(HttpContext context, string returnUrl)
+    /// <param name="notice">Why the form is shown (a page asked for a recent sign-in), or null.</param>
+    public async Task ShowFormAsync(HttpContext context, string returnUrl, string? notice = null)
     {
         if (!users.Enabled)
         {
@@ -32,7 +34,7 @@ internal sealed partial class DevLoginService(
             await GatewayResponses.StoreUnavailableAsync(context);
             return;
         }
-        await RenderFormAsync(context, StatusCodes.Status200OK, returnUrl, null);
+        await RenderFormAsync(context, StatusCodes.Status200OK, returnUrl, notice);
     }
 
     public async Task SubmitAsync(HttpContext context)
@@ -104,7 +106,12 @@ internal sealed partial class DevLoginService(
         }
 
         await limiter.SucceededAsync(attempt, context.RequestAborted);
-        var claims = new List<Claim> { new(GatewayClaims.UserId, user.Name), new(GatewayClaims.Name, user.Name), new(GatewayClaims.Method, "dev") };
+        var claims = new List<Claim>
+        {
+            new(GatewayClaims.UserId, user.Name), new(GatewayClaims.Name, user.Name), new(GatewayClaims.Method, "dev"),
+            // An interactive sign-in, now: what a policy's MaxAuthenticationAge is measured from.
+            new(GatewayClaims.AuthenticatedAt, time.GetUtcNow().ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        };
         if (user.Email is not null) claims.Add(new Claim(GatewayClaims.Email, user.Email));
         claims.AddRange(user.Roles.Select(r => new Claim(GatewayClaims.Role, r)));
         try

@@ -19,6 +19,21 @@ internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options
 {
     private readonly OidcOptions _settings = options.Value.Login.Oidc;
 
+    /// <summary>A step-up's request to the provider: <c>max_age</c> (with <c>prompt=login</c> for 0) and <c>acr_values</c>.</summary>
+    public override Task RedirectToIdentityProvider(RedirectContext context)
+    {
+        if (StepUpRequest.From(context.Properties) is { } stepUp)
+        {
+            if (stepUp.MaxAgeSeconds is { } seconds)
+            {
+                context.ProtocolMessage.MaxAge = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (seconds == 0) context.ProtocolMessage.Prompt = "login";
+            }
+            if (stepUp.AcrValues is not null) context.ProtocolMessage.AcrValues = stepUp.AcrValues;
+        }
+        return Task.CompletedTask;
+    }
+
     public override Task TokenValidated(TokenValidatedContext context)
     {
         var raw = context.TokenEndpointResponse?.IdToken ?? context.ProtocolMessage?.IdToken;
@@ -34,6 +49,17 @@ internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options
             return Task.CompletedTask;
         }
         var claims = OidcClaimMapper.Map(idToken, _settings);
+        // A provider may ignore max_age or acr_values: the step-up is only done when the id_token shows it was.
+        if (StepUpRequest.From(context.Properties!) is { } stepUp)
+        {
+            var authenticatedAt = long.TryParse(claims.FirstOrDefault(c => c.Type == GatewayClaims.AuthenticatedAt)?.Value, out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
+            if (stepUp.ProblemWith(authenticatedAt, claims.FirstOrDefault(c => c.Type == GatewayClaims.Acr)?.Value, time.GetUtcNow()) is { } unmet)
+            {
+                LogStepUpNotConfirmed(logger, unmet);
+                context.Fail(new StepUpNotConfirmedException(unmet));
+                return Task.CompletedTask;
+            }
+        }
         claims.Add(new Claim(GatewayClaims.IdToken, raw));
         // The tokens for the APIs behind the gateway stay server-side, in the encrypted session record.
         if (context.TokenEndpointResponse is { AccessToken: { Length: > 0 } accessToken } response)
@@ -53,9 +79,19 @@ internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options
         metrics.AuthFailure("oidc-callback");
         // The failure's type and the provider's error code only: the message can quote the provider's response body.
         LogFailed(logger, context.Failure?.GetType().Name ?? "unknown", ErrorCode(context.Failure));
+        if (context.Failure is StepUpNotConfirmedException)
+            return GatewayResponses.PageAsync(context.HttpContext, StatusCodes.Status403Forbidden, "Recent sign-in not confirmed",
+                "<p id=\"step-up-not-confirmed\">This page needs a recent (or stronger) sign-in, and the identity provider did not confirm one. No session was created and the page was not opened.</p>");
         return GatewayResponses.PageAsync(context.HttpContext, StatusCodes.Status400BadRequest, "Sign-in failed",
             $"<p>The sign-in could not be completed and no session was created. <a href=\"{GatewayResponses.Encode(context.Request.PathBase + paths.Login)}\">Try again</a>.</p>");
     }
+
+    /// <summary>The provider answered a step-up without showing it did what was asked (max_age, acr_values).</summary>
+    private sealed class StepUpNotConfirmedException(string message) : Exception(message);
+
+    [LoggerMessage(EventId = LogEvents.StepUpNotConfirmed, EventName = nameof(LogEvents.StepUpNotConfirmed), Level = LogLevel.Warning,
+        Message = "A step-up sign-in was refused: {Problem}; no session was created")]
+    private static partial void LogStepUpNotConfirmed(ILogger logger, string problem);
 
     private static string ErrorCode(Exception? failure)
     {

@@ -10,14 +10,17 @@ internal sealed class LoginService(OidcProvider oidc, DevLoginService devLogin)
     public async Task StartAsync(HttpContext context)
     {
         var returnUrl = LocalRedirect.OrDefault(context.Request.Query["returnUrl"], "/");
+        var stepUp = StepUpRequest.From(context.Request.Query);
         if (!oidc.Enabled)
         {
-            await devLogin.ShowFormAsync(context, returnUrl);
+            await devLogin.ShowFormAsync(context, returnUrl, stepUp is null ? null : "This page needs a recent sign-in. Please sign in again.");
             return;
         }
         try
         {
-            await context.ChallengeAsync(OidcRegistration.Scheme, new AuthenticationProperties { RedirectUri = returnUrl });
+            var properties = new AuthenticationProperties { RedirectUri = returnUrl };
+            stepUp?.WriteTo(properties);
+            await context.ChallengeAsync(OidcRegistration.Scheme, properties);
         }
         catch (InvalidOperationException) when (!context.Response.HasStarted)
         {

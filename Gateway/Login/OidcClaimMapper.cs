@@ -17,6 +17,11 @@ internal static class OidcClaimMapper
         if (Value(idToken, settings.NameClaim) is { Length: > 0 } name) claims.Add(new Claim(GatewayClaims.Name, name));
         if (Value(idToken, "sid") is { Length: > 0 } sid) claims.Add(new Claim(GatewayClaims.ProviderSessionId, sid));
         foreach (var role in Roles(idToken, settings.RolesClaim)) claims.Add(new Claim(GatewayClaims.Role, role));
+        // auth_time is seconds since the epoch (OpenID Connect Core 2); absent unless asked for (max_age, or the client's
+        // require_auth_time): the session then counts as too old for every policy with an age.
+        if (long.TryParse(Value(idToken, "auth_time"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var authTime) && authTime > 0)
+            claims.Add(new Claim(GatewayClaims.AuthenticatedAt, (authTime * 1000).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        if (Value(idToken, "acr") is { Length: > 0 } acr) claims.Add(new Claim(GatewayClaims.Acr, acr));
         return claims;
     }
 

@@ -10,6 +10,8 @@ internal static class LogEvents
     public const int LoginFailed = 1001;
     public const int LoginRateLimited = 1002;
     public const int OidcLoginFailed = 1003;
+    public const int StepUpRequired = 1004;
+    public const int StepUpNotConfirmed = 1005;
     public const int LogoutCompleted = 1100;
     public const int LogoutStoreUnavailable = 1101;
     public const int LogoutConfirmationShown = 1102;

@@ -28,6 +28,8 @@ internal sealed class CachedRecord
         CmsSession = record.CmsSession;
         BindingHash = record.BindingHash;
         CmsUserId = record.CmsUserId;
+        AuthenticatedAt = record.AuthenticatedAt;
+        Acr = record.Acr;
     }
 
     public static CachedRecord Of(SessionRecord record) => new(record);
@@ -47,6 +49,10 @@ internal sealed class CachedRecord
     public string? CmsUserId { get; }
     /// <summary>See <see cref="SessionRecord.BindingHash"/>.</summary>
     public string? BindingHash { get; }
+    /// <summary>See <see cref="SessionRecord.AuthenticatedAt"/>.</summary>
+    public DateTimeOffset? AuthenticatedAt { get; }
+    /// <summary>See <see cref="SessionRecord.Acr"/>.</summary>
+    public string? Acr { get; }
 }
 
 /// <summary>

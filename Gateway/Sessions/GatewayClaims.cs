@@ -16,6 +16,9 @@ internal static class GatewayClaims
     public const string AccessToken = "gw:access_token";
     public const string AccessTokenExpiresAt = "gw:access_token_expires";
     public const string RefreshToken = "gw:refresh_token";
+    /// <summary>When the user signed in interactively, in Unix milliseconds (the provider's <c>auth_time</c> for OIDC).</summary>
+    public const string AuthenticatedAt = "gw:auth_time";
+    public const string Acr = "acr";
 
     /// <summary>The principal of a session: sub, amr, email, name and one <see cref="Role"/> claim per role.</summary>
     public static ClaimsPrincipal ToPrincipal(CachedRecord record)
@@ -60,6 +63,8 @@ internal static class GatewayClaims
             AccessToken = principal.FindFirst(AccessToken)?.Value,
             AccessTokenExpiresAt = long.TryParse(principal.FindFirst(AccessTokenExpiresAt)?.Value, out var expires) ? DateTimeOffset.FromUnixTimeSeconds(expires) : null,
             RefreshToken = principal.FindFirst(RefreshToken)?.Value,
+            AuthenticatedAt = long.TryParse(principal.FindFirst(AuthenticatedAt)?.Value, out var authenticated) ? DateTimeOffset.FromUnixTimeMilliseconds(authenticated) : null,
+            Acr = principal.FindFirst(Acr)?.Value,
         };
     }
 }

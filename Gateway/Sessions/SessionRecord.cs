@@ -17,6 +17,16 @@ internal sealed record SessionRecord
     public required DateTimeOffset AbsoluteExpiresAt { get; init; }
 
     /// <summary>
+    /// When the user last signed in interactively (the dev-user form, or the id_token's <c>auth_time</c>); what a
+    /// policy's <c>MaxAuthenticationAge</c> is checked against. Null when unknown (no <c>auth_time</c>, a session adopted
+    /// from the CMS): too old for every such policy. Neither a session refresh nor a token refresh changes it.
+    /// </summary>
+    public DateTimeOffset? AuthenticatedAt { get; init; }
+
+    /// <summary>The id_token's <c>acr</c> at that sign-in, checked against a policy's <c>AcrValues</c>.</summary>
+    public string? Acr { get; init; }
+
+    /// <summary>
     /// The store's hash of the session id this record was written for. Checked on every read, so a Redis writer
     /// cannot move another user's record under a session it holds the cookie of.
     /// </summary>

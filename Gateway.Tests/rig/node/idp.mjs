@@ -10,6 +10,7 @@ const clientSecret = process.env.CLIENT_SECRET ?? 'gateway-test-secret';
 const redirectUris = (process.env.REDIRECT_URIS ?? '').split(' ').filter(Boolean);
 const postLogoutUris = (process.env.POST_LOGOUT_REDIRECT_URIS ?? '').split(' ').filter(Boolean);
 const backchannel = process.env.BACKCHANNEL_LOGOUT_URI;
+const ignoreMaxAge = process.env.IGNORE_MAX_AGE === 'true';
 const names = { jose: 'José Łukasz', crlf: 'Eve\r\nX-Auth-Roles: admin' };
 // The tests pass the signing key, so they can also sign hostile tokens "from" this provider.
 const jwks = process.env.IDP_JWKS ? JSON.parse(process.env.IDP_JWKS) : undefined;
@@ -25,7 +26,8 @@ const provider = new Provider(issuer, {
   claims: { openid: ['sub', 'sid'], email: ['email'], profile: ['name'], roles: ['roles'] },
   scopes: ['openid', 'email', 'profile', 'roles'],
   conformIdTokenClaims: false,
-  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true }, backchannelLogout: { enabled: true }, revocation: { enabled: true } },
+  // A provider that ignores max_age (as some do) takes no pushed requests either, so the parameter is seen (and dropped) at /auth.
+  features: { pushedAuthorizationRequests: { enabled: !ignoreMaxAge }, devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true }, backchannelLogout: { enabled: true }, revocation: { enabled: true } },
   // Every code grant gets a refresh token, rotated on each use: a refresh token used twice is refused.
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: () => true,
@@ -48,6 +50,8 @@ provider.on('grant.error', (ctx) => { if (ctx.oidc.params?.grant_type === 'refre
 provider.use(async (ctx, next) => {
   if (ctx.path === '/test/stats') { ctx.body = stats; return; }
   if (ctx.path === '/test/fail-revocation') { stats.failRevocation = true; ctx.body = 'ok'; return; }
+  // A provider that ignores max_age: the parameter never reaches the authorization endpoint.
+  if (ctx.path === '/auth' && ignoreMaxAge) { const q = new URLSearchParams(ctx.querystring); q.delete('max_age'); q.delete('prompt'); ctx.querystring = q.toString(); }
   if (ctx.path === '/test/throttle-token') { stats.throttle = ctx.query.on === 'true'; ctx.body = 'ok'; return; }
   if (ctx.path === '/token' && stats.throttle) { stats.throttled = (stats.throttled ?? 0) + 1; ctx.status = 429; ctx.body = { error: 'slow_down' }; return; }
   if (ctx.path === '/token/revocation' && stats.failRevocation) { stats.refusedRevocations++; ctx.status = 503; return; }

@@ -1,0 +1,149 @@
+using System.Buffers.Text;
+using System.Text;
+using Gateway.Sessions;
+
+namespace Gateway.Tests.Login;
+
+/// <summary>
+/// Step-up (RFC 9470): a route whose policy has <c>MaxAuthenticationAge</c> asks a session whose last interactive
+/// sign-in is older for a new one, without ending it; a fresh sign-in as the same user serves the route and leaves one
+/// session, a sign-in as another user ends the first user's session first.
+/// </summary>
+public sealed class StepUpTests(SharedRedis redis)
+{
+    private const string RecentRoute = "\"recent\": { \"ClusterId\": \"cms\", \"AuthorizationPolicy\": \"recent\", \"Match\": { \"Path\": \"/whoami\" } }";
+
+    private static Action<GatewayConfig> RecentPolicy(string maxAge) => c =>
+    {
+        c.ProxyJson = GatewayConfig.StandardRoutesWith(c.UpstreamUrl, RecentRoute);
+        c.Set("Gateway:Policies:recent:MaxAuthenticationAge", maxAge);
+    };
+
+    private static Task<HttpResponseMessage> ApiAsync(Browser browser, string path) => browser.ApiGetAsync(path);
+
+    private static JsonElement AssertionPayload(string assertion) =>
+        JsonDocument.Parse(Encoding.UTF8.GetString(Base64Url.DecodeFromChars(assertion.Split('.')[1]))).RootElement;
+
+    [Fact]
+    public async Task A_session_older_than_the_routes_max_age_is_asked_to_sign_in_again_and_keeps_everything_else()
+    {
+        var clock = new ManualClock();
+        await using var rig = await CmsRig.StartAsync(redis.Configuration, RecentPolicy("00:05:00"), clock);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var signedInAt = clock.GetUtcNow();
+        var served = await browser.Http.GetFromJsonAsync<JsonElement>("/whoami");
+        var assertion = AssertionPayload(served.GetProperty("headers").GetProperty("x-auth-assertion").GetString()!);
+        Assert.Equal(signedInAt.ToUnixTimeSeconds(), assertion.GetProperty("auth_time").GetInt64());
+
+        clock.Advance(TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(1));
+
+        // A page: to the login, with the way back and what is asked.
+        var navigation = await browser.NavigateAsync("/whoami?tab=2");
+        Assert.Equal(HttpStatusCode.Redirect, navigation.StatusCode);
+        Assert.Equal("/login?returnUrl=%2Fwhoami%3Ftab%3D2&max_age=300", navigation.Headers.Location!.OriginalString);
+        var form = await (await browser.NavigateAsync(navigation.Headers.Location.OriginalString)).Content.ReadAsStringAsync();
+        Assert.Contains("This page needs a recent sign-in", form);
+        // Anything else: RFC 9470's challenge.
+        var api = await ApiAsync(browser, "/whoami");
+        Assert.Equal(HttpStatusCode.Unauthorized, api.StatusCode);
+        Assert.Equal("Bearer error=\"insufficient_user_authentication\", error_description=\"A sign-in within the last 300 seconds is required\", max_age=300",
+            api.Headers.WwwAuthenticate.ToString());
+        Assert.Equal("insufficient_user_authentication", (await api.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+        // The session lives on: its other routes are served.
+        Assert.Equal(HttpStatusCode.OK, (await ApiAsync(browser, "/api/whoami")).StatusCode);
+
+        // A fresh sign-in as the same user: the route is served, and the user has one session (its id rotated).
+        var before = browser.Cookie("gw_session")!;
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync("alice", "alice-password", "/whoami?tab=2")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await ApiAsync(browser, "/whoami")).StatusCode);
+        Assert.NotEqual(before, browser.Cookie("gw_session"));
+        Assert.Single(await rig.Gateway.Services.GetRequiredService<SessionManager>().ListUserAsync("alice", default));
+        using var replay = rig.Gateway.Browser();
+        replay.SetCookie("gw_session", before);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ApiAsync(replay, "/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Signing_in_as_another_user_at_the_step_up_prompt_ends_the_first_users_session_first()
+    {
+        var clock = new ManualClock();
+        await using var rig = await CmsRig.StartAsync(redis.Configuration, RecentPolicy("00:05:00"), clock);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        var alices = browser.Cookie("gw_session")!;
+        clock.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ApiAsync(browser, "/whoami")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync("admin", "admin-password", "/whoami")).StatusCode);
+
+        var whoami = await browser.Http.GetFromJsonAsync<JsonElement>("/whoami");
+        Assert.Equal("admin", whoami.GetProperty("headers").GetProperty("x-auth-user").GetString());
+        Assert.Empty(await rig.Gateway.Services.GetRequiredService<SessionManager>().ListUserAsync("alice", default));
+        using var replay = rig.Gateway.Browser();
+        replay.SetCookie("gw_session", alices);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ApiAsync(replay, "/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task With_a_real_clock_the_route_asks_again_once_the_age_has_passed()
+    {
+        await using var rig = await CmsRig.StartAsync(redis.Configuration, RecentPolicy("00:00:02"));
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        Assert.Equal(HttpStatusCode.OK, (await ApiAsync(browser, "/whoami")).StatusCode);
+        await Task.Delay(2500);
+        var asked = await ApiAsync(browser, "/whoami");
+        Assert.Equal(HttpStatusCode.Unauthorized, asked.StatusCode);
+        Assert.Contains("max_age=2", asked.Headers.WwwAuthenticate.ToString());
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync("alice", "alice-password", "/whoami")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await ApiAsync(browser, "/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_policy_with_roles_and_an_age_forbids_a_user_without_the_role_instead_of_asking_for_a_sign_in()
+    {
+        var clock = new ManualClock();
+        await using var rig = await CmsRig.StartAsync(redis.Configuration, c =>
+        {
+            RecentPolicy("00:05:00")(c);
+            c.Set("Gateway:Policies:recent:Roles:0", "admin");
+        }, clock);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        clock.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(HttpStatusCode.Forbidden, (await ApiAsync(browser, "/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task With_oidc_a_session_without_auth_time_passes_once_through_the_provider_with_max_age_and_is_then_served()
+    {
+        await using var rig = await OidcRig.StartAsync(redis.Configuration, RecentPolicy("00:01:00"));
+        using var browser = rig.Gateway.Browser();
+        Assert.Equal(HttpStatusCode.Redirect, (await rig.LoginAsync(browser, "alice", "/api/whoami")).Response.StatusCode);
+        // The first sign-in did not ask for auth_time, so the id_token had none: too old for a policy with an age.
+        var asked = await browser.NavigateAsync("/whoami");
+        Assert.Equal(HttpStatusCode.Redirect, asked.StatusCode);
+        Assert.EndsWith("&max_age=60", asked.Headers.Location!.OriginalString);
+
+        // Through the provider with max_age (pushed to its PAR endpoint): the id_token now carries auth_time, which only
+        // max_age asked for, and the route is served to the one session the user has.
+        var (stepUp, _) = await rig.LoginAsync(browser, "alice", "/whoami", loginQuery: "&max_age=60");
+        Assert.Equal(HttpStatusCode.Redirect, stepUp.StatusCode);
+        var served = await browser.Http.GetFromJsonAsync<JsonElement>("/whoami");
+        var authTime = AssertionPayload(served.GetProperty("headers").GetProperty("x-auth-assertion").GetString()!).GetProperty("auth_time").GetInt64();
+        Assert.InRange(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - authTime, 0, 60);
+        Assert.Single(await rig.Gateway.Services.GetRequiredService<SessionManager>().ListUserAsync("alice", default));
+    }
+
+    [Fact]
+    public async Task A_provider_that_ignores_max_age_gets_no_step_up_session_and_the_route_stays_closed()
+    {
+        await using var rig = await OidcRig.StartAsync(redis.Configuration, RecentPolicy("00:01:00"), providerIgnoresMaxAge: true);
+        using var browser = rig.Gateway.Browser();
+        await rig.LoginAsync(browser, "bob", "/api/whoami");
+        var (refused, _) = await rig.LoginAsync(browser, "bob", "/whoami", loginQuery: "&max_age=60");
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("step-up-not-confirmed", await refused.Content.ReadAsStringAsync());
+        Assert.Contains(rig.Gateway.Logs.Lines, l => l.Event.Name == "StepUpNotConfirmed");
+        // bob's first session is still there, and still not enough for the route.
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/whoami")).StatusCode);
+    }
+}
