@@ -64,6 +64,31 @@ public sealed class StepUpTests(SharedRedis redis)
     }
 
     [Fact]
+    public async Task A_stream_open_when_a_route_asks_for_a_step_up_stays_open()
+    {
+        var clock = new ManualClock();
+        await using var rig = await CmsRig.StartAsync(redis.Configuration, RecentPolicy("00:05:00"), clock);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        using var events = await browser.Http.GetAsync("/admin/events", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, events.StatusCode);
+        using var reader = new StreamReader(await events.Content.ReadAsStreamAsync());
+        Assert.Equal("data: hello alice", await reader.ReadLineAsync());
+
+        clock.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ApiAsync(browser, "/whoami")).StatusCode);
+
+        // Ten ticks (two seconds of them, the upstream ticks every 200 ms): most were sent after the 401.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        for (var ticks = 0; ticks < 10;)
+        {
+            var line = await reader.ReadLineAsync(timeout.Token);
+            if (line == "") continue;
+            Assert.Equal("data: tick", line);
+            ticks++;
+        }
+    }
+
+    [Fact]
     public async Task Signing_in_as_another_user_at_the_step_up_prompt_ends_the_first_users_session_first()
     {
         var clock = new ManualClock();
@@ -145,5 +170,43 @@ public sealed class StepUpTests(SharedRedis redis)
         // bob's first session is still there, and still not enough for the route.
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/whoami")).StatusCode);
+    }
+
+    private static Action<GatewayConfig> StrongPolicy => c =>
+    {
+        c.ProxyJson = GatewayConfig.StandardRoutesWith(c.UpstreamUrl, RecentRoute);
+        c.Set("Gateway:Policies:recent:AcrValues:0", "urn:gw:mfa");
+    };
+
+    [Fact]
+    public async Task A_provider_returning_a_weaker_acr_gets_a_step_up_challenge_and_no_step_up_session()
+    {
+        await using var rig = await OidcRig.StartAsync(redis.Configuration, StrongPolicy, providerAcr: "urn:gw:password");
+        using var browser = rig.Gateway.Browser();
+        await rig.LoginAsync(browser, "alice", "/api/whoami");
+        var asked = await browser.ApiGetAsync("/whoami");
+        Assert.Equal(HttpStatusCode.Unauthorized, asked.StatusCode);
+        Assert.Equal("Bearer error=\"insufficient_user_authentication\", error_description=\"A stronger sign-in is required\", acr_values=\"urn:gw:mfa\"",
+            asked.Headers.WwwAuthenticate.ToString());
+        Assert.EndsWith("&acr_values=urn%3Agw%3Amfa", (await browser.NavigateAsync("/whoami")).Headers.Location!.OriginalString);
+
+        var (refused, _) = await rig.LoginAsync(browser, "alice", "/whoami", loginQuery: "&acr_values=urn%3Agw%3Amfa");
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("step-up-not-confirmed", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_sign_in_with_a_listed_acr_is_served_and_the_assertion_carries_it()
+    {
+        await using var rig = await OidcRig.StartAsync(redis.Configuration, StrongPolicy, providerAcr: "urn:gw:mfa");
+        using var browser = rig.Gateway.Browser();
+        await rig.LoginAsync(browser, "alice", "/api/whoami");
+        // Providers put acr in the id_token only when asked (acr_values): the first sign-in has none, so it steps up once.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/whoami")).StatusCode);
+        var (stepUp, _) = await rig.LoginAsync(browser, "alice", "/whoami", loginQuery: "&acr_values=urn%3Agw%3Amfa");
+        Assert.Equal(HttpStatusCode.Redirect, stepUp.StatusCode);
+        var served = await browser.Http.GetFromJsonAsync<JsonElement>("/whoami");
+        Assert.Equal("urn:gw:mfa", AssertionPayload(served.GetProperty("headers").GetProperty("x-auth-assertion").GetString()!).GetProperty("acr").GetString());
     }
 }

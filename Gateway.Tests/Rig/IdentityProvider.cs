@@ -42,7 +42,8 @@ internal sealed class IdentityProvider : IAsyncDisposable
     public string Output => _app.Output;
 
     /// <param name="ignoresMaxAge">A provider that drops <c>max_age</c> (and <c>prompt</c>) from authorization requests, as some do.</param>
-    public static async Task<IdentityProvider> StartAsync(string gatewayBaseUrl, string? backchannelUri = null, int? accessTokenTtlSeconds = null, bool ignoresMaxAge = false)
+    public static async Task<IdentityProvider> StartAsync(string gatewayBaseUrl, string? backchannelUri = null, int? accessTokenTtlSeconds = null, bool ignoresMaxAge = false,
+        string? acr = null)
     {
         var rsa = RSA.Create(2048);
         var p = rsa.ExportParameters(true);
@@ -64,6 +65,7 @@ internal sealed class IdentityProvider : IAsyncDisposable
             ["IDP_JWKS"] = JsonSerializer.Serialize(new { keys = new[] { jwk } }),
             ["ACCESS_TOKEN_TTL"] = accessTokenTtlSeconds?.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["IGNORE_MAX_AGE"] = ignoresMaxAge ? "true" : null,
+            ["ACR"] = acr,
         };
         return new IdentityProvider(await NodeApp.StartAsync("idp.mjs", "IDP_LISTENING", new Dictionary<string, string?>(env)), rsa, env);
     }

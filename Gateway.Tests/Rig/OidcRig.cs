@@ -21,11 +21,11 @@ internal sealed partial class OidcRig : IAsyncDisposable
     public GatewayConfig Config { get; }
 
     public static async Task<OidcRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null, int? accessTokenTtlSeconds = null,
-        bool providerIgnoresMaxAge = false)
+        bool providerIgnoresMaxAge = false, string? providerAcr = null)
     {
         var port = Tools.FreePort();
         var gatewayUrl = $"http://127.0.0.1:{port}";
-        var idp = await IdentityProvider.StartAsync(gatewayUrl, accessTokenTtlSeconds: accessTokenTtlSeconds, ignoresMaxAge: providerIgnoresMaxAge);
+        var idp = await IdentityProvider.StartAsync(gatewayUrl, accessTokenTtlSeconds: accessTokenTtlSeconds, ignoresMaxAge: providerIgnoresMaxAge, acr: providerAcr);
         var cms = await CmsRig.StartCmsAsync(redisConfiguration, gatewayUrl);
         var config = idp.Configure(new GatewayConfig { UpstreamUrl = cms.BaseUrl + "/" }.WithRedis(redisConfiguration))
             .Set("Gateway:Login:Oidc:ClockSkew", "00:00:10");

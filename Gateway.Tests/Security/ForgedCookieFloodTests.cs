@@ -12,7 +12,8 @@ namespace Gateway.Tests.Security;
 public sealed class ForgedCookieFloodTests(ITestOutputHelper output)
 {
     private const int ForgedPerSecond = 1000;
-    private static readonly TimeSpan Phase = TimeSpan.FromSeconds(2.5);
+    private const int Rounds = 4;
+    private static readonly TimeSpan Phase = TimeSpan.FromSeconds(1.5);
 
     [Fact]
     public async Task A_thousand_forged_cookies_a_second_leave_a_fresh_replica_serving_its_users_and_read_the_key_ring_at_most_ten_times()
@@ -23,35 +24,49 @@ public sealed class ForgedCookieFloodTests(ITestOutputHelper output)
         await using var gateway = await GatewayProcess.StartAsync(new GatewayConfig { UpstreamUrl = upstream.BaseUrl + "/" }.WithRedis(redis.Configuration));
         using var user = await gateway.SignedInBrowserAsync("alice", "alice-password");
         Assert.Equal(HttpStatusCode.OK, (await user.ApiGetAsync("/api/whoami")).StatusCode);
+        // One round of each, not counted: both paths compiled and warm before anything is compared.
+        await SignedInRequestsAsync(user);
+        using (var warmUp = new CancellationTokenSource(Phase))
+            await FloodAsync(gateway.BaseUrl, new ConcurrentDictionary<HttpStatusCode, int>(), warmUp.Token);
         await using var mux = await redis.ConnectAsync();
         var readsBefore = await KeyRingReadsAsync(mux);
 
-        // Alternating rounds, so the machine's noise falls on both sides alike.
-        long quiet = 0, flooded = 0;
+        // Alternating rounds, compared by their medians, so the shared machine's noise falls on both sides alike.
+        var quietRounds = new List<long>();
+        var floodedRounds = new List<long>();
         var forged = new ConcurrentDictionary<HttpStatusCode, int>();
         var forgedSent = 0;
-        for (var round = 0; round < 2; round++)
+        for (var round = 0; round < Rounds; round++)
         {
-            quiet += await SignedInRequestsAsync(user);
+            quietRounds.Add(await SignedInRequestsAsync(user));
             using var stop = new CancellationTokenSource();
             var flood = FloodAsync(gateway.BaseUrl, forged, stop.Token);
-            flooded += await SignedInRequestsAsync(user);
+            floodedRounds.Add(await SignedInRequestsAsync(user));
             await stop.CancelAsync();
             forgedSent += await flood;
         }
+        var quiet = Median(quietRounds);
+        var flooded = Median(floodedRounds);
         var reads = await KeyRingReadsAsync(mux) - readsBefore;
         var age = started.Elapsed;
 
-        var ratio = (double)flooded / quiet;
-        output.WriteLine($"signed-in requests: {quiet} without the flood, {flooded} with it ({ratio:P1}); forged cookies sent: {forgedSent} " +
-            $"({forgedSent / (2 * Phase.TotalSeconds):0}/s), answered {string.Join(", ", forged.Select(p => $"{(int)p.Key}x{p.Value}"))}; " +
+        var ratio = flooded / quiet;
+        output.WriteLine($"signed-in requests per {Phase.TotalSeconds} s round, median of {Rounds}: {quiet} without the flood, {flooded} with it ({ratio:P1}) " +
+            $"[{string.Join(" ", quietRounds)} / {string.Join(" ", floodedRounds)}]; forged cookies sent: {forgedSent} " +
+            $"({forgedSent / (Rounds * Phase.TotalSeconds):0}/s), answered {string.Join(", ", forged.Select(p => $"{(int)p.Key}x{p.Value}"))}; " +
             $"key-ring reads: {reads}; replica age at the end: {age.TotalSeconds:0} s");
         Assert.True(age < TimeSpan.FromMinutes(2), "the replica was no longer in DataProtection's first two minutes");
-        Assert.True(forgedSent >= 0.9 * ForgedPerSecond * 2 * Phase.TotalSeconds, $"the flood reached only {forgedSent} forged cookies");
+        Assert.True(forgedSent >= 0.9 * ForgedPerSecond * Rounds * Phase.TotalSeconds, $"the flood reached only {forgedSent} forged cookies");
         // Every forged cookie is an invalid cookie: the API answers anonymous callers 401. Never a 503 or a 500.
         Assert.Equal([HttpStatusCode.Unauthorized], forged.Keys);
         Assert.InRange(reads, 0, 10);
         Assert.True(ratio >= 0.9, $"the signed-in user's rate fell to {ratio:P1} of its rate without the flood");
+    }
+
+    private static double Median(List<long> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2.0;
     }
 
     private static async Task<long> SignedInRequestsAsync(Browser user)

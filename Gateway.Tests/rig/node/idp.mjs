@@ -23,9 +23,11 @@ const provider = new Provider(issuer, {
     ...(backchannel ? { backchannel_logout_uri: backchannel, backchannel_logout_session_required: true } : {}),
   }],
   pkce: { required: () => true, methods: ['S256'] },
-  claims: { openid: ['sub', 'sid'], email: ['email'], profile: ['name'], roles: ['roles'] },
+  claims: { acr: null, openid: ['sub', 'sid'], email: ['email'], profile: ['name'], roles: ['roles'] },
   scopes: ['openid', 'email', 'profile', 'roles'],
   conformIdTokenClaims: false,
+  // The classes a sign-in here can report (ACR below); without any, the provider never puts acr in an id_token.
+  acrValues: ['urn:gw:password', 'urn:gw:mfa'],
   // A provider that ignores max_age (as some do) takes no pushed requests either, so the parameter is seen (and dropped) at /auth.
   features: { pushedAuthorizationRequests: { enabled: !ignoreMaxAge }, devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true }, backchannelLogout: { enabled: true }, revocation: { enabled: true } },
   // Every code grant gets a refresh token, rotated on each use: a refresh token used twice is refused.
@@ -42,6 +44,13 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = false;
+
+// The authentication context class every sign-in here reports (ACR), e.g. a provider whose logins are all single-factor.
+if (process.env.ACR) {
+  const finished = provider.interactionFinished.bind(provider);
+  provider.interactionFinished = (req, res, result, options) =>
+    finished(req, res, result?.login ? { ...result, login: { ...result.login, acr: process.env.ACR } } : result, options);
+}
 
 // What the tests count: refresh grants served and refused, and revocations, at /test/stats.
 const stats = { refreshed: 0, refreshRefused: 0, revoked: 0, refusedRevocations: 0 };
