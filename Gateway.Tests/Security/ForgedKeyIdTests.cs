@@ -135,6 +135,21 @@ public sealed class ForgedKeyIdTests
         Assert.Equal([9], protector.Unprotect(valid));
     }
 
+    [Fact]
+    public void A_forged_payload_arriving_during_shutdown_never_throws_anything_but_an_invalid_payload()
+    {
+        var services = Build(new InMemoryKeyStore());
+        var protector = Protector(services);
+        Assert.NotEmpty(protector.Protect([1]));
+        var keys = services.GetRequiredService<RefreshableKeyManager>();
+        var provider = services.GetRequiredService<BackgroundRefreshKeyRingProvider>();
+        services.Dispose();
+
+        // A request still running while the host stops: expiring the ring must not throw ObjectDisposedException (a 500).
+        keys.ExpireCachedRing();
+        Assert.False(provider.MayHold(ForgedPayload()));
+    }
+
     /// <summary>DataProtection's header (magic, version 0) and a key id nobody has, over random bytes.</summary>
     internal static byte[] ForgedPayload()
     {

@@ -87,8 +87,16 @@ public sealed class RefreshLogoutRaceTests(SharedRedis redis)
             return stored;
         }
 
+        /// <summary>How many takes succeed before the store fails (a Redis outage part-way through a bulk revocation).</summary>
+        public int? TakesBeforeFailure { get; set; }
+
         public async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken)
         {
+            if (TakesBeforeFailure is { } left)
+            {
+                if (left == 0) throw new StoreUnavailableException("the store went away part-way through");
+                TakesBeforeFailure = left - 1;
+            }
             await RefreshOnceAsync();
             return await inner.TakeAsync(session, cancellationToken);
         }
@@ -139,5 +147,32 @@ public sealed class RefreshLogoutRaceTests(SharedRedis redis)
         Assert.Equal(["rt-2"], ended.Records.Where(r => r.UserId == userId).Select(r => r.RefreshToken));
         Assert.Null(await sessions.ReloadAsync(key, default));
         Assert.False(await sessions.ReplaceRecordAsync(key, Record("rt-3") with { UserId = userId }, default));
+    }
+
+    [Theory]
+    [InlineData("logout-everywhere")]
+    [InlineData("your-sessions")]
+    public async Task A_store_failure_part_way_through_a_bulk_revocation_still_revokes_the_tokens_of_what_was_taken(string revocation)
+    {
+        var ended = new EndedRecords();
+        RefreshAtTheWorstMomentStore? store = null;
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration), services: s =>
+        {
+            s.AddSingleton<ISessionEndObserver>(ended);
+            s.AddSingleton<ISessionStore>(sp => store = new RefreshAtTheWorstMomentStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp)));
+        });
+        var sessions = gateway.Services.GetRequiredService<SessionManager>();
+        var userId = "halfway-" + Guid.NewGuid().ToString("N")[..8];
+        var first = await sessions.CreateAsync(Record("rt-a") with { UserId = userId }, default);
+        var second = await sessions.CreateAsync(Record("rt-b") with { UserId = userId }, default);
+        store!.TakesBeforeFailure = 1;
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => revocation == "logout-everywhere"
+            ? sessions.RevokeUserAsync(userId, revocation, null, default)
+            : sessions.RevokeHandlesAsync([first.Handle, second.Handle], revocation, default));
+
+        // The one record taken before the failure held the only copy of its token: it is still handed to revocation.
+        var revoked = Assert.Single(ended.Records, r => r.UserId == userId);
+        Assert.True(revoked.RefreshToken is "rt-a" or "rt-b");
     }
 }

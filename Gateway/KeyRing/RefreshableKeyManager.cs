@@ -7,7 +7,8 @@ namespace Gateway.KeyRing;
 /// DataProtection rebuilds it on a background task while every caller keeps using the stale one. DataProtection
 /// itself only offers a forced refresh that blocks the calling request thread on the store.
 /// </summary>
-internal sealed class RefreshableKeyManager(IKeyManager inner) : IKeyManager, IDisposable
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The sources are never disposed: see ExpireCachedRing.")]
+internal sealed class RefreshableKeyManager(IKeyManager inner) : IKeyManager
 {
     private readonly Lock _gate = new();
     private CancellationTokenSource _expiry = new();
@@ -46,12 +47,9 @@ internal sealed class RefreshableKeyManager(IKeyManager inner) : IKeyManager, ID
             expired = _expiry;
             _expiry = new CancellationTokenSource();
         }
-        // Not disposed: the ring cached with its token keeps reading it.
+        // Never disposed, here or at shutdown: the ring cached with its token keeps reading it, and a request still
+        // running during shutdown may expire the ring (a disposed source would throw, a 500). It holds no unmanaged
+        // resource (no wait handle is ever asked of it).
         expired.Cancel();
-    }
-
-    public void Dispose()
-    {
-        lock (_gate) _expiry.Dispose();
     }
 }

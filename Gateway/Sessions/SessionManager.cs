@@ -123,20 +123,31 @@ internal sealed partial class SessionManager(
             // refresh racing this either lands first (its new token is what is revoked) or finds the session gone.
             var ended = new List<SessionRecord>();
             var taken = 0;
-            if (endObservers.Any())
-                foreach (var (handle, _) in await store.ListByUserAsync(tag, ListLimit, cancellationToken))
-                {
-                    var (found, record) = await TakeAsync(handle, cancellationToken);
-                    if (!found) continue;
-                    taken++;
-                    if (record is not null && record.UserId == userId) ended.Add(record);
-                }
-            // The marker makes a session created while this runs revoked too; the cache drops the whole user.
-            count = taken + await store.DeleteByUserAsync(tag, await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
-            await bus.PublishAsync(SessionRevocation.OfUser(tag), cancellationToken);
-            // Last: a login that completed while the batches ran is older than this mark, so none survives the call.
-            await store.MarkRevokedAsync(tag, await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
-            await NotifyEndedAsync(ended, cancellationToken);
+            var done = false;
+            try
+            {
+                if (endObservers.Any())
+                    foreach (var (handle, _) in await store.ListByUserAsync(tag, ListLimit, cancellationToken))
+                    {
+                        var (found, record) = await TakeAsync(handle, taken == 0 ? cancellationToken : CancellationToken.None);
+                        if (!found) continue;
+                        taken++;
+                        if (record is not null && record.UserId == userId) ended.Add(record);
+                    }
+                // Once a record is taken, its tokens exist nowhere else: the caller going away no longer stops this.
+                var goOn = taken == 0 ? cancellationToken : CancellationToken.None;
+                // The marker makes a session created while this runs revoked too; the cache drops the whole user.
+                count = taken + await store.DeleteByUserAsync(tag, await store.NowAsync(goOn), _options.AbsoluteLifetime, goOn);
+                await bus.PublishAsync(SessionRevocation.OfUser(tag), goOn);
+                // Last: a login that completed while the batches ran is older than this mark, so none survives the call.
+                await store.MarkRevokedAsync(tag, await store.NowAsync(goOn), _options.AbsoluteLifetime, goOn);
+                done = true;
+            }
+            finally
+            {
+                // What was taken is revoked at the provider (and its CMS session ended) even when the rest failed.
+                if (done || taken > 0) await NotifyEndedAsync(ended, CancellationToken.None);
+            }
         }
         else
         {
@@ -205,15 +216,29 @@ internal sealed partial class SessionManager(
         if (handles.Count == 0) return 0;
         var taken = 0;
         var ended = new List<SessionRecord>();
-        foreach (var handle in handles)
+        var done = false;
+        try
         {
-            var (found, record) = await TakeAsync(handle, cancellationToken);
-            if (!found) continue;
-            taken++;
-            if (record is not null) ended.Add(record);
+            foreach (var handle in handles)
+            {
+                // Once a record is taken, its tokens exist nowhere else: the caller going away no longer stops this.
+                var (found, record) = await TakeAsync(handle, taken == 0 ? cancellationToken : CancellationToken.None);
+                if (!found) continue;
+                taken++;
+                if (record is not null) ended.Add(record);
+            }
+            done = true;
         }
-        await bus.PublishAsync(new SessionRevocation(handles.Select(h => h.ShortHash).ToList()), cancellationToken);
-        await NotifyEndedAsync(ended, cancellationToken);
+        finally
+        {
+            // Even when a later take failed: every replica drops what was taken, and its tokens are revoked.
+            if (done || taken > 0)
+            {
+                var goOn = taken == 0 ? cancellationToken : CancellationToken.None;
+                await bus.PublishAsync(new SessionRevocation(handles.Select(h => h.ShortHash).ToList()), goOn);
+                await NotifyEndedAsync(ended, goOn);
+            }
+        }
         return taken;
     }
 
