@@ -104,10 +104,32 @@ public sealed class OidcCallbackTossingTests(SharedRedis redis)
         Assert.Contains(atAttacker.Headers.GetValues("Set-Cookie"), c => c.StartsWith("__Host-gw_session=", StringComparison.Ordinal));
     }
 
-    private static async Task<HttpResponseMessage> CallbackAsync(OidcRig rig, string pathAndQuery, string cookies)
+    [Theory]
+    [InlineData("on http")]
+    [InlineData("as __host-")]
+    public async Task A_sibling_cannot_finish_its_https_flow_in_a_victims_browser_on_http_or_under_a_case_variant_name(string variant)
+    {
+        await using var rig = await OidcRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Forwarding:KnownProxies:0", "127.0.0.1"));
+        using var attacker = rig.Gateway.Browser();
+        attacker.Http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
+        var (_, callback) = await rig.LoginAsync(attacker, "mallory", stopAtCallback: true);
+        var flow = attacker.Cookies.GetAllCookies().Where(c => c.Name.Contains("gw_oidc_", StringComparison.Ordinal)).ToList();
+
+        // On http the handler reads the unprefixed names, which a sibling can plant; "__host-" is a name some browsers
+        // let a sibling set, and the framework's cookie lookup ignores case.
+        var planted = variant == "on http"
+            ? string.Join("; ", flow.Select(c => c.Name.Replace("__Host-", "", StringComparison.Ordinal) + "=" + c.Value))
+            : string.Join("; ", flow.Select(c => c.Name.Replace("__Host-", "__host-", StringComparison.Ordinal) + "=" + c.Value));
+        var atVictim = await CallbackAsync(rig, callback!.PathAndQuery, planted, https: variant != "on http");
+
+        Assert.Equal(HttpStatusCode.BadRequest, atVictim.StatusCode);
+        Assert.False(atVictim.Headers.TryGetValues("Set-Cookie", out var set) && set.Any(c => c.Contains("gw_session", StringComparison.Ordinal)));
+    }
+
+    private static async Task<HttpResponseMessage> CallbackAsync(OidcRig rig, string pathAndQuery, string cookies, bool https = true)
     {
         using var browser = new Browser(rig.Gateway.BaseUrl, useCookies: false);
-        browser.Http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
+        if (https) browser.Http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
         var request = new HttpRequestMessage(HttpMethod.Get, pathAndQuery);
         request.Headers.Add("Cookie", cookies);
         return await browser.Http.SendAsync(request);

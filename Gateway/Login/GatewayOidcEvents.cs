@@ -20,8 +20,13 @@ internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options
     private readonly OidcOptions _settings = options.Value.Login.Oidc;
 
     /// <summary>A step-up's request to the provider: <c>max_age</c> (with <c>prompt=login</c> for 0) and <c>acr_values</c>.</summary>
+    private const string HttpsItem = "gw.https";
+    private const string CorrelationItem = ".xsrf";
+
     public override Task RedirectToIdentityProvider(RedirectContext context)
     {
+        // The flow cookies' names depend on the scheme (__Host- on https): the callback must come back on the same one.
+        context.Properties.Items[HttpsItem] = context.Request.IsHttps ? "1" : "0";
         if (StepUpRequest.From(context.Properties) is { } stepUp)
         {
             if (stepUp.MaxAgeSeconds is { } seconds)
@@ -31,6 +36,27 @@ internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options
             }
             if (stepUp.AcrValues is not null) context.ProtocolMessage.AcrValues = stepUp.AcrValues;
         }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Before the handler's own correlation check: the callback arrives on the scheme the flow started on (else a flow
+    /// started on https could be finished on http with unprefixed cookies a sibling planted), and carries exactly one
+    /// correlation cookie by its exact, case-sensitive name (the framework's lookup ignores case, and
+    /// <c>__host-</c> is not a prefix every browser protects).
+    /// </summary>
+    public override Task MessageReceived(MessageReceivedContext context)
+    {
+        var properties = context.Properties;
+        if (properties is null) return Task.CompletedTask;
+        if (!properties.Items.TryGetValue(HttpsItem, out var https) || https != (context.Request.IsHttps ? "1" : "0"))
+        {
+            context.Fail("The sign-in callback arrived on another scheme than the sign-in started on.");
+            return Task.CompletedTask;
+        }
+        if (!properties.Items.TryGetValue(CorrelationItem, out var correlationId) || correlationId is null
+            || CookieHeader.Find(context.Request.Headers.Cookie, context.Options.CorrelationCookie.Name + correlationId, out _) != 1)
+            context.Fail("The sign-in callback does not carry this flow's correlation cookie under its exact name.");
         return Task.CompletedTask;
     }
 
