@@ -52,6 +52,22 @@ public sealed class OidcLoginTests(SharedRedis redis)
     }
 
     [Fact]
+    public async Task Abandoned_sign_ins_never_pile_up_flow_cookies_and_a_failed_callback_leaves_none()
+    {
+        await using var rig = await OidcRig.StartAsync(redis.Configuration);
+        using var browser = rig.Gateway.Browser();
+        int FlowCookies() => browser.Cookies.GetAllCookies().Count(c => c.Name.StartsWith("gw_oidc_", StringComparison.Ordinal) && !c.Expired);
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.Equal(HttpStatusCode.Found, (await browser.NavigateAsync("/login")).StatusCode);
+            // Each start adds one flow (two cookies); past the open-flow cap the older ones go.
+            Assert.InRange(FlowCookies(), 2, (Gateway.Login.GatewayOidcEvents.MaxOpenFlows + 1) * 2);
+        }
+        Assert.Equal(HttpStatusCode.BadRequest, (await browser.NavigateAsync("/signin-oidc?code=forged&state=not-ours")).StatusCode);
+        Assert.Equal(0, FlowCookies());
+    }
+
+    [Fact]
     public async Task Callback_with_a_bad_state_shows_an_error_page_and_creates_no_session()
     {
         await using var rig = await OidcRig.StartAsync(redis.Configuration);

@@ -27,6 +27,7 @@ internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options
     {
         // The flow cookies' names depend on the scheme (__Host- on https): the callback must come back on the same one.
         context.Properties.Items[HttpsItem] = context.Request.IsHttps ? "1" : "0";
+        ExpireAbandonedFlows(context.HttpContext, MaxOpenFlows);
         if (StepUpRequest.From(context.Properties) is { } stepUp)
         {
             if (stepUp.MaxAgeSeconds is { } seconds)
@@ -102,6 +103,8 @@ internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options
     public override Task RemoteFailure(RemoteFailureContext context)
     {
         context.HandleResponse();
+        // The handler deletes the correlation cookie, never the nonce: a failed sign-in leaves none of its flow behind.
+        ExpireAbandonedFlows(context.HttpContext, 0);
         metrics.AuthFailure("oidc-callback");
         // The failure's type and the provider's error code only: the message can quote the provider's response body.
         LogFailed(logger, context.Failure?.GetType().Name ?? "unknown", ErrorCode(context.Failure));
@@ -110,6 +113,24 @@ internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options
                 "<p id=\"step-up-not-confirmed\">This page needs a recent (or stronger) sign-in, and the identity provider did not confirm one. No session was created and the page was not opened.</p>");
         return GatewayResponses.PageAsync(context.HttpContext, StatusCodes.Status400BadRequest, "Sign-in failed",
             $"<p>The sign-in could not be completed and no session was created. <a href=\"{GatewayResponses.Encode(context.Request.PathBase + paths.Login)}\">Try again</a>.</p>");
+    }
+
+    /// <summary>Sign-ins a browser may have open at once (tabs) before the oldest ones' cookies go.</summary>
+    internal const int MaxOpenFlows = 4;
+
+    /// <summary>
+    /// Flow cookies are Path=/ (what <c>__Host-</c> demands), so every request carries them until they expire: past
+    /// <paramref name="keep"/> flows (a correlation and a nonce cookie each) they are all expired, so abandoned
+    /// sign-ins can never grow the Cookie header past a proxy's limit.
+    /// </summary>
+    private static void ExpireAbandonedFlows(HttpContext context, int keep)
+    {
+        var request = context.Request;
+        var prefix = (request.IsHttps ? "__Host-" : "") + Sessions.SessionCookies.OidcCookiePrefix;
+        var names = request.Cookies.Keys.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        if (names.Count <= keep * 2) return;
+        var options = new CookieOptions { Path = "/", Secure = request.IsHttps, HttpOnly = true, SameSite = SameSiteMode.Lax, Expires = DateTimeOffset.UnixEpoch };
+        foreach (var name in names) context.Response.Cookies.Append(name, "", options);
     }
 
     /// <summary>The provider answered a step-up without showing it did what was asked (max_age, acr_values).</summary>
