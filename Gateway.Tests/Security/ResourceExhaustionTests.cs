@@ -171,6 +171,26 @@ public sealed class ResourceExhaustionTests
         Assert.False(limiter.IsBlocked("next-victim", "2001:db8:1:3::1"));
     }
 
+    [Fact]
+    public async Task A_success_gives_its_attempt_back_only_to_the_window_it_was_counted_in()
+    {
+        var clock = new ManualClock();
+        var options = new GatewayOptions();
+        options.Login.AttemptsPerMinute = 1;
+        var limiter = new LoginAttemptLimiter(Options.Create(options), clock);
+        // An attempt begins just before its window ends and succeeds just after: in between, a failure opened a new window.
+        var slow = await limiter.BeginAsync("victim", "192.0.2.1", default);
+        Assert.NotNull(slow);
+        clock.Advance(TimeSpan.FromSeconds(61));
+        limiter.RecordFailure("victim", "192.0.2.2");
+        Assert.True(limiter.IsBlocked("victim", "192.0.2.3"));
+
+        await limiter.SucceededAsync(slow!, default);
+
+        // The give-back did not erase the new window's failure.
+        Assert.True(limiter.IsBlocked("victim", "192.0.2.3"));
+    }
+
     [Theory]
     [InlineData("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64")]
     [InlineData("2001:DB8:1:2::1", "2001:db8:1:2::/64")]
@@ -305,7 +325,30 @@ public sealed class LoginLimitTests(SharedRedis redis)
         await using var direct = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
         var server = direct.GetServer(direct.GetEndPoints()[0]);
         var userCounter = server.Keys(pattern: config.Settings["Gateway:Redis:KeyPrefix"] + "login:u:*").Single();
-        Assert.Equal(4, (long)await direct.GetDatabase().StringGetAsync(userCounter));
+        Assert.StartsWith("4|", (string?)await direct.GetDatabase().StringGetAsync(userCounter));
+    }
+
+    [Fact]
+    public async Task A_shared_give_back_lands_only_in_the_window_it_was_counted_in_and_a_key_at_its_limit_counts_nothing()
+    {
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration));
+        var store = gateway.Services.GetRequiredService<ILoginAttemptStore>();
+        string[] keys = ["u:window-" + Guid.NewGuid().ToString("N")];
+        var first = (await store.TakeAsync(keys, [2], TimeSpan.FromMilliseconds(300), default))[0];
+        Assert.Equal(1, first.Count);
+        await Task.Delay(400);
+        var second = (await store.TakeAsync(keys, [2], TimeSpan.FromMilliseconds(60_000), default))[0];
+        Assert.Equal(1, second.Count);
+        Assert.NotEqual(first.Window, second.Window);
+
+        // The first attempt's give-back arrives late: the new window keeps its count.
+        await store.GiveBackAsync(keys, [first.Window], default);
+        Assert.Equal(2, (await store.TakeAsync(keys, [2], TimeSpan.FromMinutes(1), default))[0].Count);
+        // At the limit: refused without counting, so nothing needs giving back.
+        var refused = (await store.TakeAsync(keys, [2], TimeSpan.FromMinutes(1), default))[0];
+        Assert.Equal((3L, 0L), (refused.Count, refused.Window));
+        await store.GiveBackAsync(keys, [second.Window], default);
+        Assert.Equal(2, (await store.TakeAsync(keys, [2], TimeSpan.FromMinutes(1), default))[0].Count);
     }
 
     [Fact]

@@ -35,21 +35,23 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
     /// </summary>
     public async Task<LoginAttempt?> BeginAsync(string userName, string? clientAddress, CancellationToken cancellationToken)
     {
-        var attempt = new LoginAttempt(UserKey(userName), AddressKey(clientAddress));
-        if (!TryTakeLocal(attempt, time.GetUtcNow())) return null;
+        var attempt = TryTakeLocal(UserKey(userName), AddressKey(clientAddress), time.GetUtcNow());
+        if (attempt is null) return null;
         if (shared is null) return attempt;
-        long[] counts;
+        LoginAttemptStoreTake[] taken;
         try
         {
-            counts = await shared.TakeAsync(attempt.SharedKeys, WindowLength, cancellationToken);
+            taken = await shared.TakeAsync(attempt.SharedKeys, [_perUser, _perAddress], WindowLength, cancellationToken);
         }
         catch (Sessions.StoreUnavailableException)
         {
             return attempt;
         }
-        if (counts[0] <= _perUser && counts[1] <= _perAddress) return attempt with { Shared = true };
-        // Refused: what this attempt took is given back, so a blocked caller's retries do not count as guesses.
-        GiveBackLocal(attempt, time.GetUtcNow());
+        attempt = attempt with { SharedWindows = [taken[0].Window, taken[1].Window] };
+        if (taken[0].Count <= _perUser && taken[1].Count <= _perAddress) return attempt;
+        // Refused: what this attempt took is given back (a key over its limit took nothing), so a blocked caller's
+        // retries do not count as guesses.
+        GiveBackLocal(attempt);
         await GiveBackSharedAsync(attempt, cancellationToken);
         return null;
     }
@@ -57,15 +59,15 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
     /// <summary>The password was right: the attempt is given back to both budgets.</summary>
     public async Task SucceededAsync(LoginAttempt attempt, CancellationToken cancellationToken)
     {
-        GiveBackLocal(attempt, time.GetUtcNow());
-        if (attempt.Shared) await GiveBackSharedAsync(attempt, cancellationToken);
+        GiveBackLocal(attempt);
+        if (attempt.SharedWindows is not null) await GiveBackSharedAsync(attempt, cancellationToken);
     }
 
     private async Task GiveBackSharedAsync(LoginAttempt attempt, CancellationToken cancellationToken)
     {
         try
         {
-            await shared!.GiveBackAsync(attempt.SharedKeys, cancellationToken);
+            await shared!.GiveBackAsync(attempt.SharedKeys, attempt.SharedWindows!, cancellationToken);
         }
         catch (Sessions.StoreUnavailableException)
         {
@@ -89,34 +91,35 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
         Count(AddressKey(clientAddress), now);
     }
 
-    private bool TryTakeLocal(LoginAttempt attempt, DateTimeOffset now)
+    private LoginAttempt? TryTakeLocal(ulong user, ulong address, DateTimeOffset now)
     {
         if (_windows.Count >= MaxTrackedKeys) Prune(now);
         // Each count is one atomic step that returns the new total, so of N parallel attempts exactly as many as fit pass.
-        var user = Count(attempt.User, now);
-        var address = Count(attempt.Address, now);
-        if (user <= _perUser && address <= _perAddress) return true;
-        GiveBackLocal(attempt, now);
-        return false;
+        var userWindow = Count(user, now);
+        var addressWindow = Count(address, now);
+        var attempt = new LoginAttempt(user, address, userWindow.Until, addressWindow.Until);
+        if (userWindow.Failures <= _perUser && addressWindow.Failures <= _perAddress) return attempt;
+        GiveBackLocal(attempt);
+        return null;
     }
 
-    private void GiveBackLocal(LoginAttempt attempt, DateTimeOffset now)
+    private void GiveBackLocal(LoginAttempt attempt)
     {
-        Uncount(attempt.User, now);
-        Uncount(attempt.Address, now);
+        Uncount(attempt.User, attempt.UserWindow);
+        Uncount(attempt.Address, attempt.AddressWindow);
     }
 
     private int Failures(ulong key, DateTimeOffset now) =>
         _windows.TryGetValue(key, out var window) && window.Until > now ? window.Failures : 0;
 
-    private int Count(ulong key, DateTimeOffset now) =>
+    private Window Count(ulong key, DateTimeOffset now) =>
         _windows.AddOrUpdate(key, _ => new Window(now + WindowLength, 1),
-            (_, w) => w.Until > now ? w with { Failures = w.Failures + 1 } : new Window(now + WindowLength, 1)).Failures;
+            (_, w) => w.Until > now ? w with { Failures = w.Failures + 1 } : new Window(now + WindowLength, 1));
 
-    /// <summary>One count back, within the window it was taken in; never below zero, never into a new window.</summary>
-    private void Uncount(ulong key, DateTimeOffset now)
+    /// <summary>One count back, into the very window it was taken in (by its end); never below zero, never into a later window.</summary>
+    private void Uncount(ulong key, DateTimeOffset windowEnd)
     {
-        while (_windows.TryGetValue(key, out var window) && window.Until > now && window.Failures > 0)
+        while (_windows.TryGetValue(key, out var window) && window.Until == windowEnd && window.Failures > 0)
             if (_windows.TryUpdate(key, window with { Failures = window.Failures - 1 }, window)) return;
     }
 
@@ -157,8 +160,12 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
     private sealed record Window(DateTimeOffset Until, int Failures);
 }
 
-/// <summary>One login attempt taken from the user name's and the address's budgets (keys are hashes, never the text).</summary>
-internal sealed record LoginAttempt(ulong User, ulong Address, bool Shared = false)
+/// <summary>
+/// One login attempt taken from the user name's and the address's budgets (keys are hashes, never the text), with the
+/// windows it was counted in, so a give-back never lands in a later window. <see cref="SharedWindows"/>: the shared
+/// store's window of each key (0: that key counted nothing), or null when the shared store was not reached.
+/// </summary>
+internal sealed record LoginAttempt(ulong User, ulong Address, DateTimeOffset UserWindow, DateTimeOffset AddressWindow, long[]? SharedWindows = null)
 {
     // Hashes, never the submitted text, in Redis too.
     public string[] SharedKeys { get; } =
