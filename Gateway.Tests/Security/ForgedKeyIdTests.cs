@@ -150,6 +150,26 @@ public sealed class ForgedKeyIdTests
         Assert.False(provider.MayHold(ForgedPayload()));
     }
 
+    [Fact]
+    public async Task Before_any_ring_has_loaded_callers_do_not_wait_on_an_attempt_hanging_on_the_store()
+    {
+        var store = new InMemoryKeyStore { Delay = TimeSpan.FromSeconds(2) };
+        using var services = Build(store);
+        var protector = Protector(services);
+        var firstLoad = Task.Run(() => protector.Protect([1]));
+        await Task.Delay(200);
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 50; i++) Assert.Throws<CryptographicException>(() => protector.Unprotect(ForgedPayload()));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"callers waited {watch.Elapsed.TotalMilliseconds:0} ms on the hanging first load");
+        Assert.False(services.GetRequiredService<KeyRingHealth>().Usable);
+
+        Assert.NotEmpty(await firstLoad);
+        Assert.True(services.GetRequiredService<KeyRingHealth>().Usable);
+        // What the first load costs alone on an empty store (read, create the first key, read again): the 50 callers added none.
+        Assert.Equal(2, store.Reads);
+    }
+
     /// <summary>DataProtection's header (magic, version 0) and a key id nobody has, over random bytes.</summary>
     internal static byte[] ForgedPayload()
     {

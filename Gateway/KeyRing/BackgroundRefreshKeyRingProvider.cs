@@ -27,6 +27,7 @@ internal sealed partial class BackgroundRefreshKeyRingProvider(
     private UnknownKeyAwareRing? _current;
     private long _lastRefreshAsked;
     private long _lastFirstLoadFailure;
+    private int _firstLoadRunning;
 
     public IKeyRing GetCurrentKeyRing()
     {
@@ -67,6 +68,10 @@ internal sealed partial class BackgroundRefreshKeyRingProvider(
         var failed = Interlocked.Read(ref _lastFirstLoadFailure);
         if (failed != 0 && time.GetElapsedTime(failed) < MinRefreshInterval)
             throw new CryptographicException("The DataProtection key ring has not loaded yet.");
+        // One attempt at a time, and nobody waits on it: DataProtection would park every other caller on the attempt
+        // (a read that can hang for the client's sync timeout). They fail at once; the ring is usable when it loads.
+        if (Interlocked.CompareExchange(ref _firstLoadRunning, 1, 0) != 0)
+            throw new CryptographicException("The DataProtection key ring is being loaded.");
         try
         {
             var ring = Wrap(inner.GetCurrentKeyRing());
@@ -77,6 +82,10 @@ internal sealed partial class BackgroundRefreshKeyRingProvider(
         {
             Interlocked.Exchange(ref _lastFirstLoadFailure, time.GetTimestamp());
             throw;
+        }
+        finally
+        {
+            Volatile.Write(ref _firstLoadRunning, 0);
         }
     }
 

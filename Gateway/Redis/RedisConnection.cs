@@ -38,6 +38,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         if (!Mentions(redis.Configuration!, "reconnectRetryPolicy")) config.ReconnectRetryPolicy = new LinearRetry(250);
         // The client's own timeout matches the gateway's per-call budget; Polly's timeout stays the outer bound.
         if (!Mentions(redis.Configuration!, "asyncTimeout")) config.AsyncTimeout = (int)Math.Max(redis.OperationTimeout.TotalMilliseconds, 10);
+        // The one synchronous caller is DataProtection reading the key ring (on a background task once loaded): bounded
+        // near the per-call budget instead of the client's 5 s.
+        if (!Mentions(redis.Configuration!, "syncTimeout")) config.SyncTimeout = (int)Math.Max(redis.OperationTimeout.TotalMilliseconds * 4, 1000);
         config.ClientName ??= clientName;
         _connection = new(() => ConnectAsync(config), LazyThreadSafetyMode.ExecutionAndPublication);
         if (observe) metrics.ObserveRedisConnected(() => _connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully && _connection.Value.Result.IsConnected);
