@@ -115,23 +115,33 @@ public sealed class RefreshLogoutRaceTests(SharedRedis redis)
         public Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.MarkRevokedAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
     }
 
+    /// <summary>A gateway on the real Redis store, behind <see cref="RefreshAtTheWorstMomentStore"/>, with its end observers recorded.</summary>
+    private async Task<(GatewayHost Gateway, EndedRecords Ended, RefreshAtTheWorstMomentStore Store)> StartObservedAsync()
+    {
+        var ended = new EndedRecords();
+        RefreshAtTheWorstMomentStore? store = null;
+        var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration), services: s =>
+        {
+            s.AddSingleton<ISessionEndObserver>(ended);
+            s.AddSingleton<ISessionStore>(sp => store = new RefreshAtTheWorstMomentStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp)));
+        });
+        // Resolved now, so the decorator exists before the test arms it.
+        gateway.Services.GetRequiredService<ISessionStore>();
+        return (gateway, ended, store!);
+    }
+
     public static TheoryData<string> BulkRevocations => ["logout-everywhere", "backchannel-logout-by-sid", "your-sessions"];
 
     [Theory]
     [MemberData(nameof(BulkRevocations))]
     public async Task A_refresh_racing_a_bulk_revocation_is_in_the_record_it_ends_so_the_rotated_token_is_what_gets_revoked(string revocation)
     {
-        var ended = new EndedRecords();
-        RefreshAtTheWorstMomentStore? store = null;
-        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration), services: s =>
-        {
-            s.AddSingleton<ISessionEndObserver>(ended);
-            s.AddSingleton<ISessionStore>(sp => store = new RefreshAtTheWorstMomentStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp)));
-        });
+        var (gateway, ended, store) = await StartObservedAsync();
+        await using var _ = gateway;
         var sessions = gateway.Services.GetRequiredService<SessionManager>();
         var userId = "racer-" + Guid.NewGuid().ToString("N")[..8];
         var key = await sessions.CreateAsync(Record("rt-1") with { UserId = userId, ProviderSessionId = "idp-sid-1" }, default);
-        store!.Refresh = async () => Assert.True(await sessions.ReplaceRecordAsync(key,
+        store.Refresh = async () => Assert.True(await sessions.ReplaceRecordAsync(key,
             Record("rt-2") with { UserId = userId, ProviderSessionId = "idp-sid-1" }, default));
 
         var count = revocation switch
@@ -154,18 +164,13 @@ public sealed class RefreshLogoutRaceTests(SharedRedis redis)
     [InlineData("your-sessions")]
     public async Task A_store_failure_part_way_through_a_bulk_revocation_still_revokes_the_tokens_of_what_was_taken(string revocation)
     {
-        var ended = new EndedRecords();
-        RefreshAtTheWorstMomentStore? store = null;
-        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration), services: s =>
-        {
-            s.AddSingleton<ISessionEndObserver>(ended);
-            s.AddSingleton<ISessionStore>(sp => store = new RefreshAtTheWorstMomentStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp)));
-        });
+        var (gateway, ended, store) = await StartObservedAsync();
+        await using var _ = gateway;
         var sessions = gateway.Services.GetRequiredService<SessionManager>();
         var userId = "halfway-" + Guid.NewGuid().ToString("N")[..8];
         var first = await sessions.CreateAsync(Record("rt-a") with { UserId = userId }, default);
         var second = await sessions.CreateAsync(Record("rt-b") with { UserId = userId }, default);
-        store!.TakesBeforeFailure = 1;
+        store.TakesBeforeFailure = 1;
 
         await Assert.ThrowsAsync<StoreUnavailableException>(() => revocation == "logout-everywhere"
             ? sessions.RevokeUserAsync(userId, revocation, null, default)

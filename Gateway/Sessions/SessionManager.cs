@@ -121,23 +121,15 @@ internal sealed partial class SessionManager(
             // What the provider issued for these sessions is revoked there too (the first ListLimit of them: a bulk
             // delete of more does not read every record). Each is taken, read and deleted in one step, so a token
             // refresh racing this either lands first (its new token is what is revoked) or finds the session gone.
-            var ended = new List<SessionRecord>();
-            var taken = 0;
+            var taken = new TakenSessions();
             var done = false;
             try
             {
                 if (endObservers.Any())
-                    foreach (var (handle, _) in await store.ListByUserAsync(tag, ListLimit, cancellationToken))
-                    {
-                        var (found, record) = await TakeAsync(handle, taken == 0 ? cancellationToken : CancellationToken.None);
-                        if (!found) continue;
-                        taken++;
-                        if (record is not null && record.UserId == userId) ended.Add(record);
-                    }
-                // Once a record is taken, its tokens exist nowhere else: the caller going away no longer stops this.
-                var goOn = taken == 0 ? cancellationToken : CancellationToken.None;
+                    await TakeEachAsync((await store.ListByUserAsync(tag, ListLimit, cancellationToken)).Select(s => s.Handle), userId, taken, cancellationToken);
+                var goOn = taken.Heed(cancellationToken);
                 // The marker makes a session created while this runs revoked too; the cache drops the whole user.
-                count = taken + await store.DeleteByUserAsync(tag, await store.NowAsync(goOn), _options.AbsoluteLifetime, goOn);
+                count = taken.Count + await store.DeleteByUserAsync(tag, await store.NowAsync(goOn), _options.AbsoluteLifetime, goOn);
                 await bus.PublishAsync(SessionRevocation.OfUser(tag), goOn);
                 // Last: a login that completed while the batches ran is older than this mark, so none survives the call.
                 await store.MarkRevokedAsync(tag, await store.NowAsync(goOn), _options.AbsoluteLifetime, goOn);
@@ -146,7 +138,7 @@ internal sealed partial class SessionManager(
             finally
             {
                 // What was taken is revoked at the provider (and its CMS session ended) even when the rest failed.
-                if (done || taken > 0) await NotifyEndedAsync(ended, CancellationToken.None);
+                if (done || taken.Count > 0) await NotifyEndedAsync(taken.Records, CancellationToken.None);
             }
         }
         else
@@ -214,32 +206,50 @@ internal sealed partial class SessionManager(
     private async Task<int> EndAsync(IReadOnlyList<SessionHandle> handles, CancellationToken cancellationToken)
     {
         if (handles.Count == 0) return 0;
-        var taken = 0;
-        var ended = new List<SessionRecord>();
+        var taken = new TakenSessions();
         var done = false;
         try
         {
-            foreach (var handle in handles)
-            {
-                // Once a record is taken, its tokens exist nowhere else: the caller going away no longer stops this.
-                var (found, record) = await TakeAsync(handle, taken == 0 ? cancellationToken : CancellationToken.None);
-                if (!found) continue;
-                taken++;
-                if (record is not null) ended.Add(record);
-            }
+            await TakeEachAsync(handles, null, taken, cancellationToken);
             done = true;
         }
         finally
         {
             // Even when a later take failed: every replica drops what was taken, and its tokens are revoked.
-            if (done || taken > 0)
+            if (done || taken.Count > 0)
             {
-                var goOn = taken == 0 ? cancellationToken : CancellationToken.None;
+                var goOn = taken.Heed(cancellationToken);
                 await bus.PublishAsync(new SessionRevocation(handles.Select(h => h.ShortHash).ToList()), goOn);
-                await NotifyEndedAsync(ended, goOn);
+                await NotifyEndedAsync(taken.Records, goOn);
             }
         }
-        return taken;
+        return taken.Count;
+    }
+
+    /// <summary>
+    /// Takes each session into <paramref name="taken"/> (filled as it goes, so a caller that fails part-way still
+    /// has what was taken); with <paramref name="userId"/>, only that user's records are kept for the end observers.
+    /// </summary>
+    private async Task TakeEachAsync(IEnumerable<SessionHandle> handles, string? userId, TakenSessions taken, CancellationToken cancellationToken)
+    {
+        foreach (var handle in handles)
+        {
+            var (found, record) = await TakeAsync(handle, taken.Heed(cancellationToken));
+            if (!found) continue;
+            taken.Count++;
+            if (record is not null && (userId is null || record.UserId == userId)) taken.Records.Add(record);
+        }
+    }
+
+    /// <summary>What a bulk revocation has taken so far.</summary>
+    private sealed class TakenSessions
+    {
+        public int Count { get; set; }
+
+        public List<SessionRecord> Records { get; } = [];
+
+        /// <summary>Once a record is taken, its tokens exist nowhere else: the caller going away no longer stops the rest.</summary>
+        public CancellationToken Heed(CancellationToken cancellationToken) => Count == 0 ? cancellationToken : CancellationToken.None;
     }
 
     /// <summary>Deletes the session; whether it was there, and its record when that is genuinely this session's.</summary>
