@@ -210,3 +210,29 @@ public sealed class StepUpTests(SharedRedis redis)
         Assert.Equal("urn:gw:mfa", AssertionPayload(served.GetProperty("headers").GetProperty("x-auth-assertion").GetString()!).GetProperty("acr").GetString());
     }
 }
+
+/// <summary>The login's step-up query is the client's to write: hostile values are dropped, never sent to the provider as given.</summary>
+public sealed class StepUpRequestTests
+{
+    [Theory]
+    [InlineData("max_age=-5")]
+    [InlineData("max_age=abc")]
+    [InlineData("max_age=%2B60")]
+    [InlineData("max_age=99999999999999999999999")]
+    [InlineData("acr_values=urn%3Aa%0D%0ALocation%3A%20evil")]
+    [InlineData("acr_values=%22quoted%22%00")]
+    public void A_hostile_step_up_query_asks_for_nothing(string query)
+    {
+        var parsed = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(query);
+        Assert.Null(Gateway.Login.StepUpRequest.From(new Microsoft.AspNetCore.Http.QueryCollection(parsed)));
+    }
+
+    [Fact]
+    public void An_overlong_acr_values_asks_for_nothing_and_a_plain_one_is_kept()
+    {
+        var overlong = new Microsoft.AspNetCore.Http.QueryCollection(new Dictionary<string, Microsoft.Extensions.Primitives.StringValues> { ["acr_values"] = new string('a', 513) });
+        Assert.Null(Gateway.Login.StepUpRequest.From(overlong));
+        var plain = new Microsoft.AspNetCore.Http.QueryCollection(new Dictionary<string, Microsoft.Extensions.Primitives.StringValues> { ["max_age"] = "300", ["acr_values"] = "urn:gw:mfa urn:gw:hwk" });
+        Assert.Equal(new Gateway.Login.StepUpRequest(300, "urn:gw:mfa urn:gw:hwk"), Gateway.Login.StepUpRequest.From(plain));
+    }
+}
