@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Text;
+using Gateway.Routing;
 using Gateway.Sessions;
 
 namespace Gateway.Tests.Login;
@@ -120,6 +121,50 @@ public sealed class StepUpTests(SharedRedis redis)
         Assert.Contains("max_age=2", asked.Headers.WwwAuthenticate.ToString());
         Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync("alice", "alice-password", "/whoami")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await ApiAsync(browser, "/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_age_of_zero_asks_for_a_sign_in_on_each_visit_and_the_sign_in_counts_for_the_way_back_only()
+    {
+        var clock = new ManualClock();
+        await using var rig = await CmsRig.StartAsync(redis.Configuration, RecentPolicy("00:00:00"), clock);
+        using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
+        clock.Advance(RecentSignInRequirement.FreshSignInWindow + TimeSpan.FromMilliseconds(1));
+        var asked = await browser.NavigateAsync("/whoami");
+        Assert.Equal("/login?returnUrl=%2Fwhoami&max_age=0", asked.Headers.Location!.OriginalString);
+        Assert.Equal("Bearer error=\"insufficient_user_authentication\", error_description=\"A sign-in within the last 0 seconds is required\", max_age=0",
+            (await ApiAsync(browser, "/whoami")).Headers.WwwAuthenticate.ToString());
+
+        // The sign-in made for the page serves it, and what the page loads next, however long the way back took.
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync("alice", "alice-password", "/whoami")).StatusCode);
+        clock.Advance(TimeSpan.FromSeconds(3));
+        Assert.Equal(HttpStatusCode.OK, (await browser.NavigateAsync("/whoami")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await ApiAsync(browser, "/whoami")).StatusCode);
+        // No longer than the window: the next visit signs in again, and the session itself lives on.
+        clock.Advance(RecentSignInRequirement.FreshSignInWindow);
+        Assert.Equal(HttpStatusCode.Redirect, (await browser.NavigateAsync("/whoami")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await ApiAsync(browser, "/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task With_oidc_an_age_of_zero_makes_the_provider_sign_the_user_in_again_despite_its_own_session()
+    {
+        await using var rig = await OidcRig.StartAsync(redis.Configuration, RecentPolicy("00:00:00"));
+        using var browser = rig.Gateway.Browser();
+        await rig.LoginAsync(browser, "alice", "/api/whoami");
+        var asked = await browser.NavigateAsync("/whoami");
+        Assert.EndsWith("&max_age=0", asked.Headers.Location!.OriginalString);
+
+        // The provider still has alice's session: only prompt=login (with max_age=0) makes it ask for her password, and
+        // the auth_time it reports is then that of the new sign-in, after the step-up began (whole seconds).
+        await Task.Delay(1100);
+        var stepUpBegan = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var (stepUp, _) = await rig.LoginAsync(browser, "alice", "/whoami", loginQuery: "&max_age=0");
+        Assert.Equal(HttpStatusCode.Redirect, stepUp.StatusCode);
+        var served = await browser.Http.GetFromJsonAsync<JsonElement>("/whoami");
+        var authTime = AssertionPayload(served.GetProperty("headers").GetProperty("x-auth-assertion").GetString()!).GetProperty("auth_time").GetInt64();
+        Assert.True(authTime >= stepUpBegan, $"auth_time {authTime} is from before the step-up ({stepUpBegan}): the provider reused its session");
+        Assert.Single(await rig.Gateway.Services.GetRequiredService<SessionManager>().ListUserAsync("alice", default));
     }
 
     [Fact]

@@ -42,7 +42,7 @@ internal sealed record StepUpRequest(long? MaxAgeSeconds, string? AcrValues)
         {
             if (authenticatedAt is not { } at) return "the id_token has no auth_time";
             // auth_time has whole seconds: a sign-in in the same second as max_age allows is recent enough.
-            if (now - at > TimeSpan.FromSeconds(seconds + 1)) return "the provider's auth_time is older than max_age";
+            if (now - at > Routing.RecentSignInRequirement.AllowedAge(TimeSpan.FromSeconds(seconds)) + TimeSpan.FromSeconds(1)) return "the provider's auth_time is older than max_age";
         }
         if (AcrValues is not null && (acr is null || !AcrValues.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(acr, StringComparer.Ordinal)))
             return "the id_token's acr is not one of those asked for";

@@ -18,11 +18,21 @@ internal sealed class RecentSignInRequirement(TimeSpan? maxAge, string[] acrValu
     /// <summary>Whole seconds, as <c>max_age</c> is sent (rounded down: never asks for less recent than configured).</summary>
     public long? MaxAgeSeconds => MaxAge is { } age ? (long)age.TotalSeconds : null;
 
+    /// <summary>
+    /// How long a sign-in counts for a route whose age is 0 ("sign in for this visit", prompt=login): the way back from
+    /// the login to the page and what the page loads. Without it no sign-in could ever be recent enough, since time
+    /// passes between the sign-in and the request it was made for, and the route would send the user round forever.
+    /// </summary>
+    public static readonly TimeSpan FreshSignInWindow = TimeSpan.FromSeconds(10);
+
+    /// <summary>The age a sign-in may have: the configured one, or <see cref="FreshSignInWindow"/> for 0.</summary>
+    public static TimeSpan AllowedAge(TimeSpan configured) => configured == TimeSpan.Zero ? FreshSignInWindow : configured;
+
     /// <summary>Exact: no clock-skew allowance (that is for token validity). An unknown sign-in time is too old.</summary>
     public bool IsMetBy(CachedRecord? record, DateTimeOffset now)
     {
         if (record is null) return false;
-        if (MaxAge is { } age && (record.AuthenticatedAt is not { } at || now - at > age)) return false;
+        if (MaxAge is { } age && (record.AuthenticatedAt is not { } at || now - at > AllowedAge(age))) return false;
         if (AcrValues.Length > 0 && (record.Acr is not { } acr || Array.IndexOf(AcrValues, acr) < 0)) return false;
         return true;
     }

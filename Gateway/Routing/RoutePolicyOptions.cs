@@ -9,7 +9,8 @@ public sealed class RoutePolicyOptions
 {
     public string[] Roles { get; set; } = [];
 
-    /// <summary>How long ago the last interactive sign-in may be, with no clock-skew allowance; 0 asks the provider for a fresh sign-in (prompt=login).</summary>
+    /// <summary>How long ago the last interactive sign-in may be, with no clock-skew allowance; 0 asks for a sign-in for each visit
+    /// (prompt=login to the provider), which then counts for 10 seconds: the way back to the page and what it loads.</summary>
     public TimeSpan? MaxAuthenticationAge { get; set; }
 
     /// <summary>Authentication context classes the sign-in must have had (the id_token's <c>acr</c>); OIDC only.</summary>
