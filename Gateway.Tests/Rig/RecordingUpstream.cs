@@ -18,7 +18,8 @@ internal sealed class RecordingUpstream : IAsyncDisposable
 
     public IReadOnlyList<(string Path, Dictionary<string, string> Headers)> Seen => _seen.ToList();
 
-    public static async Task<RecordingUpstream> StartAsync()
+    /// <param name="echoHeader">When set, the body is this request header's value (who the gateway said the user is).</param>
+    public static async Task<RecordingUpstream> StartAsync(string? echoHeader = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -28,7 +29,7 @@ internal sealed class RecordingUpstream : IAsyncDisposable
         {
             upstream._seen.Enqueue((context.Request.Path + context.Request.QueryString,
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase)));
-            await context.Response.WriteAsync("upstream");
+            await context.Response.WriteAsync(echoHeader is null ? "upstream" : context.Request.Headers[echoHeader].ToString());
         });
         await upstream._app.StartAsync();
         upstream.BaseUrl = upstream._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -88,6 +88,7 @@ internal static class GatewayServiceRegistration
     {
         services.AddSingleton(sp => VerifiedCookieMemo.For(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Session));
         services.AddSingleton<SessionCache>();
+        services.AddSingleton<EndedHere>();
         services.AddSingleton<SessionRecordProtector>();
         services.AddSingleton<SessionManager>();
         services.AddSingleton<SessionCookies>();

@@ -100,9 +100,13 @@ internal sealed partial class LogoutService(
         }
         catch (StoreUnavailableException ex)
         {
-            metrics.Logout("store-unavailable");
+            var unconfirmed = ex is UnacknowledgedWriteException;
+            // The store ended the session but no replica confirmed it: a failover could bring it back, never here.
+            if (unconfirmed)
+                foreach (var presented in cookies.ReadAll(request)) sessions.EndHere(presented);
+            metrics.Logout(unconfirmed ? "unconfirmed" : "store-unavailable");
             LogStoreUnavailable(logger, key?.ShortHash, ex.Message);
-            await ShowRetryAsync(context, returnUrl, everywhere);
+            await ShowRetryAsync(context, returnUrl, everywhere, unconfirmed);
             return;
         }
 
@@ -195,9 +199,12 @@ internal sealed partial class LogoutService(
         await GatewayResponses.PageAsync(context, StatusCodes.Status200OK, "Sign out?",
             "<p>Another site asked to sign you out. Do you want to sign out?</p>" + LogoutForm(context, returnUrl, everywhere: false, "Sign out"));
 
-    private async Task ShowRetryAsync(HttpContext context, string returnUrl, bool everywhere) =>
+    private async Task ShowRetryAsync(HttpContext context, string returnUrl, bool everywhere, bool unconfirmed) =>
         await GatewayResponses.StoreUnavailableAsync(context,
-            "<p id=\"logout-unavailable\">Sign-out could not be completed: the session store is unreachable, so your session was <strong>not</strong> ended yet.</p>" +
+            (unconfirmed
+                ? "<p id=\"logout-unconfirmed\">Sign-out could not be confirmed: the session store ended your session but its replica did not acknowledge it in time. " +
+                  "This gateway refuses the session from now on; try again to make sure it is ended everywhere.</p>"
+                : "<p id=\"logout-unavailable\">Sign-out could not be completed: the session store is unreachable, so your session was <strong>not</strong> ended yet.</p>") +
             LogoutForm(context, returnUrl, everywhere, "Try again"));
 
     private string LogoutForm(HttpContext context, string returnUrl, bool everywhere, string button)

@@ -25,6 +25,7 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly UpDownCounter<long> _liveConnections;
     private readonly Counter<long> _liveConnectionsClosed;
     private readonly Counter<long> _redisErrors;
+    private readonly Counter<long> _redisWriteAcks;
     private readonly Histogram<double> _redisLatency;
     private readonly Counter<long> _cmsSessions;
     private readonly Counter<long> _keyRingReads;
@@ -55,6 +56,7 @@ internal sealed class GatewayMetrics : IDisposable
         _keyRingReads = _meter.CreateCounter<long>("gateway.keyring.reads", description: "Reads of the DataProtection key ring from the shared store, by result.");
         _meter.CreateObservableCounter("gateway.keyring.unknown_key_ids", () => Interlocked.Read(ref _unknownKeyIds),
             description: "Cookies, forms and records protected under a key id this replica's key ring does not hold (forged, or a key it has yet to refresh).");
+        _redisWriteAcks = _meter.CreateCounter<long>("gateway.redis.write_acks", description: "Writes the user is told succeeded, by how replicas acknowledged them (acknowledged, unreplicated: no replica connected, refused: not acknowledged in time).");
         _redisLatency = _meter.CreateHistogram<double>("gateway.redis.duration", unit: "ms", description: "Redis call latency.");
     }
 
@@ -78,6 +80,7 @@ internal sealed class GatewayMetrics : IDisposable
     public void KeyRingRead(bool success) => _keyRingReads.Add(1, new KeyValuePair<string, object?>("result", success ? "success" : "failed"));
     public void UnknownKeyId() => Interlocked.Increment(ref _unknownKeyIds);
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+    public void RedisWriteAck(string result) => _redisWriteAcks.Add(1, new KeyValuePair<string, object?>("result", result));
     public void RedisLatency(string operation, TimeSpan elapsed) => _redisLatency.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("operation", operation));
 
     /// <summary>1 while the Redis connection is up, 0 while it is down: the outage /readyz reports without failing on it.</summary>

@@ -33,6 +33,11 @@ internal static class LogEvents
     public const int ConfigReloadCrashed = 1302;
     public const int RedisUnavailable = 1400;
     public const int RedisRestored = 1401;
+    public const int RedisWritesUnreplicated = 1402;
+    public const int RedisWritesReplicated = 1403;
+    public const int RedisWriteNotAcknowledged = 1404;
+    public const int RedisSentinelUnavailable = 1405;
+    public const int RedisPrimarySwitched = 1406;
     public const int SigningKeyCreated = 1500;
     public const int SigningKeyRefreshFailed = 1501;
     public const int KeyRingElementRejected = 1510;

@@ -22,9 +22,12 @@ internal sealed class RedisCalls
     private readonly ResiliencePipeline _core;
     private readonly ResiliencePipeline _readRetry;
 
-    public RedisCalls(RedisConnection connection, IOptions<GatewayOptions> options, GatewayMetrics metrics, TimeProvider time)
+    private readonly ReplicaAcknowledgements? _acknowledgements;
+
+    public RedisCalls(RedisConnection connection, ReplicaAcknowledgements acknowledgements, IOptions<GatewayOptions> options, GatewayMetrics metrics, TimeProvider time)
         : this(connection, options.Value.Redis, metrics, time)
     {
+        _acknowledgements = acknowledgements;
     }
 
     internal RedisCalls(RedisConnection connection, RedisOptions redis, GatewayMetrics metrics, TimeProvider time)
@@ -81,6 +84,19 @@ internal sealed class RedisCalls
     public Task<T> WriteAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
         RunAsync(retry: false, operation, call, cancellationToken);
 
+    /// <summary>
+    /// A write the user will be told succeeded (a session created, a logout, a revocation): applied, then acknowledged
+    /// by the replicas connected to the primary (<see cref="ReplicaAcknowledgements"/>), or
+    /// <see cref="UnacknowledgedWriteException"/>. Not retried, like every write.
+    /// </summary>
+    public async Task<T> AcknowledgedWriteAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    {
+        if (_acknowledgements is null) return await WriteAsync(operation, call, cancellationToken);
+        var result = await RunAsync(retry: false, operation, call, cancellationToken, _acknowledgements.Connection);
+        await _acknowledgements.AcknowledgeAsync(operation, cancellationToken);
+        return result;
+    }
+
     public async Task PublishAsync(string channel, string message, CancellationToken cancellationToken)
     {
         await WriteAsync("publish", async _ =>
@@ -90,7 +106,7 @@ internal sealed class RedisCalls
         }, cancellationToken);
     }
 
-    private ValueTask<T> AttemptAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
+    private ValueTask<T> AttemptAsync<T>(RedisConnection connection, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
         _core.ExecuteAsync(
             static async (state, ct) =>
             {
@@ -98,18 +114,19 @@ internal sealed class RedisCalls
                 // StackExchange.Redis takes no token: stop waiting on it when the attempt times out.
                 return await state.call(db).WaitAsync(ct);
             },
-            (connection: _connection, call),
+            (connection, call),
             cancellationToken);
 
-    private async Task<T> RunAsync<T>(bool retry, string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    private async Task<T> RunAsync<T>(bool retry, string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken,
+        RedisConnection? over = null)
     {
         var started = GatewayMetrics.Timestamp();
         try
         {
             var state = (calls: this, call);
             return retry
-                ? await _readRetry.ExecuteAsync(static (s, ct) => s.calls.AttemptAsync(s.call, ct), state, cancellationToken)
-                : await AttemptAsync(call, cancellationToken);
+                ? await _readRetry.ExecuteAsync(static (s, ct) => s.calls.AttemptAsync(s.calls._connection, s.call, ct), state, cancellationToken)
+                : await AttemptAsync(over ?? _connection, call, cancellationToken);
         }
         catch (Exception ex) when (ex is BrokenCircuitException || IsRedisFailure(ex, cancellationToken))
         {

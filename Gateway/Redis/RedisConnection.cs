@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Observability;
 using Microsoft.Extensions.Options;
+using System.Net;
 using StackExchange.Redis;
 
 namespace Gateway.Redis;
@@ -11,8 +12,14 @@ namespace Gateway.Redis;
 /// </summary>
 internal sealed partial class RedisConnection : IAsyncDisposable
 {
-    private readonly Lazy<Task<ConnectionMultiplexer>> _connection;
+    private readonly Lazy<Task<ConnectionMultiplexer>> _first;
     private readonly ILogger<RedisConnection> _logger;
+    private readonly ConfigurationOptions _config;
+    private readonly SemaphoreSlim _switching = new(1, 1);
+    // The multiplexer in use: the first one, or (with Sentinel) the one to the primary the sentinels named last.
+    private Task<ConnectionMultiplexer>? _current;
+    private SentinelPrimaryWatch? _sentinel;
+    private readonly List<Task> _retiring = [];
 
     public RedisConnection(IOptions<GatewayOptions> options, ILogger<RedisConnection> logger, GatewayMetrics metrics)
         : this(options.Value.Redis, options.Value.Redis.Configuration!, "gateway", logger, metrics, observe: true)
@@ -20,7 +27,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     }
 
     /// <summary>A connection of its own to <paramref name="configuration"/> (the CMS's Redis), with the gateway's timeouts.</summary>
-    internal RedisConnection(RedisOptions redis, string configuration, string clientName, ILogger<RedisConnection> logger, GatewayMetrics metrics, bool observe)
+    internal RedisConnection(RedisOptions redis, string configuration, string clientName, ILogger<RedisConnection> logger, GatewayMetrics metrics, bool observe,
+        TimeSpan? commandTimeout = null, bool allowAdmin = false)
     {
         _logger = logger;
         redis = new RedisOptions { Configuration = configuration, KeyPrefix = redis.KeyPrefix, OperationTimeout = redis.OperationTimeout, BreakDuration = redis.BreakDuration };
@@ -37,13 +45,16 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         config.HeartbeatInterval = TimeSpan.FromMilliseconds(250);
         if (!Mentions(redis.Configuration!, "reconnectRetryPolicy")) config.ReconnectRetryPolicy = new LinearRetry(250);
         // The client's own timeout matches the gateway's per-call budget; Polly's timeout stays the outer bound.
-        if (!Mentions(redis.Configuration!, "asyncTimeout")) config.AsyncTimeout = (int)Math.Max(redis.OperationTimeout.TotalMilliseconds, 10);
+        if (!Mentions(redis.Configuration!, "asyncTimeout")) config.AsyncTimeout = (int)Math.Max((commandTimeout ?? redis.OperationTimeout).TotalMilliseconds, 10);
         // The one synchronous caller is DataProtection reading the key ring (on a background task once loaded): bounded
         // near the per-call budget instead of the client's 5 s.
         if (!Mentions(redis.Configuration!, "syncTimeout")) config.SyncTimeout = (int)Math.Max(redis.OperationTimeout.TotalMilliseconds * 4, 1000);
         config.ClientName ??= clientName;
-        _connection = new(() => ConnectAsync(config), LazyThreadSafetyMode.ExecutionAndPublication);
-        if (observe) metrics.ObserveRedisConnected(() => _connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully && _connection.Value.Result.IsConnected);
+        // The acknowledged writes' connection reads INFO replication, which the client gates behind this flag.
+        if (allowAdmin) config.AllowAdmin = true;
+        _config = config;
+        _first = new(() => string.IsNullOrEmpty(config.ServiceName) ? ConnectAsync(config) : ConnectThroughSentinelAsync(config), LazyThreadSafetyMode.ExecutionAndPublication);
+        if (observe) metrics.ObserveRedisConnected(() => Volatile.Read(ref _current) is { IsCompletedSuccessfully: true } current && current.Result.IsConnected);
     }
 
     public string KeyPrefix { get; }
@@ -53,26 +64,80 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     public event EventHandler<ConnectionFailedEventArgs>? ConnectionFailed;
     public event EventHandler<ConnectionFailedEventArgs>? ConnectionRestored;
 
-    public Task<ConnectionMultiplexer> GetAsync() => _connection.Value;
+    /// <summary>Sentinel named another primary and the connection now goes to it: subscriptions are to be made again.</summary>
+    public event Action<ConnectionMultiplexer>? PrimarySwitched;
 
-    public async Task<IDatabase> DatabaseAsync() => (await _connection.Value).GetDatabase();
+    public Task<ConnectionMultiplexer> GetAsync() => Volatile.Read(ref _current) ?? First();
+
+    private Task<ConnectionMultiplexer> First()
+    {
+        var first = _first.Value;
+        Interlocked.CompareExchange(ref _current, first, null);
+        return Volatile.Read(ref _current)!;
+    }
+
+    public async Task<IDatabase> DatabaseAsync() => (await GetAsync()).GetDatabase();
 
     /// <summary>
     /// For DataProtection's synchronous key repository only: it reads the key ring at start-up and on refresh,
     /// never per request, and the connection is long established by then.
     /// </summary>
-    public IDatabase Database() => _connection.Value.GetAwaiter().GetResult().GetDatabase();
+    public IDatabase Database() => GetAsync().GetAwaiter().GetResult().GetDatabase();
+
+    private async Task<ConnectionMultiplexer> ConnectThroughSentinelAsync(ConfigurationOptions config)
+    {
+        _sentinel = new SentinelPrimaryWatch(config, OnPrimaryNamedAsync, _logger);
+        var primary = await _sentinel.StartAsync();
+        return await ConnectAsync(SentinelPrimaryWatch.ForPrimary(config, primary));
+    }
+
+    /// <summary>
+    /// Sentinel named <paramref name="primary"/>: a connection to another endpoint is replaced by a new one to it (the
+    /// old one is closed a little later, so commands in flight end on their own).
+    /// </summary>
+    private async Task OnPrimaryNamedAsync(EndPoint primary)
+    {
+        if (Volatile.Read(ref _current) is not { IsCompletedSuccessfully: true } current) return;
+        if (current.Result.GetEndPoints().Any(e => e.Equals(primary))) return;
+        await _switching.WaitAsync();
+        try
+        {
+            var old = Volatile.Read(ref _current)!.Result;
+            if (old.GetEndPoints().Any(e => e.Equals(primary))) return;
+            var replacement = await ConnectAsync(SentinelPrimaryWatch.ForPrimary(_config, primary));
+            Volatile.Write(ref _current, Task.FromResult(replacement));
+            if (_logger.IsEnabled(LogLevel.Warning)) LogSwitched(_logger, string.Join(",", old.GetEndPoints().Select(e => e.ToString())), primary.ToString() ?? "?");
+            PrimarySwitched?.Invoke(replacement);
+            lock (_retiring) _retiring.Add(RetireAsync(old));
+        }
+        finally
+        {
+            _switching.Release();
+        }
+    }
+
+    /// <summary>A connection replaced after a switch: what happens to it (its close, above all) is no longer news.</summary>
+    private bool IsRetired(ConnectionMultiplexer multiplexer) =>
+        Volatile.Read(ref _current) is { IsCompletedSuccessfully: true } current && !ReferenceEquals(current.Result, multiplexer);
+
+    private static async Task RetireAsync(ConnectionMultiplexer old)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        await old.CloseAsync(allowCommandsToComplete: false);
+    }
 
     private async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions config)
     {
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(config);
         multiplexer.ConnectionFailed += (s, e) =>
         {
+            if (IsRetired(multiplexer)) return;
             if (_logger.IsEnabled(LogLevel.Error)) LogFailed(_logger, e.ConnectionType.ToString(), e.EndPoint?.ToString(), e.FailureType.ToString());
             ConnectionFailed?.Invoke(s, e);
         };
         multiplexer.ConnectionRestored += (s, e) =>
         {
+            if (IsRetired(multiplexer)) return;
             if (_logger.IsEnabled(LogLevel.Information)) LogRestored(_logger, e.ConnectionType.ToString(), e.EndPoint?.ToString());
             ConnectionRestored?.Invoke(s, e);
         };
@@ -81,9 +146,14 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully)
-            await _connection.Value.Result.CloseAsync(allowCommandsToComplete: false);
+        if (_sentinel is not null) await _sentinel.DisposeAsync();
+        if (Volatile.Read(ref _current) is { IsCompletedSuccessfully: true } current)
+            await current.Result.CloseAsync(allowCommandsToComplete: false);
     }
+
+    [LoggerMessage(EventId = LogEvents.RedisPrimarySwitched, EventName = nameof(LogEvents.RedisPrimarySwitched), Level = LogLevel.Warning,
+        Message = "Redis Sentinel named a new primary: connection moved from {Old} to {New}")]
+    private static partial void LogSwitched(ILogger logger, string old, string @new);
 
     [LoggerMessage(EventId = LogEvents.RedisUnavailable, EventName = nameof(LogEvents.RedisUnavailable), Level = LogLevel.Error,
         Message = "Redis {ConnectionType} connection to {Endpoint} failed: {FailureType}")]

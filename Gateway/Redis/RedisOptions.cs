@@ -22,6 +22,17 @@ public sealed class RedisOptions
     /// <summary>Redis list holding the DataProtection keys (Microsoft's layout). Default <c>DataProtection-Keys</c>.</summary>
     public string DataProtectionKey { get; set; } = "DataProtection-Keys";
 
+    /// <summary>
+    /// How many replicas must acknowledge a write the user is told succeeded (a session created, a logout, a
+    /// revocation) before it counts, with Redis's <c>WAIT</c>. Counted against the replicas connected to the primary
+    /// now: with fewer connected, fewer are waited for, and with none the write proceeds unreplicated (logged).
+    /// Default 1; 0 never waits (a failover may then lose acknowledged logins and undo logouts).
+    /// </summary>
+    public int WaitReplicas { get; set; } = 1;
+
+    /// <summary>How long <c>WAIT</c> may take before the write is reported as failed (503). Default 500 ms.</summary>
+    public TimeSpan WaitTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
     internal bool IsConfigured => !string.IsNullOrWhiteSpace(Configuration);
 
     internal void Validate(Action<string, string> add)
@@ -32,6 +43,10 @@ public sealed class RedisOptions
             add("Redis:OperationTimeout", "must be between 00:00:00.010 and 00:00:30.");
         if (BreakDuration < TimeSpan.FromMilliseconds(100) || BreakDuration > TimeSpan.FromMinutes(5))
             add("Redis:BreakDuration", "must be between 00:00:00.1 and 00:05:00.");
+        if (WaitReplicas is < 0 or > 16)
+            add("Redis:WaitReplicas", "must be between 0 (never wait for a replica) and 16.");
+        if (WaitTimeout < TimeSpan.FromMilliseconds(10) || WaitTimeout > TimeSpan.FromSeconds(10))
+            add("Redis:WaitTimeout", "must be between 00:00:00.010 and 00:00:10.");
         if (string.IsNullOrWhiteSpace(DataProtectionKey))
             add("Redis:DataProtectionKey", "must name the Redis list of DataProtection keys.");
         if (IsConfigured)

@@ -23,13 +23,16 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
         cache.Distrust("waiting for the revocation subscription");
         connection.ConnectionFailed += OnFailed;
         connection.ConnectionRestored += OnRestored;
+        connection.PrimarySwitched += OnSwitched;
         // Start-up does not wait for Redis: ExecuteAsync subscribes in the background; until then the cache is distrusted.
         return base.StartAsync(cancellationToken);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken) =>
+        await SubscribeAsync(await connection.GetAsync().WaitAsync(stoppingToken), stoppingToken);
+
+    private async Task SubscribeAsync(ConnectionMultiplexer multiplexer, CancellationToken stoppingToken)
     {
-        var multiplexer = await connection.GetAsync().WaitAsync(stoppingToken);
         var subscriber = multiplexer.GetSubscriber();
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -46,6 +49,15 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
             }
         }
     }
+
+    /// <summary>A new primary, a new connection: what was published while the old one died was missed, so trust waits for the new subscription.</summary>
+    private void OnSwitched(ConnectionMultiplexer replacement)
+    {
+        cache.Distrust("Redis primary switched");
+        _ = SubscribeAsync(replacement, _stopping.Token);
+    }
+
+    private readonly CancellationTokenSource _stopping = new();
 
     private void OnMessage(RedisValue message)
     {
@@ -66,6 +78,8 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
     {
         connection.ConnectionFailed -= OnFailed;
         connection.ConnectionRestored -= OnRestored;
+        connection.PrimarySwitched -= OnSwitched;
+        _stopping.Cancel();
         return base.StopAsync(cancellationToken);
     }
 }

@@ -21,6 +21,16 @@ internal static class RedisStoreRegistration
     public static IServiceCollection AddGatewayRedisStore(this IServiceCollection services, RedisOptions redis, IDataProtectionBuilder dataProtection)
     {
         services.AddSingleton<RedisConnection>();
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Redis;
+            // Its own connection (WAIT blocks the connection it is sent on), whose client timeout leaves WAIT its time.
+            var connection = new RedisConnection(options, options.Configuration!, "gateway-acked", sp.GetRequiredService<ILogger<RedisConnection>>(),
+                sp.GetRequiredService<GatewayMetrics>(), observe: false,
+                commandTimeout: options.OperationTimeout + options.WaitTimeout, allowAdmin: true);
+            return new ReplicaAcknowledgements(connection, options, sp.GetRequiredService<GatewayMetrics>(), sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<ReplicaAcknowledgements>>());
+        });
         services.AddSingleton<RedisCalls>();
         services.AddSingleton<ISessionStore, RedisSessionStore>();
         services.AddSingleton<RedisRevocationBus>();

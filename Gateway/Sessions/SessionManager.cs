@@ -17,6 +17,7 @@ internal sealed partial class SessionManager(
     IEnumerable<ISessionEndObserver> endObservers,
     IEnumerable<ISessionEndingHook> endingHooks,
     IOptions<GatewayOptions> options,
+    EndedHere endedHere,
     TimeProvider time,
     GatewayMetrics metrics,
     ILogger<SessionManager> logger)
@@ -84,6 +85,18 @@ internal sealed partial class SessionManager(
         var record = taken is null ? null : Genuine(key.Handle, new StoredSession(taken, null));
         if (record is not null) await NotifyEndedAsync([record], cancellationToken);
         return record;
+    }
+
+    /// <summary>
+    /// After an end the store applied but no replica acknowledged (<see cref="UnacknowledgedWriteException"/>): this
+    /// replica refuses the session from now on, whatever a failover brings back.
+    /// </summary>
+    public void EndHere(SessionKey key)
+    {
+        var now = time.GetUtcNow();
+        var until = cache.Peek(key)?.Record.AbsoluteExpiresAt ?? now + _options.AbsoluteLifetime;
+        endedHere.Add(key, until, now);
+        cache.Remove(key);
     }
 
     /// <summary>The record as the store holds it now (bypassing this replica's cache), or null when the session ended.</summary>
@@ -283,6 +296,7 @@ internal sealed partial class SessionManager(
 
     private async ValueTask<CachedSession?> FetchAsync(SessionKey key, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        if (endedHere.Contains(key, now)) return null;
         var generation = cache.Generation;
         var handle = key.Handle;
         var record = await ReadAsync(handle, cancellationToken);

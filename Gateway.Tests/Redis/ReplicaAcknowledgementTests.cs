@@ -1,0 +1,93 @@
+using StackExchange.Redis;
+
+namespace Gateway.Tests.Redis;
+
+/// <summary>
+/// Writes the user is told succeeded wait for a replica (WAIT), counted among the replicas connected to the primary
+/// now: a replica that does not acknowledge in time turns the login or logout into a reported failure, never a
+/// success; a primary left with none goes on unreplicated and says so. Real primary, real replica behind a TCP hop.
+/// </summary>
+public sealed class ReplicaAcknowledgementTests
+{
+    private static readonly TimeSpan FarBehind = TimeSpan.FromSeconds(1.5);
+
+    private static GatewayConfig Config(SentinelRig rig, string prefix, RecordingUpstream upstream) =>
+        new GatewayConfig { UpstreamUrl = upstream.BaseUrl + "/" }.WithRedis(rig.PrimaryConfiguration, prefix).Set("Gateway:Redis:WaitTimeout", "00:00:00.300");
+
+    [Fact]
+    public async Task A_login_no_replica_acknowledges_in_time_answers_503_and_signs_nobody_in()
+    {
+        await using var rig = await SentinelRig.StartAsync(TimeSpan.Zero, sentinels: false);
+        await using var upstream = await RecordingUpstream.StartAsync();
+        await using var gateway = await GatewayHost.StartAsync(Config(rig, "gwack1:", upstream));
+        rig.ReplicationDelay = FarBehind;
+        using var browser = gateway.Browser();
+
+        var login = await browser.LoginAsync("alice", "alice-password");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, login.StatusCode);
+        Assert.Null(browser.Cookie("gw_session"));
+        Assert.Contains(gateway.Logs.Lines, l => l.Event.Name == "RedisWriteNotAcknowledged");
+        // Caught up again, the same login goes through.
+        rig.ReplicationDelay = TimeSpan.Zero;
+        await Task.Delay(FarBehind);
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync("alice", "alice-password")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_logout_no_replica_acknowledges_says_so_and_this_gateway_refuses_the_session_even_if_a_failover_brings_it_back()
+    {
+        await using var rig = await SentinelRig.StartAsync(TimeSpan.Zero, sentinels: false);
+        await using var upstream = await RecordingUpstream.StartAsync();
+        await using var gateway = await GatewayHost.StartAsync(Config(rig, "gwack2:", upstream));
+        using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        await using var primary = await ConnectionMultiplexer.ConnectAsync($"{rig.PrimaryConfiguration},allowAdmin=true");
+        var server = primary.GetServer(rig.PrimaryConfiguration);
+        var recordKey = server.Keys(pattern: "gwack2:*:s:*").Single();
+        var record = (await primary.GetDatabase().KeyDumpAsync(recordKey))!;
+        rig.ReplicationDelay = FarBehind;
+
+        var logout = await browser.PostSameOriginAsync("/logout");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, logout.StatusCode);
+        Assert.Contains("id=\"logout-unconfirmed\"", await logout.Content.ReadAsStringAsync());
+        Assert.NotNull(browser.Cookie("gw_session"));
+        // The failover the gateway could not rule out: the record back as the replica had it, without its tombstone.
+        await primary.GetDatabase().KeyRestoreAsync(recordKey, record, TimeSpan.FromMinutes(10));
+        foreach (var tombstone in server.Keys(pattern: "gwack2:*:gone:*")) await primary.GetDatabase().KeyDeleteAsync(tombstone);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task With_its_replica_gone_the_primary_takes_logins_unreplicated_and_the_log_says_so()
+    {
+        await using var rig = await SentinelRig.StartAsync(TimeSpan.Zero, sentinels: false);
+        await using var upstream = await RecordingUpstream.StartAsync();
+        await using var gateway = await GatewayHost.StartAsync(Config(rig, "gwack3:", upstream));
+        using (var before = gateway.Browser())
+        {
+            var first = await before.LoginAsync("alice", "alice-password");
+            Assert.True(first.StatusCode == HttpStatusCode.SeeOther, $"{first.StatusCode}: {string.Join("\n", gateway.Logs.Lines.Select(l => l.Event.Name + " " + l.Message))}");
+            Assert.Equal(HttpStatusCode.OK, (await before.ApiGetAsync("/api/whoami")).StatusCode);
+        }
+        Assert.DoesNotContain(gateway.Logs.Lines, l => l.Event.Name == "RedisWritesUnreplicated");
+
+        await rig.KillReplicaAsync();
+        using var browser = gateway.Browser();
+
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync("alice", "alice-password")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        Assert.Single(gateway.Logs.Lines, l => l.Event.Name == "RedisWritesUnreplicated");
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.PostSameOriginAsync("/logout")).StatusCode);
+        Assert.Single(gateway.Logs.Lines, l => l.Event.Name == "RedisWritesUnreplicated");
+    }
+
+    [Theory]
+    [InlineData("role:master\r\nconnected_slaves:0\r\n", 0)]
+    [InlineData("role:master\r\nconnected_slaves:2\r\nslave0:ip=10.0.0.2,port=6379,state=online,offset=10,lag=0\r\nslave1:ip=10.0.0.3,port=6379,state=wait_bgsave,offset=0,lag=0\r\n", 1)]
+    [InlineData("role:master\r\nslave0:ip=a,port=1,state=online\r\nslave1:ip=b,port=2,state=online\r\nslaveof_x:state=online\r\n", 2)]
+    [InlineData(null, 0)]
+    public void Only_replicas_whose_link_is_up_are_waited_for(string? info, int expected) =>
+        Assert.Equal(expected, Gateway.Redis.ReplicaAcknowledgements.CountOnline(info));
+}
