@@ -5,7 +5,7 @@ namespace Gateway.Tests.Ops;
 /// <summary>Every overlay renders with stock kubectl (no flags), and the rendered manifests keep the invariants ops rely on.</summary>
 public sealed class KubernetesManifestTests
 {
-    public static TheoryData<string> Overlays => new() { "try-it", "production" };
+    public static TheoryData<string> Overlays => new() { "try-it", "production", "production-sentinel" };
 
     [Theory]
     [MemberData(nameof(Overlays))]
@@ -36,10 +36,22 @@ public sealed class KubernetesManifestTests
         Assert.False(mount.Children.ContainsKey("subPath"));
         var env = ((YamlSequenceNode)container.Children["env"]).Children.Cast<YamlMappingNode>().ToDictionary(e => Str(e, "name")!, e => e);
         Assert.Equal(Str(mount, "mountPath") + "/proxy.json", Str(env["Gateway__ProxyConfigPath"], "value"));
-        var redisSecret = Map(Map(env["Gateway__Redis__Configuration"], "valueFrom"), "secretKeyRef");
-        var secretName = Str(redisSecret, "name")!;
-        Assert.StartsWith("gateway-secrets", secretName);
-        if (overlay == "production")
+        if (overlay == "production-sentinel")
+        {
+            // The sentinels in plain configuration, the password from a Secret, and never a password in a literal.
+            Assert.Contains("serviceName=", Str(env["Gateway__Redis__Configuration"], "value"));
+            Assert.False(env["Gateway__Redis__Configuration"].Children.ContainsKey("valueFrom"));
+            var password = Map(Map(env["Gateway__Redis__Password"], "valueFrom"), "secretKeyRef");
+            Assert.Equal(("gateway-redis", "password"), (Str(password, "name"), Str(password, "key")));
+            Assert.DoesNotContain(env.Values, e => Str(e, "value")?.Contains("password=", StringComparison.OrdinalIgnoreCase) == true);
+            Assert.Equal("1", Str(env["Gateway__Redis__WaitReplicas"], "value"));
+        }
+        else
+        {
+            var redisSecret = Map(Map(env["Gateway__Redis__Configuration"], "valueFrom"), "secretKeyRef");
+            Assert.StartsWith("gateway-secrets", Str(redisSecret, "name")!);
+        }
+        if (overlay.StartsWith("production", StringComparison.Ordinal))
             Assert.Equal("oidc-client-secret", Str(Map(Map(env["Gateway__Login__Oidc__ClientSecret"], "valueFrom"), "secretKeyRef"), "key"));
 
         // The key ring is encrypted with a key from the Secret, never a literal in the Deployment.
@@ -51,7 +63,7 @@ public sealed class KubernetesManifestTests
             var prefix = int.Parse(value.Split('/') is [_, var bits] ? bits : "32");
             Assert.True(prefix >= 24, $"{name}={value} trusts X-Forwarded-* from a whole range");
         }
-        if (overlay == "production") Assert.Contains("Gateway__Forwarding__KnownNetworks__0", env.Keys);
+        if (overlay.StartsWith("production", StringComparison.Ordinal)) Assert.Contains("Gateway__Forwarding__KnownNetworks__0", env.Keys);
         var ingressPolicy = Map(Single("NetworkPolicy", "gateway-only-from-ingress"), "spec");
         Assert.Equal("gateway", Str(Map(Map(ingressPolicy, "podSelector"), "matchLabels"), "app.kubernetes.io/name"));
 

@@ -16,7 +16,14 @@ public sealed class RedisDeploymentTests(ITestOutputHelper output)
         await using (var admin = await redis.ConnectAsync())
         {
             var db = admin.GetDatabase();
-            await db.ExecuteAsync("ACL", "SETUSER", "gateway", "on", ">gateway-acl-password", "~gwacl:*", "&gwacl:*", "+@all", "-@dangerous");
+            // README's rule, on this test's prefix.
+            await db.ExecuteAsync("ACL", RedisAclTests.ReadmeAcl().Select(rule => rule switch
+            {
+                "~gw:*" => "~gwacl:*",
+                "&gw:*" => "&gwacl:*",
+                "~DataProtection-Keys" => "~gwacl:DataProtection-Keys",
+                _ => rule,
+            }).Cast<object>().ToArray());
         }
         var config = new GatewayConfig().WithRedis($"{redis.Configuration},user=gateway,password=gateway-acl-password", "gwacl:")
             .Set("Gateway:Redis:DataProtectionKey", "gwacl:DataProtection-Keys");
@@ -30,6 +37,22 @@ public sealed class RedisDeploymentTests(ITestOutputHelper output)
         Assert.Contains(clients, c => c.Name == "gateway" && c.Raw?.Contains("user=gateway", StringComparison.Ordinal) == true);
         Assert.DoesNotContain(clients, c => c.Name == "gateway" && c.Raw?.Contains("user=default", StringComparison.Ordinal) == true);
         Assert.True(await check.GetDatabase().ListLengthAsync("gwacl:DataProtection-Keys") > 0);
+    }
+
+    [Fact]
+    public async Task A_redis_user_that_may_not_count_replicas_fails_logins_closed_and_the_log_says_what_to_grant()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using (var admin = await redis.ConnectAsync())
+            await admin.GetDatabase().ExecuteAsync("ACL", "SETUSER", "gateway", "on", ">gateway-acl-password", "~gwrole:*", "~DataProtection-Keys", "&gwrole:*", "+@all", "-@dangerous");
+        var config = new GatewayConfig().WithRedis($"{redis.Configuration},user=gateway,password=gateway-acl-password", "gwrole:");
+        await using var gateway = await GatewayHost.StartAsync(config);
+        using var browser = gateway.Browser();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await browser.LoginAsync("alice", "alice-password")).StatusCode);
+        Assert.Null(browser.Cookie("gw_session"));
+        var logged = Assert.Single(gateway.Logs.Lines, l => l.Event.Name == "RedisWaitNotPermitted");
+        Assert.Contains("Grant +role +wait", logged.Message);
     }
 
     [Fact]

@@ -82,12 +82,4 @@ public sealed class ReplicaAcknowledgementTests
         Assert.Equal(HttpStatusCode.SeeOther, (await browser.PostSameOriginAsync("/logout")).StatusCode);
         Assert.Single(gateway.Logs.Lines, l => l.Event.Name == "RedisWritesUnreplicated");
     }
-
-    [Theory]
-    [InlineData("role:master\r\nconnected_slaves:0\r\n", 0)]
-    [InlineData("role:master\r\nconnected_slaves:2\r\nslave0:ip=10.0.0.2,port=6379,state=online,offset=10,lag=0\r\nslave1:ip=10.0.0.3,port=6379,state=wait_bgsave,offset=0,lag=0\r\n", 1)]
-    [InlineData("role:master\r\nslave0:ip=a,port=1,state=online\r\nslave1:ip=b,port=2,state=online\r\nslaveof_x:state=online\r\n", 2)]
-    [InlineData(null, 0)]
-    public void Only_replicas_whose_link_is_up_are_waited_for(string? info, int expected) =>
-        Assert.Equal(expected, Gateway.Redis.ReplicaAcknowledgements.CountOnline(info));
 }

@@ -38,6 +38,7 @@ internal static class LogEvents
     public const int RedisWriteNotAcknowledged = 1404;
     public const int RedisSentinelUnavailable = 1405;
     public const int RedisPrimarySwitched = 1406;
+    public const int RedisWaitNotPermitted = 1407;
     public const int SigningKeyCreated = 1500;
     public const int SigningKeyRefreshFailed = 1501;
     public const int KeyRingElementRejected = 1510;

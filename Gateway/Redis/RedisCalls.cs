@@ -87,13 +87,14 @@ internal sealed class RedisCalls
     /// <summary>
     /// A write the user will be told succeeded (a session created, a logout, a revocation): applied, then acknowledged
     /// by the replicas connected to the primary (<see cref="ReplicaAcknowledgements"/>), or
-    /// <see cref="UnacknowledgedWriteException"/>. Not retried, like every write.
+    /// <see cref="UnacknowledgedWriteException"/>. Not retried, like every write. <paramref name="key"/>: one the write
+    /// touched, which names the primary (the cluster shard) whose replicas must acknowledge it.
     /// </summary>
-    public async Task<T> AcknowledgedWriteAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    public async Task<T> AcknowledgedWriteAsync<T>(string operation, RedisKey key, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
     {
         if (_acknowledgements is null) return await WriteAsync(operation, call, cancellationToken);
         var result = await RunAsync(retry: false, operation, call, cancellationToken, _acknowledgements.Connection);
-        await _acknowledgements.AcknowledgeAsync(operation, cancellationToken);
+        await _acknowledgements.AcknowledgeAsync(operation, key, cancellationToken);
         return result;
     }
 

@@ -22,19 +22,20 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private readonly List<Task> _retiring = [];
 
     public RedisConnection(IOptions<GatewayOptions> options, ILogger<RedisConnection> logger, GatewayMetrics metrics)
-        : this(options.Value.Redis, options.Value.Redis.Configuration!, "gateway", logger, metrics, observe: true)
+        : this(options.Value.Redis, options.Value.Redis.Configuration!, "gateway", logger, metrics, observe: true, password: options.Value.Redis.Password)
     {
     }
 
     /// <summary>A connection of its own to <paramref name="configuration"/> (the CMS's Redis), with the gateway's timeouts.</summary>
     internal RedisConnection(RedisOptions redis, string configuration, string clientName, ILogger<RedisConnection> logger, GatewayMetrics metrics, bool observe,
-        TimeSpan? commandTimeout = null, bool allowAdmin = false)
+        TimeSpan? commandTimeout = null, string? password = null)
     {
         _logger = logger;
         redis = new RedisOptions { Configuration = configuration, KeyPrefix = redis.KeyPrefix, OperationTimeout = redis.OperationTimeout, BreakDuration = redis.BreakDuration };
         KeyPrefix = redis.KeyPrefix;
         var config = ConfigurationOptions.Parse(redis.Configuration!);
         config.AbortOnConnectFail = false;
+        if (!string.IsNullOrEmpty(password)) config.Password = password;
         // StackExchange.Redis waits 5 s by default; start-up and reconnects should not stall that long unless ops ask.
         if (!Mentions(redis.Configuration!, "connectTimeout")) config.ConnectTimeout = 2000;
         // A command sent while the socket is down fails at once instead of queueing in the client's backlog: the
@@ -49,9 +50,15 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         // The one synchronous caller is DataProtection reading the key ring (on a background task once loaded): bounded
         // near the per-call budget instead of the client's 5 s.
         if (!Mentions(redis.Configuration!, "syncTimeout")) config.SyncTimeout = (int)Math.Max(redis.OperationTimeout.TotalMilliseconds * 4, 1000);
+        // The client's own primary-election helpers (a tie-breaker key, a broadcast channel) outside the gateway's key prefix:
+        // the gateway connects to one primary (or a cluster) and needs neither, so its ACL user need not reach them.
+        if (!Mentions(redis.Configuration!, "tiebreaker")) config.TieBreaker = "";
+        if (!Mentions(redis.Configuration!, "configChannel")) config.ConfigurationChannel = "";
+        // The client reads CONFIG at connect only to learn settings the gateway does not use; an ACL user should not be
+        // granted CONFIG GET (it reveals passwords), so the client is told the command is not there.
+        if (!redis.Configuration!.Contains("$CONFIG", StringComparison.OrdinalIgnoreCase))
+            config.CommandMap = CommandMap.Create(new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "CONFIG" }, available: false);
         config.ClientName ??= clientName;
-        // The acknowledged writes' connection reads INFO replication, which the client gates behind this flag.
-        if (allowAdmin) config.AllowAdmin = true;
         _config = config;
         _first = new(() => string.IsNullOrEmpty(config.ServiceName) ? ConnectAsync(config) : ConnectThroughSentinelAsync(config), LazyThreadSafetyMode.ExecutionAndPublication);
         if (observe) metrics.ObserveRedisConnected(() => Volatile.Read(ref _current) is { IsCompletedSuccessfully: true } current && current.Result.IsConnected);

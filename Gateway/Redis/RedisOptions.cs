@@ -6,6 +6,13 @@ public sealed class RedisOptions
     /// <summary>StackExchange.Redis configuration string, e.g. <c>redis:6379,password=...</c>. Empty: the in-memory store (one instance only).</summary>
     public string? Configuration { get; set; }
 
+    /// <summary>
+    /// The Redis user's password, when it is kept apart from <see cref="Configuration"/> (a Kubernetes Secret beside a
+    /// plain list of sentinels, say); overrides a <c>password=</c> in the configuration string. Used for the data nodes
+    /// and the sentinels alike, as StackExchange.Redis does. Never logged.
+    /// </summary>
+    public string? Password { get; set; }
+
     /// <summary>Prefix of every key the gateway writes; the Redis is shared with the CMS. Default <c>gw:</c>.</summary>
     public string KeyPrefix { get; set; } = "gw:";
 

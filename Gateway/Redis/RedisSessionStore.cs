@@ -91,7 +91,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
 
     public async Task<int> CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken)
     {
-        var count = (int)await redis.AcknowledgedWriteAsync("session.create", db => db.ScriptEvaluateAsync(CreateScript,
+        var count = (int)await redis.AcknowledgedWriteAsync("session.create", SessionKeyOf(session), db => db.ScriptEvaluateAsync(CreateScript,
             [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)],
             [record, Ms(ttl), session.Hash, NowMs()]), cancellationToken);
         await redis.WriteAsync("session.create", db => db.SetAddAsync(UsersKey, session.UserTag), cancellationToken);
@@ -160,11 +160,11 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         redis.WriteAsync("session.unlock", db => db.ScriptEvaluateAsync(UnlockScript, [LockKeyOf(session, purpose)], [holder]), cancellationToken);
 
     public async Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken) =>
-        (long)await redis.AcknowledgedWriteAsync("session.delete", db => db.ScriptEvaluateAsync(DeleteScript,
+        (long)await redis.AcknowledgedWriteAsync("session.delete", SessionKeyOf(session), db => db.ScriptEvaluateAsync(DeleteScript,
             [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)], [session.Hash, _tombstoneMs]), cancellationToken) == 1;
 
     public async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken) =>
-        (byte[]?)await redis.AcknowledgedWriteAsync("session.take", db => db.ScriptEvaluateAsync(TakeScript,
+        (byte[]?)await redis.AcknowledgedWriteAsync("session.take", SessionKeyOf(session), db => db.ScriptEvaluateAsync(TakeScript,
             [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)], [session.Hash, _tombstoneMs]), cancellationToken);
 
     public async Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken)
@@ -179,7 +179,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
 
     public async Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
-        await redis.AcknowledgedWriteAsync("session.revoke_user", db => db.StringSetAsync(UserMarkerOf(userTag),
+        await redis.AcknowledgedWriteAsync("session.revoke_user", UserMarkerOf(userTag), db => db.StringSetAsync(UserMarkerOf(userTag),
             revokedBefore.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), markerLifetime), cancellationToken);
         var deleted = await DeleteIndexedAsync(userTag, cancellationToken);
         await redis.WriteAsync("session.revoke_user", db => db.SetRemoveAsync(UsersKey, userTag), cancellationToken);
@@ -188,7 +188,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
 
     public async Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
-        await redis.AcknowledgedWriteAsync("session.revoke_all", db => db.StringSetAsync(GlobalMarker,
+        await redis.AcknowledgedWriteAsync("session.revoke_all", GlobalMarker, db => db.StringSetAsync(GlobalMarker,
             revokedBefore.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), markerLifetime), cancellationToken);
         var deleted = 0;
         while (true)
@@ -215,7 +215,8 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     {
         // Rounded up to the next millisecond: a session created earlier in the same millisecond is older than the mark.
         var mark = (revokedBefore.ToUnixTimeMilliseconds() + 1).ToString(CultureInfo.InvariantCulture);
-        await redis.AcknowledgedWriteAsync("session.revoke_mark", db => db.StringSetAsync(userTag is null ? GlobalMarker : UserMarkerOf(userTag), mark, markerLifetime), cancellationToken);
+        var marker = userTag is null ? GlobalMarker : UserMarkerOf(userTag);
+        await redis.AcknowledgedWriteAsync("session.revoke_mark", marker, db => db.StringSetAsync(marker, mark, markerLifetime), cancellationToken);
     }
 
     public async Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) =>

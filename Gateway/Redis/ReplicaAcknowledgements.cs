@@ -10,10 +10,9 @@ namespace Gateway.Redis;
 /// <summary>
 /// Redis replicates asynchronously: a write the primary applied and no replica received is gone after a failover (a
 /// sign-in lost, a logout undone). Writes the user is told succeeded therefore go over a connection of their own and
-/// are followed by <c>WAIT</c> (on every primary, so a cluster's too), which counts only the client's own writes and
+/// are followed by <c>WAIT</c> (on the primary that took the write: on a cluster, the key's shard), which counts only the client's own writes and
 /// blocks that client's connection while it waits: on the shared connection it would stall every session read.
-/// The replicas waited for are those connected to the primary now, read from the primary itself (<c>INFO
-/// replication</c>), never from Sentinel's list, which still names a dead old primary after a failover: with none
+/// The replicas waited for are those connected to the primary now, read from the primary itself (<c>ROLE</c>), never from Sentinel's list, which still names a dead old primary after a failover: with none
 /// connected, writes go on unreplicated and the log says so.
 /// </summary>
 internal sealed partial class ReplicaAcknowledgements(RedisConnection connection, RedisOptions options, GatewayMetrics metrics, TimeProvider time,
@@ -30,14 +29,15 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
     /// <summary>The connection the acknowledged writes go over.</summary>
     public RedisConnection Connection { get; } = connection;
 
-    public async Task AcknowledgeAsync(string operation, CancellationToken cancellationToken)
+    /// <summary>Waits for the replicas of the primary that holds <paramref name="key"/> (on a cluster, that shard's).</summary>
+    public async Task AcknowledgeAsync(string operation, RedisKey key, CancellationToken cancellationToken)
     {
         if (options.WaitReplicas == 0) return;
         var multiplexer = await Connection.GetAsync();
-        var primaries = multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica).ToArray();
-        if (primaries.Length == 0) throw new UnacknowledgedWriteException($"Redis {operation}: no primary connected to acknowledge the write");
-        if (primaries.Length == 1) await AcknowledgeOnAsync(primaries[0], operation, cancellationToken);
-        else await Task.WhenAll(primaries.Select(p => AcknowledgeOnAsync(p, operation, cancellationToken)));
+        var owner = multiplexer.GetServer(key, flags: CommandFlags.DemandMaster);
+        if (!owner.IsConnected || owner.IsReplica)
+            throw new UnacknowledgedWriteException($"Redis {operation}: the primary that took the write is gone");
+        await AcknowledgeOnAsync(owner, operation, cancellationToken);
     }
 
     private async Task AcknowledgeOnAsync(IServer primary, string operation, CancellationToken cancellationToken)
@@ -77,6 +77,12 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
         {
             // The write may have been applied: it is reported as unacknowledged, and what it ended stays refused here.
             metrics.RedisWriteAck("refused");
+            if (ex is RedisServerException && ex.Message.StartsWith("NOPERM", StringComparison.Ordinal))
+            {
+                // Fail closed, and say how to fix it: without ROLE the replicas cannot be counted, without WAIT not awaited.
+                LogNotPermitted(logger, operation, ex.Message);
+                throw new UnacknowledgedWriteException($"Redis {operation}: the Redis user may not count or await replicas (NOPERM)");
+            }
             throw new UnacknowledgedWriteException($"Redis {operation}: waiting for a replica failed: {ex.GetType().Name}");
         }
     }
@@ -86,23 +92,13 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
         var now = time.GetTimestamp();
         if (!fresh && _counts.TryGetValue(primary.EndPoint, out var known) && time.GetElapsedTime(known.ReadAt, now) < CountLifetime)
             return known.Online;
-        var info = await primary.InfoRawAsync("replication").WaitAsync(options.OperationTimeout, cancellationToken);
-        var online = CountOnline(info);
+        // ROLE lists the replicas whose link is up (one still syncing cannot acknowledge and is left out).
+        var role = await primary.RoleAsync().WaitAsync(options.OperationTimeout, cancellationToken);
+        var online = role is Role.Master master ? master.Replicas.Count : 0;
         var previous = _counts.TryGetValue(primary.EndPoint, out var p) ? p : null;
         _counts[primary.EndPoint] = new ReplicaCount(online, now, Warned: online == 0 && previous?.Warned == true);
         if (online > 0 && previous is { Online: 0, Warned: true })
             LogReplicated(logger, (primary.EndPoint.ToString() ?? "?"), online);
-        return online;
-    }
-
-    /// <summary>Replicas in <c>INFO replication</c> whose link is up (<c>state=online</c>); one still syncing cannot acknowledge.</summary>
-    internal static int CountOnline(string? info)
-    {
-        if (info is null) return 0;
-        var online = 0;
-        foreach (var line in info.AsSpan().EnumerateLines())
-            if (line.StartsWith("slave") && line.Length > 5 && char.IsAsciiDigit(line[5]) && line.Contains("state=online", StringComparison.Ordinal))
-                online++;
         return online;
     }
 
@@ -130,4 +126,8 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
     [LoggerMessage(EventId = LogEvents.RedisWriteNotAcknowledged, EventName = nameof(LogEvents.RedisWriteNotAcknowledged), Level = LogLevel.Error,
         Message = "Redis {Operation} on {Endpoint}: {Acknowledged} of {Required} replica(s) acknowledged in time; reported to the user as failed")]
     private static partial void LogNotAcknowledged(ILogger logger, string operation, string endpoint, long acknowledged, int required);
+
+    [LoggerMessage(EventId = LogEvents.RedisWaitNotPermitted, EventName = nameof(LogEvents.RedisWaitNotPermitted), Level = LogLevel.Error,
+        Message = "Redis {Operation}: the gateway's Redis user may not run ROLE and WAIT ({Denial}); every login and logout fails until it may. Grant +role +wait (README, ACL), or set Gateway:Redis:WaitReplicas=0 to accept losing acknowledged writes on failover")]
+    private static partial void LogNotPermitted(ILogger logger, string operation, string denial);
 }
