@@ -9,6 +9,8 @@ internal static class Entry
         ["serve-bare-proxy", var port, var upstream, var edits] => await Servers.BareProxyAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), upstream, edits),
         _ when args.Contains("--cold-start") => await ColdStart.RunAsync(args),
         _ when args.Contains("--scale") => await Scale.RunAsync(args),
+        _ when args.Contains("--login-cost") => await RedisModes.LoginCostAsync(args),
+        _ when args.Contains("--cluster-scale") => await RedisModes.ClusterScaleAsync(args),
         _ when args.Contains("--cache-memory") => await CacheMemory.ReportAsync(),
         _ => await Driver.RunAsync(args),
     };
