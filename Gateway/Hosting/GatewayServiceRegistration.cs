@@ -89,6 +89,8 @@ internal static class GatewayServiceRegistration
         services.AddSingleton(sp => VerifiedCookieMemo.For(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Session));
         services.AddSingleton<SessionCache>();
         services.AddSingleton<EndedHere>();
+        services.AddSingleton<SessionTouches>();
+        services.AddHostedService(sp => sp.GetRequiredService<SessionTouches>());
         services.AddSingleton<SessionRecordProtector>();
         services.AddSingleton<SessionManager>();
         services.AddSingleton<SessionCookies>();

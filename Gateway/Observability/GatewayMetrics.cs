@@ -26,6 +26,7 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _liveConnectionsClosed;
     private readonly Counter<long> _redisErrors;
     private readonly Counter<long> _redisWriteAcks;
+    private readonly Counter<long> _sessionTouches;
     private readonly Histogram<double> _redisLatency;
     private readonly Counter<long> _cmsSessions;
     private readonly Counter<long> _keyRingReads;
@@ -56,6 +57,7 @@ internal sealed class GatewayMetrics : IDisposable
         _keyRingReads = _meter.CreateCounter<long>("gateway.keyring.reads", description: "Reads of the DataProtection key ring from the shared store, by result.");
         _meter.CreateObservableCounter("gateway.keyring.unknown_key_ids", () => Interlocked.Read(ref _unknownKeyIds),
             description: "Cookies, forms and records protected under a key id this replica's key ring does not hold (forged, or a key it has yet to refresh).");
+        _sessionTouches = _meter.CreateCounter<long>("gateway.sessions.touches", description: "Sliding-expiry writes made in the background, by outcome (written, gone, failed, dropped).");
         _redisWriteAcks = _meter.CreateCounter<long>("gateway.redis.write_acks", description: "Writes the user is told succeeded, by how replicas acknowledged them (acknowledged, unreplicated: no replica connected, refused: not acknowledged in time).");
         _redisLatency = _meter.CreateHistogram<double>("gateway.redis.duration", unit: "ms", description: "Redis call latency.");
     }
@@ -80,6 +82,7 @@ internal sealed class GatewayMetrics : IDisposable
     public void KeyRingRead(bool success) => _keyRingReads.Add(1, new KeyValuePair<string, object?>("result", success ? "success" : "failed"));
     public void UnknownKeyId() => Interlocked.Increment(ref _unknownKeyIds);
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+    public void SessionTouch(string outcome) => _sessionTouches.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
     public void RedisWriteAck(string result) => _redisWriteAcks.Add(1, new KeyValuePair<string, object?>("result", result));
     public void RedisLatency(string operation, TimeSpan elapsed) => _redisLatency.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("operation", operation));
 

@@ -78,6 +78,9 @@ internal sealed class RedisCalls
 
     public string Key(string suffix) => _connection.KeyPrefix + suffix;
 
+    /// <summary>Whether any keys may share one command (not a cluster, known once connected).</summary>
+    public bool AnyKeysTogether => _connection.IsCluster == false;
+
     public Task<T> ReadAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
         RunAsync(retry: true, operation, call, cancellationToken);
 

@@ -133,9 +133,17 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         await old.CloseAsync(allowCommandsToComplete: false);
     }
 
+    /// <summary>
+    /// True once connected to a Redis Cluster, false once connected to anything else; null until then. Keys of different
+    /// users' slots may share one command only when this is false.
+    /// </summary>
+    public bool? IsCluster { get; private set; }
+
     private async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions config)
     {
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(config);
+        var servers = multiplexer.GetServers();
+        if (servers.Any(s => s.IsConnected)) IsCluster = servers.Any(s => s.ServerType == ServerType.Cluster);
         multiplexer.ConnectionFailed += (s, e) =>
         {
             if (IsRetired(multiplexer)) return;

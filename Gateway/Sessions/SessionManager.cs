@@ -18,6 +18,7 @@ internal sealed partial class SessionManager(
     IEnumerable<ISessionEndingHook> endingHooks,
     IOptions<GatewayOptions> options,
     EndedHere endedHere,
+    SessionTouches touches,
     TimeProvider time,
     GatewayMetrics metrics,
     ILogger<SessionManager> logger)
@@ -57,8 +58,8 @@ internal sealed partial class SessionManager(
         {
             if (cached.Record.AbsoluteExpiresAt <= now || cached.LastTouchedAt + _options.IdleTimeout <= now)
                 return ExpireAsync(cached, cancellationToken);
-            if (cached.TryClaimTouch(now, _options.TouchInterval))
-                return TouchAsync(cached, now, cancellationToken);
+            // The slide is written in the background: the request does not wait for it.
+            if (cached.TryClaimTouch(now, _options.TouchInterval)) touches.Claimed(cached);
             return new ValueTask<CachedSession?>(cached);
         }
         return FetchAsync(key, now, cancellationToken);
@@ -306,18 +307,10 @@ internal sealed partial class SessionManager(
             await store.DeleteAsync(handle, cancellationToken);
             return null;
         }
-        // A read from the store counts as activity: slide the idle expiry now.
-        if (!await store.TouchAsync(handle, TimeToLive(record.AbsoluteExpiresAt, now), cancellationToken)) return null;
-        var session = new CachedSession(key, record, now, now + _options.CacheDuration);
+        // A read from the store counts as activity: the idle expiry slides, off the request path (SessionTouches).
+        var session = new CachedSession(key, record, touches.Fetched(key, record.AbsoluteExpiresAt, now), now + _options.CacheDuration);
         cache.Set(session, generation);
         return session;
-    }
-
-    private async ValueTask<CachedSession?> TouchAsync(CachedSession session, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        if (await store.TouchAsync(session.Key.Handle, TimeToLive(session.Record.AbsoluteExpiresAt, now), cancellationToken)) return session;
-        cache.Remove(session.Key);
-        return null;
     }
 
     private async ValueTask<CachedSession?> ExpireAsync(CachedSession session, CancellationToken cancellationToken)

@@ -1,0 +1,156 @@
+using Gateway.Redis;
+using Gateway.Sessions;
+using StackExchange.Redis;
+
+namespace Gateway.Tests.Sessions;
+
+/// <summary>
+/// The sliding expiry is written off the request path (SessionTouches): a cache miss costs one read, the write goes
+/// out in the background at most once per TouchInterval, and nothing of what it guarded is lost: an idle session
+/// expires, an ended one is not served. On the real Redis store, behind a decorator that can hold the writes.
+/// </summary>
+public sealed class SlidingExpiryTests(SharedRedis redis)
+{
+    /// <summary>The real store, with its sliding-expiry writes counted and, when <see cref="Hold"/> is set, held until released.</summary>
+    private sealed class HeldTouchStore(ISessionStore inner) : ISessionStore
+    {
+        private int _touches;
+
+        public int Touches => Volatile.Read(ref _touches);
+
+        public TaskCompletionSource? Hold { get; set; }
+
+        public async Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
+        {
+            if (Hold is { } hold) await hold.Task;
+            Interlocked.Increment(ref _touches);
+            return await inner.TouchAsync(session, ttl, cancellationToken);
+        }
+
+        public Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken) => inner.GetAsync(session, cancellationToken);
+        public Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken) => inner.TakeAsync(session, cancellationToken);
+        public Task<int> CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken) => inner.CreateAsync(session, record, ttl, cancellationToken);
+        public Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken) => inner.GetManyAsync(userTag, sessions, cancellationToken);
+        public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) => inner.ReplaceAsync(session, record, cancellationToken);
+        public Task<string?> TryLockAsync(SessionHandle session, string purpose, TimeSpan ttl, CancellationToken cancellationToken) => inner.TryLockAsync(session, purpose, ttl, cancellationToken);
+        public Task UnlockAsync(SessionHandle session, string purpose, string holder, CancellationToken cancellationToken) => inner.UnlockAsync(session, purpose, holder, cancellationToken);
+        public Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken) => inner.DeleteAsync(session, cancellationToken);
+        public Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken) => inner.ListByUserAsync(userTag, max, cancellationToken);
+        public Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.DeleteByUserAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
+        public Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.DeleteAllAsync(revokedBefore, markerLifetime, cancellationToken);
+        public Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) => inner.NowAsync(cancellationToken);
+        public Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.MarkRevokedAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
+    }
+
+    private async Task<(GatewayHost Gateway, HeldTouchStore Store, RecordingUpstream Upstream)> StartAsync(ManualClock clock, string prefix, string cacheDuration = "00:00:00")
+    {
+        HeldTouchStore? store = null;
+        var upstream = await RecordingUpstream.StartAsync();
+        var config = new GatewayConfig { UpstreamUrl = upstream.BaseUrl + "/" }.WithRedis(redis.Configuration, prefix)
+            // No cache (every request reads the store) unless a test wants one.
+            .Set("Gateway:Session:CacheDuration", cacheDuration);
+        var gateway = await GatewayHost.StartAsync(config, clock, services: s =>
+            s.AddSingleton<ISessionStore>(sp => store = new HeldTouchStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp))));
+        gateway.Services.GetRequiredService<ISessionStore>();
+        return (gateway, store!, upstream);
+    }
+
+    private async Task<TimeSpan> RecordTtlAsync(string prefix)
+    {
+        await using var direct = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var key = direct.GetServer(direct.GetEndPoints()[0]).Keys(pattern: prefix + "*:s:*").Single();
+        return (await direct.GetDatabase().KeyTimeToLiveAsync(key))!.Value;
+    }
+
+    [Fact]
+    public async Task A_cache_miss_is_served_without_waiting_for_the_sliding_expiry_write_which_lands_after()
+    {
+        var clock = new ManualClock();
+        var (gateway, store, upstream) = await StartAsync(clock, "gwslide1:");
+        await using var _ = gateway;
+        await using var __ = upstream;
+        using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
+        clock.Advance(TimeSpan.FromMinutes(5));
+        // Redis's own clock does not follow the fake one: the record is brought near its idle expiry by hand.
+        await using (var direct = await ConnectionMultiplexer.ConnectAsync(redis.Configuration))
+            await direct.GetDatabase().KeyExpireAsync(direct.GetServer(direct.GetEndPoints()[0]).Keys(pattern: "gwslide1:*:s:*").Single(), TimeSpan.FromMinutes(1));
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.Hold = hold;
+
+        // Served while its sliding-expiry write is still held back.
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        Assert.Equal(0, store.Touches);
+
+        hold.SetResult();
+        await Poll.Until(() => Task.FromResult<object?>(store.Touches == 1 ? true : null));
+        Assert.Equal(1, store.Touches);
+        // The write slid the record's expiry back to the full idle timeout (20 minutes).
+        Assert.InRange(await RecordTtlAsync("gwslide1:"), TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20));
+    }
+
+    [Fact]
+    public async Task A_session_read_from_the_store_again_and_again_is_slid_once_per_touch_interval()
+    {
+        var clock = new ManualClock();
+        var (gateway, store, upstream) = await StartAsync(clock, "gwslide2:");
+        await using var _ = gateway;
+        await using var __ = upstream;
+        using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
+        clock.Advance(TimeSpan.FromMinutes(2));
+
+        for (var i = 0; i < 5; i++) Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        await Poll.Until(() => Task.FromResult<object?>(store.Touches >= 1 ? true : null));
+        await Task.Delay(200);
+        Assert.Equal(1, store.Touches);
+
+        clock.Advance(TimeSpan.FromSeconds(61));
+        for (var i = 0; i < 3; i++) Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        await Poll.Until(() => Task.FromResult<object?>(store.Touches >= 2 ? true : null));
+        await Task.Delay(200);
+        Assert.Equal(2, store.Touches);
+    }
+
+    [Fact]
+    public async Task A_cached_session_whose_record_vanished_is_dropped_when_its_slide_finds_it_gone()
+    {
+        var clock = new ManualClock();
+        var (gateway, store, upstream) = await StartAsync(clock, "gwslide3:", cacheDuration: "00:05:00");
+        await using var _ = gateway;
+        await using var __ = upstream;
+        using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        // The record goes without a word to this replica (expired in Redis, say, or deleted by hand).
+        await using (var direct = await ConnectionMultiplexer.ConnectAsync(redis.Configuration))
+            foreach (var key in direct.GetServer(direct.GetEndPoints()[0]).Keys(pattern: "gwslide3:*:s:*")) await direct.GetDatabase().KeyDeleteAsync(key);
+        clock.Advance(TimeSpan.FromSeconds(61));
+
+        // Served from the cache once, which claims the slide; the slide finds the record gone and drops the entry.
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        await Poll.Until(() => Task.FromResult<object?>(store.Touches >= 1 ? true : null));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Poll.Until(async () =>
+        {
+            var response = await browser.ApiGetAsync("/api/whoami");
+            return response.StatusCode == HttpStatusCode.Unauthorized ? response : null;
+        }))?.StatusCode);
+    }
+
+    [Fact]
+    public async Task Outside_a_cluster_a_cache_miss_reads_the_store_with_one_command()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await using var upstream = await RecordingUpstream.StartAsync();
+        var config = new GatewayConfig { UpstreamUrl = upstream.BaseUrl + "/" }.WithRedis(server.Configuration).Set("Gateway:Session:CacheDuration", "00:00:00");
+        await using var gateway = await GatewayHost.StartAsync(config);
+        using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
+        await using var direct = await server.ConnectAsync();
+        var admin = direct.GetServer(direct.GetEndPoints()[0]);
+        await Task.Delay(300);
+        await admin.ExecuteAsync("CONFIG", "RESETSTAT");
+
+        Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+
+        var stats = (await admin.InfoRawAsync("commandstats"))!;
+        Assert.Contains("cmdstat_mget:calls=1,", stats);
+        Assert.DoesNotContain("cmdstat_get:", stats);
+    }
+}

@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Gateway.Configuration;
+using Gateway.Observability;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Sessions;
+
+/// <summary>
+/// The sliding expiry, written off the request path: a request that finds its session (in the cache or in the store)
+/// is served at once, and the write that slides the session's idle expiry (and its place in the user's index) goes
+/// out in the background, batched with the others, at most once per session per <c>TouchInterval</c> on this replica.
+/// The guarantees stay: the record is read, and revocations checked, before anything is served; a session idle for
+/// <c>IdleTimeout</c> still expires (the write lands within milliseconds of the request, the interval is minutes
+/// shorter than the timeout); a session that ended meanwhile is dropped from the cache when its write finds it gone.
+/// </summary>
+internal sealed partial class SessionTouches(ISessionStore store, SessionCache cache, IOptions<GatewayOptions> options, TimeProvider time,
+    GatewayMetrics metrics, ILogger<SessionTouches> logger) : BackgroundService
+{
+    /// <summary>Pending writes at most; past it a touch is left for the session's next request (it claims again).</summary>
+    public const int Capacity = 100_000;
+
+    private const int Batch = 512;
+
+    private readonly GatewaySessionOptions _options = options.Value.Session;
+    private readonly Channel<Pending> _pending = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Capacity)
+    {
+        FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true,
+    });
+    // When this replica last slid each session it fetched from the store (sessions in the cache carry their own).
+    private readonly ConcurrentDictionary<SessionKey, long> _touchedAt = new();
+    private int _touchedCount;
+    private long _lastFailureLog;
+
+    private readonly record struct Pending(SessionKey Key, DateTimeOffset AbsoluteExpiresAt);
+
+    /// <summary>
+    /// A session just read from the store: when it was last slid by this replica (for the cache entry), and its slide
+    /// queued when that was <c>TouchInterval</c> ago or more.
+    /// </summary>
+    public DateTimeOffset Fetched(SessionKey key, DateTimeOffset absoluteExpiresAt, DateTimeOffset now)
+    {
+        var ticks = now.UtcTicks;
+        if (_touchedAt.TryGetValue(key, out var last) && ticks - last < _options.TouchInterval.Ticks) return new DateTimeOffset(last, TimeSpan.Zero);
+        if (_touchedAt.TryAdd(key, ticks)) Forget(Interlocked.Increment(ref _touchedCount), now);
+        else _touchedAt[key] = ticks;
+        Queue(key, absoluteExpiresAt);
+        return now;
+    }
+
+    /// <summary>A cached session whose entry claimed the slide (<see cref="CachedSession.TryClaimTouch"/>).</summary>
+    public void Claimed(CachedSession session) => Queue(session.Key, session.Record.AbsoluteExpiresAt);
+
+    private void Queue(SessionKey key, DateTimeOffset absoluteExpiresAt)
+    {
+        if (!_pending.Writer.TryWrite(new Pending(key, absoluteExpiresAt)))
+        {
+            // Full (the store is down or far behind): the next request of this session claims the slide again.
+            Unmark(key);
+            metrics.SessionTouch("dropped");
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Pending>(Batch);
+        var writes = new List<Task>(Batch);
+        while (await _pending.Reader.WaitToReadAsync(stoppingToken))
+        {
+            while (batch.Count < Batch && _pending.Reader.TryRead(out var next)) batch.Add(next);
+            var now = time.GetUtcNow();
+            // All sent at once: the client pipelines them, so a batch costs about one round trip.
+            foreach (var pending in batch) writes.Add(TouchAsync(pending, now, stoppingToken));
+            await Task.WhenAll(writes);
+            batch.Clear();
+            writes.Clear();
+        }
+    }
+
+    private async Task TouchAsync(Pending pending, DateTimeOffset now, CancellationToken stoppingToken)
+    {
+        var absoluteLeft = pending.AbsoluteExpiresAt - now;
+        try
+        {
+            if (absoluteLeft <= TimeSpan.Zero || !await store.TouchAsync(pending.Key.Handle, absoluteLeft < _options.IdleTimeout ? absoluteLeft : _options.IdleTimeout, stoppingToken))
+            {
+                // Ended meanwhile (revoked, expired): no copy of it may outlive this.
+                cache.Remove(pending.Key);
+                Unmark(pending.Key);
+                metrics.SessionTouch("gone");
+                return;
+            }
+            metrics.SessionTouch("written");
+        }
+        catch (StoreUnavailableException ex)
+        {
+            // The store is down: the session's next request (or its cache entry's next claim) tries again.
+            Unmark(pending.Key);
+            metrics.SessionTouch("failed");
+            var nowTicks = now.UtcTicks;
+            var last = Interlocked.Read(ref _lastFailureLog);
+            if (nowTicks - last > TimeSpan.TicksPerSecond * 10 && Interlocked.CompareExchange(ref _lastFailureLog, nowTicks, last) == last)
+                LogFailed(logger, ex.Message);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Unmark(SessionKey key)
+    {
+        if (_touchedAt.TryRemove(key, out _)) Interlocked.Decrement(ref _touchedCount);
+    }
+
+    /// <summary>Bounded: past twice the cache's entries, what is older than the interval goes (it would be written again anyway).</summary>
+    private void Forget(int count, DateTimeOffset now)
+    {
+        if (count <= 2 * _options.CacheMaxEntries) return;
+        var cutoff = now.UtcTicks - _options.TouchInterval.Ticks;
+        foreach (var (key, ticks) in _touchedAt)
+            if (ticks < cutoff) Unmark(key);
+        // Still full of recent ones: forgetting only costs a write that would have been skipped.
+        if (Volatile.Read(ref _touchedCount) > 2 * _options.CacheMaxEntries)
+        {
+            _touchedAt.Clear();
+            Volatile.Write(ref _touchedCount, 0);
+        }
+    }
+
+    [LoggerMessage(EventId = LogEvents.SessionTouchFailed, EventName = nameof(LogEvents.SessionTouchFailed), Level = LogLevel.Warning,
+        Message = "Sliding session expiry could not be written ({Reason}); sessions are slid again on their next request")]
+    private static partial void LogFailed(ILogger logger, string reason);
+}
