@@ -69,7 +69,7 @@ public sealed class RefreshLogoutRaceTests(SharedRedis redis)
     /// The real Redis store, with a token refresh landing at the worst moment for the revocation under test: right after
     /// a record is read, or right before it is taken (an atomic take leaves no moment inside it).
     /// </summary>
-    private sealed class RefreshAtTheWorstMomentStore(ISessionStore inner) : ISessionStore
+    private sealed class RefreshAtTheWorstMomentStore(ISessionStore inner) : DelegatingSessionStore(inner)
     {
         public Func<Task>? Refresh { get; set; }
 
@@ -80,9 +80,9 @@ public sealed class RefreshLogoutRaceTests(SharedRedis redis)
             if (refresh is not null) await refresh();
         }
 
-        public async Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken)
+        public override async Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken)
         {
-            var stored = await inner.GetAsync(session, cancellationToken);
+            var stored = await Inner.GetAsync(session, cancellationToken);
             await RefreshOnceAsync();
             return stored;
         }
@@ -90,7 +90,7 @@ public sealed class RefreshLogoutRaceTests(SharedRedis redis)
         /// <summary>How many takes succeed before the store fails (a Redis outage part-way through a bulk revocation).</summary>
         public int? TakesBeforeFailure { get; set; }
 
-        public async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken)
+        public override async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken)
         {
             if (TakesBeforeFailure is { } left)
             {
@@ -98,21 +98,9 @@ public sealed class RefreshLogoutRaceTests(SharedRedis redis)
                 TakesBeforeFailure = left - 1;
             }
             await RefreshOnceAsync();
-            return await inner.TakeAsync(session, cancellationToken);
+            return await Inner.TakeAsync(session, cancellationToken);
         }
 
-        public Task<int> CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken) => inner.CreateAsync(session, record, ttl, cancellationToken);
-        public Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken) => inner.GetManyAsync(userTag, sessions, cancellationToken);
-        public Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken) => inner.TouchAsync(session, ttl, cancellationToken);
-        public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) => inner.ReplaceAsync(session, record, cancellationToken);
-        public Task<string?> TryLockAsync(SessionHandle session, string purpose, TimeSpan ttl, CancellationToken cancellationToken) => inner.TryLockAsync(session, purpose, ttl, cancellationToken);
-        public Task UnlockAsync(SessionHandle session, string purpose, string holder, CancellationToken cancellationToken) => inner.UnlockAsync(session, purpose, holder, cancellationToken);
-        public Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken) => inner.DeleteAsync(session, cancellationToken);
-        public Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken) => inner.ListByUserAsync(userTag, max, cancellationToken);
-        public Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.DeleteByUserAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
-        public Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.DeleteAllAsync(revokedBefore, markerLifetime, cancellationToken);
-        public Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) => inner.NowAsync(cancellationToken);
-        public Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.MarkRevokedAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
     }
 
     /// <summary>A gateway on the real Redis store, behind <see cref="RefreshAtTheWorstMomentStore"/>, with its end observers recorded.</summary>

@@ -12,7 +12,7 @@ namespace Gateway.Tests.Sessions;
 public sealed class SlidingExpiryTests(SharedRedis redis)
 {
     /// <summary>The real store, with its sliding-expiry writes counted and, when <see cref="Hold"/> is set, held until released.</summary>
-    private sealed class HeldTouchStore(ISessionStore inner) : ISessionStore
+    private sealed class HeldTouchStore(ISessionStore inner) : DelegatingSessionStore(inner)
     {
         private int _touches;
 
@@ -20,26 +20,13 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
 
         public TaskCompletionSource? Hold { get; set; }
 
-        public async Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
+        public override async Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
         {
             if (Hold is { } hold) await hold.Task;
             Interlocked.Increment(ref _touches);
-            return await inner.TouchAsync(session, ttl, cancellationToken);
+            return await Inner.TouchAsync(session, ttl, cancellationToken);
         }
 
-        public Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken) => inner.GetAsync(session, cancellationToken);
-        public Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken) => inner.TakeAsync(session, cancellationToken);
-        public Task<int> CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken) => inner.CreateAsync(session, record, ttl, cancellationToken);
-        public Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken) => inner.GetManyAsync(userTag, sessions, cancellationToken);
-        public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) => inner.ReplaceAsync(session, record, cancellationToken);
-        public Task<string?> TryLockAsync(SessionHandle session, string purpose, TimeSpan ttl, CancellationToken cancellationToken) => inner.TryLockAsync(session, purpose, ttl, cancellationToken);
-        public Task UnlockAsync(SessionHandle session, string purpose, string holder, CancellationToken cancellationToken) => inner.UnlockAsync(session, purpose, holder, cancellationToken);
-        public Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken) => inner.DeleteAsync(session, cancellationToken);
-        public Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken) => inner.ListByUserAsync(userTag, max, cancellationToken);
-        public Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.DeleteByUserAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
-        public Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.DeleteAllAsync(revokedBefore, markerLifetime, cancellationToken);
-        public Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) => inner.NowAsync(cancellationToken);
-        public Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => inner.MarkRevokedAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
     }
 
     private async Task<(GatewayHost Gateway, HeldTouchStore Store, RecordingUpstream Upstream)> StartAsync(ManualClock clock, string prefix, string cacheDuration = "00:00:00")
