@@ -74,6 +74,8 @@ public sealed class ReplicaAcknowledgementTests
         Assert.DoesNotContain(gateway.Logs.Lines, l => l.Event.Name == "RedisWritesUnreplicated");
 
         await rig.KillReplicaAsync();
+        // The count of replicas is kept a second; within it a write still waits for the dead one and is refused.
+        await Task.Delay(1100);
         using var browser = gateway.Browser();
 
         Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync("alice", "alice-password")).StatusCode);
@@ -81,5 +83,50 @@ public sealed class ReplicaAcknowledgementTests
         Assert.Single(gateway.Logs.Lines, l => l.Event.Name == "RedisWritesUnreplicated");
         Assert.Equal(HttpStatusCode.SeeOther, (await browser.PostSameOriginAsync("/logout")).StatusCode);
         Assert.Single(gateway.Logs.Lines, l => l.Event.Name == "RedisWritesUnreplicated");
+    }
+
+    [Fact]
+    public async Task An_unacknowledged_logout_still_tells_every_replica_which_refuses_the_session_at_once()
+    {
+        await using var rig = await SentinelRig.StartAsync(TimeSpan.Zero, sentinels: false);
+        await using var upstream = await RecordingUpstream.StartAsync();
+        await using var a = await GatewayHost.StartAsync(Config(rig, "gwack4:", upstream));
+        await using var b = await GatewayHost.StartAsync(Config(rig, "gwack4:", upstream));
+        using var browser = await a.SignedInBrowserAsync("alice", "alice-password");
+        var cookie = browser.Cookie("gw_session")!;
+        using var onB = b.Browser();
+        onB.SetCookie("gw_session", cookie);
+        // Replica B has the session cached: only the revocation message can make it refuse it before the cache expires.
+        Assert.Equal(HttpStatusCode.OK, (await onB.ApiGetAsync("/api/whoami")).StatusCode);
+        rig.ReplicationDelay = FarBehind;
+
+        var logout = await browser.PostSameOriginAsync("/logout");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, logout.StatusCode);
+        Assert.Contains("id=\"logout-unconfirmed\"", await logout.Content.ReadAsStringAsync());
+        using var laterOnB = b.Browser();
+        laterOnB.SetCookie("gw_session", cookie);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await laterOnB.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_retried_unconfirmed_sign_out_everywhere_still_ends_the_users_other_sessions()
+    {
+        await using var rig = await SentinelRig.StartAsync(TimeSpan.Zero, sentinels: false);
+        await using var upstream = await RecordingUpstream.StartAsync();
+        await using var gateway = await GatewayHost.StartAsync(Config(rig, "gwack5:", upstream));
+        using var laptop = await gateway.SignedInBrowserAsync("alice", "alice-password");
+        using var phone = await gateway.SignedInBrowserAsync("alice", "alice-password");
+        rig.ReplicationDelay = FarBehind;
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await laptop.PostSameOriginAsync("/logout?scope=all")).StatusCode);
+        rig.ReplicationDelay = TimeSpan.Zero;
+        await Task.Delay(FarBehind + TimeSpan.FromMilliseconds(300));
+
+        // The laptop's own session is already refused here, so it resolves to nobody; the retry still ends the phone's.
+        var retry = await laptop.PostSameOriginAsync("/logout?scope=all");
+
+        Assert.Equal(HttpStatusCode.SeeOther, retry.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await phone.ApiGetAsync("/api/whoami")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await laptop.ApiGetAsync("/api/whoami")).StatusCode);
     }
 }

@@ -20,5 +20,6 @@ internal abstract class DelegatingSessionStore(ISessionStore inner) : ISessionSt
     public virtual Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => Inner.DeleteByUserAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
     public virtual Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => Inner.DeleteAllAsync(revokedBefore, markerLifetime, cancellationToken);
     public virtual Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) => Inner.NowAsync(cancellationToken);
+    public virtual Task ConfirmAsync(string userTag, CancellationToken cancellationToken) => Inner.ConfirmAsync(userTag, cancellationToken);
     public virtual Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken) => Inner.MarkRevokedAsync(userTag, revokedBefore, markerLifetime, cancellationToken);
 }

@@ -88,6 +88,13 @@ internal sealed partial class LogoutService(
                 if (SignsOutAtProvider(session)) ended = await sessions.ReloadAsync(session.Key, context.RequestAborted);
                 await sessions.RevokeUserAsync(session.Record.UserId, "logout-everywhere", null, context.RequestAborted);
             }
+            else if (everywhere)
+            {
+                // The retry of an unconfirmed "everywhere": this replica already refuses the session, so it resolves to
+                // nobody, but the user's other sessions must end all the same (by the verified cookie's user tag).
+                foreach (var presented in cookies.ReadAll(request))
+                    if (sessions.IsEndedHere(presented)) await sessions.RevokeUserOfAsync(presented, "logout-everywhere", context.RequestAborted);
+            }
             // Every copy of the session cookie that verifies, planted ones included: none of them survives a logout.
             foreach (var presented in cookies.ReadAll(request))
             {

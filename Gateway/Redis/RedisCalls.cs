@@ -95,10 +95,9 @@ internal sealed class RedisCalls
     /// </summary>
     public async Task<T> AcknowledgedWriteAsync<T>(string operation, RedisKey key, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
     {
+        // Not through the breaker: a slow replica must not open the circuit for every session read.
         if (_acknowledgements is null) return await WriteAsync(operation, call, cancellationToken);
-        var result = await RunAsync(retry: false, operation, call, cancellationToken, _acknowledgements.Connection);
-        await _acknowledgements.AcknowledgeAsync(operation, key, cancellationToken);
-        return result;
+        return await _acknowledgements.WriteAsync(operation, key, call, cancellationToken);
     }
 
     public async Task PublishAsync(string channel, string message, CancellationToken cancellationToken)
@@ -121,8 +120,7 @@ internal sealed class RedisCalls
             (connection, call),
             cancellationToken);
 
-    private async Task<T> RunAsync<T>(bool retry, string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken,
-        RedisConnection? over = null)
+    private async Task<T> RunAsync<T>(bool retry, string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
     {
         var started = GatewayMetrics.Timestamp();
         try
@@ -130,7 +128,7 @@ internal sealed class RedisCalls
             var state = (calls: this, call);
             return retry
                 ? await _readRetry.ExecuteAsync(static (s, ct) => s.calls.AttemptAsync(s.calls._connection, s.call, ct), state, cancellationToken)
-                : await AttemptAsync(over ?? _connection, call, cancellationToken);
+                : await AttemptAsync(_connection, call, cancellationToken);
         }
         catch (Exception ex) when (ex is BrokenCircuitException || IsRedisFailure(ex, cancellationToken))
         {

@@ -19,7 +19,10 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     // The multiplexer in use: the first one, or (with Sentinel) the one to the primary the sentinels named last.
     private Task<ConnectionMultiplexer>? _current;
     private SentinelPrimaryWatch? _sentinel;
-    private readonly List<Task> _retiring = [];
+    // With Sentinel, a second connection (the acknowledged writes') follows this one's primary instead of asking the
+    // sentinels itself: the two never write to different primaries.
+    private readonly RedisConnection? _follows;
+    private readonly List<ConnectionMultiplexer> _retiring = [];
 
     public RedisConnection(IOptions<GatewayOptions> options, ILogger<RedisConnection> logger, GatewayMetrics metrics)
         : this(options.Value.Redis, options.Value.Redis.Configuration!, "gateway", logger, metrics, observe: true, password: options.Value.Redis.Password)
@@ -28,8 +31,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
     /// <summary>A connection of its own to <paramref name="configuration"/> (the CMS's Redis), with the gateway's timeouts.</summary>
     internal RedisConnection(RedisOptions redis, string configuration, string clientName, ILogger<RedisConnection> logger, GatewayMetrics metrics, bool observe,
-        TimeSpan? commandTimeout = null, string? password = null)
+        TimeSpan? commandTimeout = null, string? password = null, RedisConnection? follows = null)
     {
+        _follows = follows;
         _logger = logger;
         redis = new RedisOptions { Configuration = configuration, KeyPrefix = redis.KeyPrefix, OperationTimeout = redis.OperationTimeout, BreakDuration = redis.BreakDuration };
         KeyPrefix = redis.KeyPrefix;
@@ -89,10 +93,29 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     /// For DataProtection's synchronous key repository only: it reads the key ring at start-up and on refresh,
     /// never per request, and the connection is long established by then.
     /// </summary>
-    public IDatabase Database() => GetAsync().GetAwaiter().GetResult().GetDatabase();
+    public IDatabase Database()
+    {
+        // Bounded: with Sentinel the first connection waits for a sentinel to name a primary, which may take long.
+        var connecting = GetAsync();
+        if (!connecting.Wait(TimeSpan.FromMilliseconds(_config.SyncTimeout)))
+            throw new TimeoutException("Redis is not connected yet (no primary known)");
+        return connecting.Result.GetDatabase();
+    }
 
     private async Task<ConnectionMultiplexer> ConnectThroughSentinelAsync(ConfigurationOptions config)
     {
+        if (_follows is { } leader)
+        {
+            leader.PrimarySwitched += replacement => _ = OnPrimaryNamedAsync(replacement.GetEndPoints()[0]);
+            while (true)
+            {
+                var leaders = (await leader.GetAsync()).GetEndPoints()[0];
+                var connected = await ConnectAsync(SentinelPrimaryWatch.ForPrimary(config, leaders));
+                // The leader may have switched while this connected (its event found nothing to replace yet).
+                if ((await leader.GetAsync()).GetEndPoints()[0].Equals(leaders)) return connected;
+                await connected.CloseAsync(allowCommandsToComplete: false);
+            }
+        }
         _sentinel = new SentinelPrimaryWatch(config, OnPrimaryNamedAsync, _logger);
         var primary = await _sentinel.StartAsync();
         return await ConnectAsync(SentinelPrimaryWatch.ForPrimary(config, primary));
@@ -113,9 +136,17 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             if (old.GetEndPoints().Any(e => e.Equals(primary))) return;
             var replacement = await ConnectAsync(SentinelPrimaryWatch.ForPrimary(_config, primary));
             Volatile.Write(ref _current, Task.FromResult(replacement));
+            lock (_retiring) _retiring.Add(old);
+            _ = RetireAsync(old);
             if (_logger.IsEnabled(LogLevel.Warning)) LogSwitched(_logger, string.Join(",", old.GetEndPoints().Select(e => e.ToString())), primary.ToString() ?? "?");
-            PrimarySwitched?.Invoke(replacement);
-            lock (_retiring) _retiring.Add(RetireAsync(old));
+            try
+            {
+                PrimarySwitched?.Invoke(replacement);
+            }
+            catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException)
+            {
+                // A subscriber's own failure; it retries on its own.
+            }
         }
         finally
         {
@@ -127,9 +158,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private bool IsRetired(ConnectionMultiplexer multiplexer) =>
         Volatile.Read(ref _current) is { IsCompletedSuccessfully: true } current && !ReferenceEquals(current.Result, multiplexer);
 
-    private static async Task RetireAsync(ConnectionMultiplexer old)
+    private async Task RetireAsync(ConnectionMultiplexer old)
     {
         await Task.Delay(TimeSpan.FromSeconds(5));
+        lock (_retiring)
+            if (!_retiring.Remove(old)) return;
         await old.CloseAsync(allowCommandsToComplete: false);
     }
 
@@ -162,6 +195,13 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_sentinel is not null) await _sentinel.DisposeAsync();
+        List<ConnectionMultiplexer> retiring;
+        lock (_retiring)
+        {
+            retiring = [.. _retiring];
+            _retiring.Clear();
+        }
+        foreach (var old in retiring) await old.CloseAsync(allowCommandsToComplete: false);
         if (Volatile.Read(ref _current) is { IsCompletedSuccessfully: true } current)
             await current.Result.CloseAsync(allowCommandsToComplete: false);
     }

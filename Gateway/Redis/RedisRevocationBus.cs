@@ -28,33 +28,59 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
         return base.StartAsync(cancellationToken);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken) =>
-        await SubscribeAsync(await connection.GetAsync().WaitAsync(stoppingToken), stoppingToken);
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await SubscribeAsync(await connection.GetAsync().WaitAsync(stoppingToken), stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
 
+    /// <summary>
+    /// Subscribes on <paramref name="multiplexer"/> until it is up, or until it is no longer the connection in use (a
+    /// switch started a loop of its own on the new one). Only the connection in use can make the cache trusted.
+    /// </summary>
     private async Task SubscribeAsync(ConnectionMultiplexer multiplexer, CancellationToken stoppingToken)
     {
         var subscriber = multiplexer.GetSubscriber();
-        while (!stoppingToken.IsCancellationRequested)
+        while (!stoppingToken.IsCancellationRequested && IsCurrent(multiplexer))
         {
             try
             {
                 await subscriber.SubscribeAsync(_channel, (_, message) => OnMessage(message)).WaitAsync(stoppingToken);
-                if (subscriber.IsConnected(_channel)) cache.Trust("revocation subscription established");
+                if (subscriber.IsConnected(_channel) && IsCurrent(multiplexer)) cache.Trust("revocation subscription established");
                 return;
             }
-            catch (RedisException)
+            catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException or TimeoutException)
             {
-                // Redis is not reachable yet; the multiplexer reconnects, keep asking.
+                // Redis is not reachable yet (or this connection was just retired); keep asking while it is the one in use.
                 await Task.Delay(TimeSpan.FromMilliseconds(250), stoppingToken);
             }
         }
     }
 
+    private bool IsCurrent(ConnectionMultiplexer multiplexer) =>
+        connection.GetAsync() is { IsCompletedSuccessfully: true } current && ReferenceEquals(current.Result, multiplexer);
+
     /// <summary>A new primary, a new connection: what was published while the old one died was missed, so trust waits for the new subscription.</summary>
     private void OnSwitched(ConnectionMultiplexer replacement)
     {
         cache.Distrust("Redis primary switched");
-        _ = SubscribeAsync(replacement, _stopping.Token);
+        _ = SubscribeGuardedAsync(replacement);
+    }
+
+    private async Task SubscribeGuardedAsync(ConnectionMultiplexer replacement)
+    {
+        try
+        {
+            await SubscribeAsync(replacement, _stopping.Token);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
     }
 
     private readonly CancellationTokenSource _stopping = new();

@@ -172,9 +172,24 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         (long)await redis.AcknowledgedWriteAsync("session.delete", SessionKeyOf(session), db => db.ScriptEvaluateAsync(DeleteScript,
             [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)], [session.Hash, _tombstoneMs]), cancellationToken) == 1;
 
-    public async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken) =>
-        (byte[]?)await redis.AcknowledgedWriteAsync("session.take", SessionKeyOf(session), db => db.ScriptEvaluateAsync(TakeScript,
-            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)], [session.Hash, _tombstoneMs]), cancellationToken);
+    public async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (byte[]?)await redis.AcknowledgedWriteAsync("session.take", SessionKeyOf(session), db => db.ScriptEvaluateAsync(TakeScript,
+                [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)], [session.Hash, _tombstoneMs]), cancellationToken);
+        }
+        catch (UnacknowledgedWriteException ex) when (ex.Result is RedisResult taken)
+        {
+            // Taken, but not acknowledged: the record goes with the exception, so what follows a take still happens.
+            throw new UnacknowledgedWriteException(ex.Message, (byte[]?)taken);
+        }
+    }
+
+    // KEYS: marker. ARGV: lifetime ms. A write on the user's shard that changes nothing a read sees: its acknowledgement
+    // covers every earlier write of this connection there (a retry confirming what an unacknowledged attempt did).
+    public async Task ConfirmAsync(string userTag, CancellationToken cancellationToken) =>
+        await redis.AcknowledgedWriteAsync("session.confirm", ConfirmKeyOf(userTag), db => db.StringSetAsync(ConfirmKeyOf(userTag), "1", TimeSpan.FromMinutes(1)), cancellationToken);
 
     public async Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken)
     {
@@ -252,5 +267,6 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     private RedisKey IndexKeyOf(string userTag) => redis.Key($"{{u:{userTag}}}:idx");
     private RedisKey LockKeyOf(SessionHandle session, string purpose) => redis.Key($"{{u:{session.UserTag}}}:lock:{purpose}:{session.Hash}");
     private RedisKey SeenKeyOf(string userTag) => redis.Key($"{{u:{userTag}}}:seen");
+    private RedisKey ConfirmKeyOf(string userTag) => redis.Key($"{{u:{userTag}}}:confirm");
     private RedisKey UserMarkerOf(string userTag) => redis.Key($"{{u:{userTag}}}:revoked");
 }

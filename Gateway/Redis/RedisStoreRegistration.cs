@@ -27,7 +27,8 @@ internal static class RedisStoreRegistration
             // Its own connection (WAIT blocks the connection it is sent on), whose client timeout leaves WAIT its time.
             var connection = new RedisConnection(options, options.Configuration!, "gateway-acked", sp.GetRequiredService<ILogger<RedisConnection>>(),
                 sp.GetRequiredService<GatewayMetrics>(), observe: false,
-                commandTimeout: options.OperationTimeout + options.WaitTimeout, password: options.Password);
+                commandTimeout: options.OperationTimeout + options.WaitTimeout, password: options.Password,
+                follows: sp.GetRequiredService<RedisConnection>());
             return new ReplicaAcknowledgements(connection, options, sp.GetRequiredService<GatewayMetrics>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<ReplicaAcknowledgements>>());
         });

@@ -26,71 +26,160 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
 
     private sealed record ReplicaCount(int Online, long ReadAt, bool Warned);
 
-    /// <summary>The connection the acknowledged writes go over.</summary>
+    /// <summary>The connection the acknowledged writes go over (its own: WAIT blocks the connection it is sent on).</summary>
     public RedisConnection Connection { get; } = connection;
 
-    /// <summary>Waits for the replicas of the primary that holds <paramref name="key"/> (on a cluster, that shard's).</summary>
-    public async Task AcknowledgeAsync(string operation, RedisKey key, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="call"/> (a write touching <paramref name="key"/>) and has it acknowledged by the replicas of
+    /// the primary that holds the key (on a cluster, that shard's). The replicas are counted before the write, and the
+    /// WAIT is queued right behind it on the same server's connection, never awaited apart from it: WAIT counts only
+    /// the writes of the connection it is sent on, so one sent after a reconnect (or to another primary, after a
+    /// switch) would acknowledge nothing and look like success. A shortfall is always a failure: replicas that left
+    /// since they were counted are what a failover looks like from the primary that is about to lose.
+    /// </summary>
+    public async Task<T> WriteAsync<T>(string operation, RedisKey key, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
     {
-        if (options.WaitReplicas == 0) return;
-        var multiplexer = await Connection.GetAsync();
-        var owner = multiplexer.GetServer(key, flags: CommandFlags.DemandMaster);
-        if (!owner.IsConnected || owner.IsReplica)
-            throw new UnacknowledgedWriteException($"Redis {operation}: the primary that took the write is gone");
-        await AcknowledgeOnAsync(owner, operation, cancellationToken);
-    }
-
-    private async Task AcknowledgeOnAsync(IServer primary, string operation, CancellationToken cancellationToken)
-    {
+        var started = GatewayMetrics.Timestamp();
         try
         {
-            var required = Math.Min(options.WaitReplicas, await OnlineReplicasAsync(primary, fresh: false, cancellationToken));
-            if (required == 0)
+            IServer primary;
+            int required;
+            ConnectionMultiplexer multiplexer;
+            try
             {
-                Unreplicated(primary);
-                return;
+                multiplexer = await Connection.GetAsync().WaitAsync(options.OperationTimeout, cancellationToken);
+                primary = multiplexer.GetServer(key, flags: CommandFlags.DemandMaster);
+                required = options.WaitReplicas == 0 ? 0 : Math.Min(options.WaitReplicas, await OnlineReplicasAsync(primary, cancellationToken));
             }
-            var acknowledged = (long)await primary.ExecuteAsync("WAIT", required.ToString(CultureInfo.InvariantCulture), _timeoutMs)
-                .WaitAsync(options.WaitTimeout + options.OperationTimeout, cancellationToken);
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // Nothing was written.
+                if (ex is RedisServerException && ex.Message.StartsWith("NOPERM", StringComparison.Ordinal)) LogNotPermitted(logger, operation, ex.Message);
+                metrics.RedisError(operation);
+                throw new StoreUnavailableException($"Redis {operation} failed: {ex.GetType().Name}", ex);
+            }
+
+            Task<T> write;
+            Task<long>? wait = null;
+            var shard = _shards.GetOrAdd((multiplexer, primary.EndPoint), static _ => new Shard());
+            lock (shard)
+            {
+                write = call(multiplexer.GetDatabase());
+                if (required > 0) wait = shard.Behind(required, () => PumpAsync(shard, primary));
+            }
+            T result;
+            try
+            {
+                // A write may queue behind a WAIT in flight on this connection: it has that long too.
+                result = await write.WaitAsync(options.OperationTimeout + options.WaitTimeout, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                metrics.RedisError(operation);
+                throw new StoreUnavailableException($"Redis {operation} failed: {ex.GetType().Name}", ex);
+            }
+            if (wait is null)
+            {
+                if (options.WaitReplicas > 0) Unreplicated(primary);
+                return result;
+            }
+            long acknowledged;
+            try
+            {
+                acknowledged = await wait.WaitAsync(2 * (options.WaitTimeout + options.OperationTimeout), cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // The write was applied; whether a replica has it is unknown: reported as unacknowledged.
+                metrics.RedisWriteAck("refused");
+                if (ex is RedisServerException && ex.Message.StartsWith("NOPERM", StringComparison.Ordinal)) LogNotPermitted(logger, operation, ex.Message);
+                throw new UnacknowledgedWriteException($"Redis {operation}: waiting for a replica failed: {ex.GetType().Name}", result);
+            }
             if (acknowledged >= required)
             {
                 metrics.RedisWriteAck("acknowledged");
-                return;
-            }
-            // Replicas may have left since they were counted: what counts is who is connected now.
-            var online = await OnlineReplicasAsync(primary, fresh: true, cancellationToken);
-            if (online == 0)
-            {
-                Unreplicated(primary);
-                return;
-            }
-            if (acknowledged >= Math.Min(options.WaitReplicas, online))
-            {
-                metrics.RedisWriteAck("acknowledged");
-                return;
+                return result;
             }
             metrics.RedisWriteAck("refused");
-            LogNotAcknowledged(logger, operation, (primary.EndPoint.ToString() ?? "?"), acknowledged, required);
-            throw new UnacknowledgedWriteException($"Redis {operation}: {acknowledged} of {required} replica(s) acknowledged within {_timeoutMs} ms");
+            // Counted again (for the next writes): a primary that lost its replicas waits for none until one is back.
+            _counts.TryRemove(primary.EndPoint, out _);
+            LogNotAcknowledged(logger, operation, primary.EndPoint.ToString() ?? "?", acknowledged, required);
+            throw new UnacknowledgedWriteException($"Redis {operation}: {acknowledged} of {required} replica(s) acknowledged within {_timeoutMs} ms", result);
         }
-        catch (Exception ex) when (ex is not UnacknowledgedWriteException && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        finally
         {
-            // The write may have been applied: it is reported as unacknowledged, and what it ended stays refused here.
-            metrics.RedisWriteAck("refused");
-            if (ex is RedisServerException && ex.Message.StartsWith("NOPERM", StringComparison.Ordinal))
-            {
-                // Fail closed, and say how to fix it: without ROLE the replicas cannot be counted, without WAIT not awaited.
-                LogNotPermitted(logger, operation, ex.Message);
-                throw new UnacknowledgedWriteException($"Redis {operation}: the Redis user may not count or await replicas (NOPERM)");
-            }
-            throw new UnacknowledgedWriteException($"Redis {operation}: waiting for a replica failed: {ex.GetType().Name}");
+            metrics.RedisLatency(operation, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         }
     }
 
-    private async Task<int> OnlineReplicasAsync(IServer primary, bool fresh, CancellationToken cancellationToken)
+    // One WAIT at a time per primary connection (it blocks the connection while it waits), each covering every write
+    // queued before it: writes that arrive while one is in flight share the next (a group commit), so logins are not
+    // serialised one replica round trip each.
+    private readonly ConcurrentDictionary<(ConnectionMultiplexer, EndPoint), Shard> _shards = new();
+
+    private sealed class Shard
+    {
+        private TaskCompletionSource<long>? _next;
+        private int _required;
+        private bool _pumping;
+
+        /// <summary>The acknowledgement of the next WAIT, sent after every write queued so far (call under the shard's lock).</summary>
+        public Task<long> Behind(int required, Func<Task> startPump)
+        {
+            _next ??= new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _required = Math.Max(_required, required);
+            var task = _next.Task;
+            if (!_pumping)
+            {
+                _pumping = true;
+                _ = startPump();
+            }
+            return task;
+        }
+
+        /// <summary>Takes the waiters of the next WAIT (under the shard's lock); null when there are none and pumping stops.</summary>
+        public (TaskCompletionSource<long> Waiters, int Required)? Take()
+        {
+            if (_next is null)
+            {
+                _pumping = false;
+                return null;
+            }
+            var taken = (_next, _required);
+            _next = null;
+            _required = 0;
+            return taken;
+        }
+    }
+
+    private async Task PumpAsync(Shard shard, IServer primary)
+    {
+        while (true)
+        {
+            TaskCompletionSource<long> waiters;
+            Task<RedisResult> wait;
+            lock (shard)
+            {
+                if (shard.Take() is not { } next) return;
+                waiters = next.Waiters;
+                // Sent under the lock: every write registered with these waiters is already queued ahead of it.
+                wait = primary.ExecuteAsync("WAIT", next.Required.ToString(CultureInfo.InvariantCulture), _timeoutMs);
+            }
+            try
+            {
+                waiters.SetResult((long)await wait.WaitAsync(options.WaitTimeout + options.OperationTimeout));
+            }
+            catch (Exception ex)
+            {
+                waiters.SetException(ex);
+            }
+        }
+    }
+
+    private async Task<int> OnlineReplicasAsync(IServer primary, CancellationToken cancellationToken)
     {
         var now = time.GetTimestamp();
-        if (!fresh && _counts.TryGetValue(primary.EndPoint, out var known) && time.GetElapsedTime(known.ReadAt, now) < CountLifetime)
+        if (_counts.TryGetValue(primary.EndPoint, out var known) && time.GetElapsedTime(known.ReadAt, now) < CountLifetime)
             return known.Online;
         // ROLE lists the replicas whose link is up (one still syncing cannot acknowledge and is left out).
         var role = await primary.RoleAsync().WaitAsync(options.OperationTimeout, cancellationToken);

@@ -78,8 +78,9 @@ internal sealed partial class SentinelPrimaryWatch(ConfigurationOptions configur
         {
             if (await PrimaryAsync() is { } primary) await primaryNamed(primary);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
         {
+            // Whatever went wrong, the poll goes on: the next tick asks again.
             if (logger.IsEnabled(LogLevel.Warning)) LogAskFailed(logger, reason, ex.GetType().Name);
         }
         finally

@@ -63,6 +63,12 @@ internal interface ISessionStore
     /// </summary>
     Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// An acknowledged write on the user's shard that changes nothing a read sees: once it returns, every earlier write of
+    /// this replica there is on a replica too (a retry confirming what an unacknowledged attempt already did).
+    /// </summary>
+    Task ConfirmAsync(string userTag, CancellationToken cancellationToken);
+
     /// <summary>Moves the revoke-all mark of the user (or, with null, of everyone) to <paramref name="revokedBefore"/>.</summary>
     Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken);
 }

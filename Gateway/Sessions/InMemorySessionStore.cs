@@ -130,4 +130,7 @@ internal sealed class InMemorySessionStore(TimeProvider time) : ISessionStore
         if (entry.Record is not null) _sessions.TryRemove(session, out _);
         return false;
     }
+
+    /// <summary>One process, no replicas: nothing to confirm.</summary>
+    public Task ConfirmAsync(string userTag, CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -78,13 +78,33 @@ internal sealed partial class SessionManager(
             foreach (var hook in endingHooks) await hook.EndingAsync(before, cancellationToken);
         // Read and deleted in one step: a token refresh racing this either lands first (its new refresh token is in the
         // record returned, and revoked at the provider with it) or finds the session gone and revokes its own.
-        var taken = await store.TakeAsync(key.Handle, cancellationToken);
+        byte[]? taken;
+        UnacknowledgedWriteException? unconfirmed = null;
+        try
+        {
+            taken = await store.TakeAsync(key.Handle, cancellationToken);
+        }
+        catch (UnacknowledgedWriteException ex)
+        {
+            // Taken, not yet on a replica: everything a taken session gets still happens (every replica told, its tokens
+            // revoked, this replica refusing it whatever a failover brings back), then the caller hears it failed.
+            unconfirmed = ex;
+            taken = ex.Result as byte[];
+            EndHere(key);
+        }
         cache.Remove(key);
-        await bus.PublishAsync(new SessionRevocation([key.ShortHash]), cancellationToken);
+        try
+        {
+            await bus.PublishAsync(new SessionRevocation([key.ShortHash]), cancellationToken);
+        }
+        catch (StoreUnavailableException) when (unconfirmed is not null)
+        {
+        }
         metrics.SessionsRevoked(1, reason);
         LogRevoked(logger, key.ShortHash, reason, taken is not null);
         var record = taken is null ? null : Genuine(key.Handle, new StoredSession(taken, null));
-        if (record is not null) await NotifyEndedAsync([record], cancellationToken);
+        if (record is not null) await NotifyEndedAsync([record], unconfirmed is null ? cancellationToken : CancellationToken.None);
+        if (unconfirmed is not null) throw unconfirmed;
         return record;
     }
 
@@ -126,9 +146,21 @@ internal sealed partial class SessionManager(
     }
 
     /// <summary>Revokes the user's sessions (those matching <paramref name="filter"/> when given); returns how many.</summary>
-    public async Task<int> RevokeUserAsync(string userId, string reason, Func<SessionRecord, bool>? filter, CancellationToken cancellationToken)
+    public Task<int> RevokeUserAsync(string userId, string reason, Func<SessionRecord, bool>? filter, CancellationToken cancellationToken) =>
+        RevokeTagAsync(SessionKey.TagFor(userId), userId, reason, filter, cancellationToken);
+
+    /// <summary>
+    /// Every session of the user behind <paramref name="key"/>, known only by the key's user tag: a retried "sign out
+    /// everywhere" whose first attempt this replica already ended the session of (<see cref="EndHere"/>).
+    /// </summary>
+    public Task<int> RevokeUserOfAsync(SessionKey key, string reason, CancellationToken cancellationToken) =>
+        RevokeTagAsync(key.UserTag, null, reason, null, cancellationToken);
+
+    /// <summary>Whether this replica ended the session itself, after an unacknowledged end (<see cref="EndHere"/>).</summary>
+    public bool IsEndedHere(SessionKey key) => endedHere.Contains(key, time.GetUtcNow());
+
+    private async Task<int> RevokeTagAsync(string tag, string? userId, string reason, Func<SessionRecord, bool>? filter, CancellationToken cancellationToken)
     {
-        var tag = SessionKey.TagFor(userId);
         int count;
         if (filter is null)
         {
@@ -142,11 +174,26 @@ internal sealed partial class SessionManager(
                 if (endObservers.Any())
                     await TakeEachAsync((await store.ListByUserAsync(tag, ListLimit, cancellationToken)).Select(s => s.Handle), userId, taken, cancellationToken);
                 var goOn = taken.Heed(cancellationToken);
-                // The marker makes a session created while this runs revoked too; the cache drops the whole user.
-                count = taken.Count + await store.DeleteByUserAsync(tag, await store.NowAsync(goOn), _options.AbsoluteLifetime, goOn);
-                await bus.PublishAsync(SessionRevocation.OfUser(tag), goOn);
-                // Last: a login that completed while the batches ran is older than this mark, so none survives the call.
-                await store.MarkRevokedAsync(tag, await store.NowAsync(goOn), _options.AbsoluteLifetime, goOn);
+                try
+                {
+                    // The marker makes a session created while this runs revoked too; the cache drops the whole user.
+                    count = taken.Count + await store.DeleteByUserAsync(tag, await store.NowAsync(goOn), _options.AbsoluteLifetime, goOn);
+                    await bus.PublishAsync(SessionRevocation.OfUser(tag), goOn);
+                    // Last: a login that completed while the batches ran is older than this mark, so none survives the call.
+                    await store.MarkRevokedAsync(tag, await store.NowAsync(goOn), _options.AbsoluteLifetime, goOn);
+                }
+                catch (UnacknowledgedWriteException)
+                {
+                    // The mark is on the primary, not yet on a replica: every replica still drops the user's sessions now.
+                    try
+                    {
+                        await bus.PublishAsync(SessionRevocation.OfUser(tag), CancellationToken.None);
+                    }
+                    catch (StoreUnavailableException)
+                    {
+                    }
+                    throw;
+                }
                 done = true;
             }
             finally
@@ -160,8 +207,10 @@ internal sealed partial class SessionManager(
             // Chosen by what they hold now; ended (and their tokens revoked) by what they hold when taken.
             var matching = new List<SessionHandle>();
             foreach (var (handle, _) in await store.ListByUserAsync(tag, int.MaxValue, cancellationToken))
-                if (await ReadAsync(handle, cancellationToken) is { } record && record.UserId == userId && filter(record)) matching.Add(handle);
+                if (await ReadAsync(handle, cancellationToken) is { } record && (userId is null || record.UserId == userId) && filter(record)) matching.Add(handle);
             count = await EndAsync(matching, cancellationToken);
+            // A retry after an unacknowledged attempt finds nothing left to take: it confirms what that attempt did.
+            if (matching.Count == 0) await store.ConfirmAsync(tag, cancellationToken);
         }
         metrics.SessionsRevoked(count, reason);
         LogUserRevoked(logger, tag, count, reason);
@@ -246,13 +295,27 @@ internal sealed partial class SessionManager(
     /// </summary>
     private async Task TakeEachAsync(IEnumerable<SessionHandle> handles, string? userId, TakenSessions taken, CancellationToken cancellationToken)
     {
+        UnacknowledgedWriteException? unconfirmed = null;
         foreach (var handle in handles)
         {
-            var (found, record) = await TakeAsync(handle, taken.Heed(cancellationToken));
+            bool found;
+            SessionRecord? record;
+            try
+            {
+                (found, record) = await TakeAsync(handle, taken.Heed(cancellationToken));
+            }
+            catch (UnacknowledgedWriteException ex)
+            {
+                // Taken on the primary, not yet on a replica: it still counts as taken (published, its tokens revoked),
+                // and the call fails at the end, so the caller reports it and the user can try again.
+                unconfirmed = ex;
+                (found, record) = ex.Result is byte[] bytes ? (true, Genuine(handle, new StoredSession(bytes, null))) : (false, null);
+            }
             if (!found) continue;
             taken.Count++;
             if (record is not null && (userId is null || record.UserId == userId)) taken.Records.Add(record);
         }
+        if (unconfirmed is not null) throw unconfirmed;
     }
 
     /// <summary>What a bulk revocation has taken so far.</summary>

@@ -7,4 +7,8 @@ internal class StoreUnavailableException(string message, Exception? inner = null
 /// The primary applied the write but no replica acknowledged it in time: a failover now could lose it (a login gone,
 /// a logout undone). Reported as failed, never as success; what the write ended stays refused on this replica.
 /// </summary>
-internal sealed class UnacknowledgedWriteException(string message) : StoreUnavailableException(message);
+internal sealed class UnacknowledgedWriteException(string message, object? result = null) : StoreUnavailableException(message)
+{
+    /// <summary>What the write returned (a taken record, say): its follow-up (publish, provider revocation) still runs.</summary>
+    public object? Result { get; } = result;
+}
