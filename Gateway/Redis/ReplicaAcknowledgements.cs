@@ -61,11 +61,14 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
 
             Task<T> write;
             Task<long>? wait = null;
-            var shard = _shards.GetOrAdd((multiplexer, primary.EndPoint), static _ => new Shard());
-            lock (shard)
+            // The write is queued first; whatever WAIT is sent after this joins its batch comes after it on the connection.
+            write = call(multiplexer.GetDatabase());
+            if (required > 0)
             {
-                write = call(multiplexer.GetDatabase());
-                if (required > 0) wait = shard.Behind(required, () => PumpAsync(shard, primary));
+                var shard = _shards.GetOrAdd((multiplexer, primary.EndPoint), static _ => new Shard());
+                bool startPump;
+                lock (shard) (wait, startPump) = shard.Behind(required);
+                if (startPump) _ = PumpAsync(shard, primary);
             }
             T result;
             try
@@ -123,18 +126,17 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
         private int _required;
         private bool _pumping;
 
-        /// <summary>The acknowledgement of the next WAIT, sent after every write queued so far (call under the shard's lock).</summary>
-        public Task<long> Behind(int required, Func<Task> startPump)
+        /// <summary>
+        /// The acknowledgement of the next WAIT, sent after the caller's write was queued (call under the shard's lock),
+        /// and whether the caller starts the pump that sends it.
+        /// </summary>
+        public (Task<long> Acknowledged, bool StartPump) Behind(int required)
         {
             _next ??= new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
             _required = Math.Max(_required, required);
-            var task = _next.Task;
-            if (!_pumping)
-            {
-                _pumping = true;
-                _ = startPump();
-            }
-            return task;
+            var start = !_pumping;
+            _pumping = true;
+            return (_next.Task, start);
         }
 
         /// <summary>Takes the waiters of the next WAIT (under the shard's lock); null when there are none and pumping stops.</summary>
@@ -158,15 +160,14 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
         {
             TaskCompletionSource<long> waiters;
             Task<RedisResult> wait;
-            lock (shard)
-            {
-                if (shard.Take() is not { } next) return;
-                waiters = next.Waiters;
-                // Sent under the lock: every write registered with these waiters is already queued ahead of it.
-                wait = primary.ExecuteAsync("WAIT", next.Required.ToString(CultureInfo.InvariantCulture), _timeoutMs);
-            }
+            (TaskCompletionSource<long> Waiters, int Required)? next;
+            lock (shard) next = shard.Take();
+            if (next is null) return;
+            waiters = next.Value.Waiters;
             try
             {
+                // Every write of these waiters was queued before they joined, so before this WAIT.
+                wait = primary.ExecuteAsync("WAIT", next.Value.Required.ToString(CultureInfo.InvariantCulture), _timeoutMs);
                 waiters.SetResult((long)await wait.WaitAsync(options.WaitTimeout + options.OperationTimeout));
             }
             catch (Exception ex)
