@@ -27,8 +27,10 @@ internal sealed partial class SessionTouches(ISessionStore store, SessionCache c
     {
         FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true,
     });
-    // When this replica last slid each session it fetched from the store (sessions in the cache carry their own).
-    private readonly ConcurrentDictionary<SessionKey, long> _touchedAt = new();
+    // When this replica last slid each session it fetched from the store (sessions in the cache carry their own), by a
+    // 64-bit digest of the key: about 50 bytes an entry, and no reference that would keep an evicted session's strings
+    // alive. Two sessions sharing a digest (odds of 2^-64 a pair) would only share when they were last slid.
+    private readonly ConcurrentDictionary<long, long> _touchedAt = new();
     private int _touchedCount;
     private long _lastFailureLog;
 
@@ -41,9 +43,10 @@ internal sealed partial class SessionTouches(ISessionStore store, SessionCache c
     public DateTimeOffset Fetched(SessionKey key, DateTimeOffset absoluteExpiresAt, DateTimeOffset now)
     {
         var ticks = now.UtcTicks;
-        if (_touchedAt.TryGetValue(key, out var last) && ticks - last < _options.TouchInterval.Ticks) return new DateTimeOffset(last, TimeSpan.Zero);
-        if (_touchedAt.TryAdd(key, ticks)) Forget(Interlocked.Increment(ref _touchedCount), now);
-        else _touchedAt[key] = ticks;
+        var digest = Digest(key);
+        if (_touchedAt.TryGetValue(digest, out var last) && ticks - last < _options.TouchInterval.Ticks) return new DateTimeOffset(last, TimeSpan.Zero);
+        if (_touchedAt.TryAdd(digest, ticks)) Forget(Interlocked.Increment(ref _touchedCount), now);
+        else _touchedAt[digest] = ticks;
         Queue(key, absoluteExpiresAt);
         return now;
     }
@@ -107,18 +110,24 @@ internal sealed partial class SessionTouches(ISessionStore store, SessionCache c
         }
     }
 
-    private void Unmark(SessionKey key)
+    private void Unmark(SessionKey key) => Unmark(Digest(key));
+
+    private void Unmark(long digest)
     {
-        if (_touchedAt.TryRemove(key, out _)) Interlocked.Decrement(ref _touchedCount);
+        if (_touchedAt.TryRemove(digest, out _)) Interlocked.Decrement(ref _touchedCount);
     }
+
+    // The id is 256 random bits: 64 of them, mixed, tell sessions apart; the digest never leaves the process.
+    private static long Digest(SessionKey key) =>
+        (long)System.IO.Hashing.XxHash3.HashToUInt64(System.Runtime.InteropServices.MemoryMarshal.AsBytes(key.Id.AsSpan()));
 
     /// <summary>Bounded: past twice the cache's entries, what is older than the interval goes (it would be written again anyway).</summary>
     private void Forget(int count, DateTimeOffset now)
     {
         if (count <= 2 * _options.CacheMaxEntries) return;
         var cutoff = now.UtcTicks - _options.TouchInterval.Ticks;
-        foreach (var (key, ticks) in _touchedAt)
-            if (ticks < cutoff) Unmark(key);
+        foreach (var (digest, ticks) in _touchedAt)
+            if (ticks < cutoff) Unmark(digest);
         // Still full of recent ones: forgetting only costs a write that would have been skipped.
         if (Volatile.Read(ref _touchedCount) > 2 * _options.CacheMaxEntries)
         {
