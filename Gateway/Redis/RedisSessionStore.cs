@@ -169,7 +169,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         redis.WriteAsync("session.unlock", db => db.ScriptEvaluateAsync(UnlockScript, [LockKeyOf(session, purpose)], [holder]), cancellationToken);
 
     public async Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken) =>
-        (long)await redis.AcknowledgedWriteAsync("session.delete", SessionKeyOf(session), db => db.ScriptEvaluateAsync(DeleteScript,
+        (long)await redis.WriteAsync("session.delete", db => db.ScriptEvaluateAsync(DeleteScript,
             [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)], [session.Hash, _tombstoneMs]), cancellationToken) == 1;
 
     public async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken)

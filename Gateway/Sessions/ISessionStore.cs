@@ -34,7 +34,11 @@ internal interface ISessionStore
     /// <summary>Releases the lock only if <paramref name="holder"/> still holds it (it may have expired and been taken).</summary>
     Task UnlockAsync(SessionHandle session, string purpose, string holder, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the record and its user-index entry; false when it was already gone.</summary>
+    /// <summary>
+    /// Deletes the record and its user-index entry; false when it was already gone. Housekeeping of a session past its
+    /// absolute lifetime (refused on every read anyway), so not acknowledged by a replica: ending a live session is
+    /// <see cref="TakeAsync"/>.
+    /// </summary>
     Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken);
 
     /// <summary>
