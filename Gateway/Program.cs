@@ -8,5 +8,5 @@ builder.AddGateway();
 await using var app = builder.Build();
 return await app.RunGatewayAsync();
 
-/// <summary>Entry point; public so the tests' WebApplicationFactory can find it.</summary>
+/// <summary>Entry point of the gateway process (the tests start it as a child process, or host it through GatewayHost).</summary>
 public partial class Program;
