@@ -49,7 +49,7 @@ internal sealed partial class DevLoginService(
             await GatewayResponses.PageAsync(context, StatusCodes.Status400BadRequest, "Bad request", "<p>Expected a form post.</p>");
             return;
         }
-        if (Logout.CrossSiteGuard.IsForeign(context.Request))
+        if (Security.CrossSiteGuard.IsForeign(context.Request))
         {
             // Login CSRF: another site must not sign this browser in (as the attacker, say).
             metrics.AuthFailure("cross-site-login");

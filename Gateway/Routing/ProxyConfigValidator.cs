@@ -1,3 +1,4 @@
+using Gateway.Hosting;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Gateway.Routing;
@@ -61,14 +62,6 @@ internal sealed class ProxyConfigValidator(IConfigValidator yarpValidator, IEnum
         }
         return errors;
     }
-}
-
-/// <summary>Endpoint orders: the gateway's own endpoints, then their 405 for other methods, then proxy.json routes.</summary>
-internal static class GatewayEndpointOrder
-{
-    public const int Endpoints = int.MinValue;
-    public const int OtherMethods = int.MinValue + 1;
-    public const int FirstForRoutes = int.MinValue + 2;
 }
 
 /// <summary>Paths the gateway answers itself; a route may not claim them.</summary>

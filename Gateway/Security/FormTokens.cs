@@ -59,7 +59,7 @@ internal sealed class FormTokens(IDataProtectionProvider dataProtection, KeyRing
     /// <c>Sec-Fetch-Site: same-origin</c>, neither of which another site can forge), or the form carries our token.
     /// </summary>
     public async Task<bool> IsFromOurPageAsync(HttpContext context) =>
-        Logout.CrossSiteGuard.HasSameOrigin(context.Request)
+        CrossSiteGuard.HasSameOrigin(context.Request)
         || string.Equals(context.Request.Headers["Sec-Fetch-Site"], "same-origin", StringComparison.OrdinalIgnoreCase)
         || await IsValidAsync(context);
 

@@ -1,3 +1,4 @@
+using Gateway.Hosting;
 using Gateway.Routing;
 using Yarp.ReverseProxy.Configuration;
 

@@ -1,6 +1,6 @@
-namespace Gateway.Logout;
+namespace Gateway.Security;
 
-/// <summary>Tells a same-origin (or typed) logout from one another site triggered.</summary>
+/// <summary>Tells a same-origin (or typed) request from one another site triggered: logout, login and form posts ask it.</summary>
 internal static class CrossSiteGuard
 {
     /// <summary>
