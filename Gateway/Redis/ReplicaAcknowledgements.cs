@@ -22,12 +22,22 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
     private static readonly TimeSpan CountLifetime = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<EndPoint, ReplicaCount> _counts = new();
+    private static readonly TimeSpan ConnectBudget = TimeSpan.FromSeconds(2);
+
     private readonly string _timeoutMs = ((long)options.WaitTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
 
     private sealed record ReplicaCount(int Online, long ReadAt, bool Warned);
 
     /// <summary>The connection the acknowledged writes go over (its own: WAIT blocks the connection it is sent on).</summary>
-    public RedisConnection Connection { get; } = connection;
+    public RedisConnection Connection { get; } = Connecting(connection);
+
+    // Connected at start-up, not by the first login: a connect inside a login's budget turned the first logins after a
+    // start on a loaded machine into 503s.
+    private static RedisConnection Connecting(RedisConnection connection)
+    {
+        _ = connection.GetAsync();
+        return connection;
+    }
 
     /// <summary>
     /// Runs <paramref name="call"/> (a write touching <paramref name="key"/>) and has it acknowledged by the replicas of
@@ -47,7 +57,8 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
             ConnectionMultiplexer multiplexer;
             try
             {
-                multiplexer = await Connection.GetAsync().WaitAsync(options.OperationTimeout, cancellationToken);
+                // Still connecting (Redis was down at start-up): up to the client's connect timeout, as the other connection.
+                multiplexer = await Connection.GetAsync().WaitAsync(ConnectBudget, cancellationToken);
                 primary = multiplexer.GetServer(key, flags: CommandFlags.DemandMaster);
                 required = options.WaitReplicas == 0 ? 0 : Math.Min(options.WaitReplicas, await OnlineReplicasAsync(primary, cancellationToken));
             }
