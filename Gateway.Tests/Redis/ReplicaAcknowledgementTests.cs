@@ -119,6 +119,12 @@ public sealed class ReplicaAcknowledgementTests
         using var phone = await gateway.SignedInBrowserAsync("alice", "alice-password");
         Assert.Equal(HttpStatusCode.OK, (await laptop.ApiGetAsync("/api/whoami")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await phone.ApiGetAsync("/api/whoami")).StatusCode);
+        // The premise: a replica connected (the primary lists it online) and known to the gateway (its count is kept a
+        // second), only far behind. Without one, nothing is waited for and the first attempt rightly succeeds.
+        await using (var primary = await ConnectionMultiplexer.ConnectAsync(rig.PrimaryConfiguration))
+            Assert.NotNull(await Poll.Until(async () =>
+                await primary.GetServer(rig.PrimaryConfiguration).RoleAsync() is Role.Master { Replicas.Count: 1 } ? (object?)true : null, 5000));
+        await Task.Delay(1100);
         rig.ReplicationDelay = FarBehind;
         var first = await laptop.PostSameOriginAsync("/logout?scope=all");
         Assert.True(first.StatusCode == HttpStatusCode.ServiceUnavailable,
