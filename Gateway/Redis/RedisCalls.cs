@@ -109,7 +109,7 @@ internal sealed class RedisCalls
         }, cancellationToken);
     }
 
-    private ValueTask<T> AttemptAsync<T>(RedisConnection connection, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
+    private ValueTask<T> AttemptAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
         _core.ExecuteAsync(
             static async (state, ct) =>
             {
@@ -117,7 +117,7 @@ internal sealed class RedisCalls
                 // StackExchange.Redis takes no token: stop waiting on it when the attempt times out.
                 return await state.call(db).WaitAsync(ct);
             },
-            (connection, call),
+            (connection: _connection, call),
             cancellationToken);
 
     private async Task<T> RunAsync<T>(bool retry, string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
@@ -127,8 +127,8 @@ internal sealed class RedisCalls
         {
             var state = (calls: this, call);
             return retry
-                ? await _readRetry.ExecuteAsync(static (s, ct) => s.calls.AttemptAsync(s.calls._connection, s.call, ct), state, cancellationToken)
-                : await AttemptAsync(_connection, call, cancellationToken);
+                ? await _readRetry.ExecuteAsync(static (s, ct) => s.calls.AttemptAsync(s.call, ct), state, cancellationToken)
+                : await AttemptAsync(call, cancellationToken);
         }
         catch (Exception ex) when (ex is BrokenCircuitException || IsRedisFailure(ex, cancellationToken))
         {

@@ -90,8 +90,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     public async Task<IDatabase> DatabaseAsync() => (await GetAsync()).GetDatabase();
 
     /// <summary>
-    /// For DataProtection's synchronous key repository only: it reads the key ring at start-up and on refresh,
-    /// never per request, and the connection is long established by then.
+    /// For DataProtection's synchronous key repository only: it reads the key ring at start-up and on refresh, never per
+    /// request. Waits at most the client's sync timeout for a connection still being made.
     /// </summary>
     public IDatabase Database()
     {

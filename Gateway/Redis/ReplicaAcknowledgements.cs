@@ -10,9 +10,10 @@ namespace Gateway.Redis;
 /// <summary>
 /// Redis replicates asynchronously: a write the primary applied and no replica received is gone after a failover (a
 /// sign-in lost, a logout undone). Writes the user is told succeeded therefore go over a connection of their own and
-/// are followed by <c>WAIT</c> (on the primary that took the write: on a cluster, the key's shard), which counts only the client's own writes and
-/// blocks that client's connection while it waits: on the shared connection it would stall every session read.
-/// The replicas waited for are those connected to the primary now, read from the primary itself (<c>ROLE</c>), never from Sentinel's list, which still names a dead old primary after a failover: with none
+/// are followed by <c>WAIT</c> (on the primary that took the write: on a cluster, the key's shard), which counts only
+/// the client's own writes and blocks that client's connection while it waits: on the shared connection it would stall
+/// every session read. The replicas waited for are those connected to the primary now, read from the primary itself
+/// (<c>ROLE</c>), never from Sentinel's list, which still names a dead old primary after a failover: with none
 /// connected, writes go on unreplicated and the log says so.
 /// </summary>
 internal sealed partial class ReplicaAcknowledgements(RedisConnection connection, RedisOptions options, GatewayMetrics metrics, TimeProvider time,
@@ -65,7 +66,7 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 // Nothing was written.
-                if (ex is RedisServerException && ex.Message.StartsWith("NOPERM", StringComparison.Ordinal)) LogNotPermitted(logger, operation, ex.Message);
+                if (IsNotPermitted(ex)) LogNotPermitted(logger, operation, ex.Message);
                 metrics.RedisError(operation);
                 throw new StoreUnavailableException($"Redis {operation} failed: {ex.GetType().Name}", ex);
             }
@@ -106,7 +107,7 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
             {
                 // The write was applied; whether a replica has it is unknown: reported as unacknowledged.
                 metrics.RedisWriteAck("refused");
-                if (ex is RedisServerException && ex.Message.StartsWith("NOPERM", StringComparison.Ordinal)) LogNotPermitted(logger, operation, ex.Message);
+                if (IsNotPermitted(ex)) LogNotPermitted(logger, operation, ex.Message);
                 throw new UnacknowledgedWriteException($"Redis {operation}: waiting for a replica failed: {ex.GetType().Name}", result);
             }
             if (acknowledged >= required)
@@ -213,6 +214,9 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
             LogUnreplicated(logger, (primary.EndPoint.ToString() ?? "?"));
         }
     }
+
+    /// <summary>The Redis user may not run ROLE or WAIT: the ACL, not Redis, is what to fix (logged as such).</summary>
+    private static bool IsNotPermitted(Exception ex) => ex is RedisServerException && ex.Message.StartsWith("NOPERM", StringComparison.Ordinal);
 
     public ValueTask DisposeAsync() => Connection.DisposeAsync();
 

@@ -93,13 +93,8 @@ internal sealed partial class SessionManager(
             EndHere(key);
         }
         cache.Remove(key);
-        try
-        {
-            await bus.PublishAsync(new SessionRevocation([key.ShortHash]), cancellationToken);
-        }
-        catch (StoreUnavailableException) when (unconfirmed is not null)
-        {
-        }
+        if (unconfirmed is null) await bus.PublishAsync(new SessionRevocation([key.ShortHash]), cancellationToken);
+        else await PublishDespiteFailureAsync(new SessionRevocation([key.ShortHash]));
         metrics.SessionsRevoked(1, reason);
         LogRevoked(logger, key.ShortHash, reason, taken is not null);
         var record = taken is null ? null : Genuine(key.Handle, new StoredSession(taken, null));
@@ -118,6 +113,21 @@ internal sealed partial class SessionManager(
         var until = cache.Peek(key)?.Record.AbsoluteExpiresAt ?? now + _options.AbsoluteLifetime;
         endedHere.Add(key, until, now);
         cache.Remove(key);
+    }
+
+    /// <summary>
+    /// Tells every replica of an end the store applied but did not confirm, while the caller's failure is on its way
+    /// out: the store being down too only loses the message, never hides that failure.
+    /// </summary>
+    private async Task PublishDespiteFailureAsync(SessionRevocation revocation)
+    {
+        try
+        {
+            await bus.PublishAsync(revocation, CancellationToken.None);
+        }
+        catch (StoreUnavailableException)
+        {
+        }
     }
 
     /// <summary>The record as the store holds it now (bypassing this replica's cache), or null when the session ended.</summary>
@@ -185,13 +195,7 @@ internal sealed partial class SessionManager(
                 catch (UnacknowledgedWriteException)
                 {
                     // The mark is on the primary, not yet on a replica: every replica still drops the user's sessions now.
-                    try
-                    {
-                        await bus.PublishAsync(SessionRevocation.OfUser(tag), CancellationToken.None);
-                    }
-                    catch (StoreUnavailableException)
-                    {
-                    }
+                    await PublishDespiteFailureAsync(SessionRevocation.OfUser(tag));
                     throw;
                 }
                 done = true;
