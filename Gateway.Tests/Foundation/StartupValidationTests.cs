@@ -43,6 +43,17 @@ public sealed class StartupValidationTests
     }
 
     [Fact]
+    public async Task Replica_acknowledgement_settings_out_of_range_are_refused_by_name()
+    {
+        var config = new GatewayConfig().WithRedis("127.0.0.1:1")
+            .Set("Gateway:Redis:WaitReplicas", "-1")
+            .Set("Gateway:Redis:WaitTimeout", "00:01:00");
+        var ex = await Assert.ThrowsAsync<GatewayStartupException>(() => GatewayHost.PrepareOnlyAsync(config));
+        Assert.Contains("Gateway:Redis:WaitReplicas: must be between 0 (never wait for a replica) and 16.", ex.Message);
+        Assert.Contains("Gateway:Redis:WaitTimeout: must be between 00:00:00.010 and 00:00:10.", ex.Message);
+    }
+
+    [Fact]
     public async Task Unconvertible_setting_value_names_the_setting()
     {
         var ex = await Assert.ThrowsAsync<GatewayStartupException>(() => GatewayHost.PrepareOnlyAsync(new GatewayConfig().Set("Gateway:Session:IdleTimeout", "twenty minutes")));

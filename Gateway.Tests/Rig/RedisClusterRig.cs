@@ -45,11 +45,17 @@ internal sealed class RedisClusterRig : IAsyncDisposable
         }
         await using (var create = new ServerProcess(redisCli, ["--cluster", "create", .. Ports.Select(p => $"127.0.0.1:{p}"), "--cluster-yes"]))
             if (await create.WaitForExitAsync(TimeSpan.FromSeconds(60)) != 0) throw new InvalidOperationException($"redis-cli --cluster create failed:\n{create.Output}");
+        // Each node learns the cluster is up on its own: one saying so is not enough (the others answer CLUSTERDOWN).
         for (var i = 0; i < 100; i++)
         {
-            await using var info = new ServerProcess(redisCli, ["-p", $"{Ports[0]}", "cluster", "info"]);
-            await info.WaitForExitAsync(TimeSpan.FromSeconds(5));
-            if (info.Output.Contains("cluster_state:ok", StringComparison.Ordinal)) return;
+            var ok = true;
+            foreach (var port in Ports)
+            {
+                await using var info = new ServerProcess(redisCli, ["-p", $"{port}", "cluster", "info"]);
+                await info.WaitForExitAsync(TimeSpan.FromSeconds(5));
+                ok &= info.Output.Contains("cluster_state:ok", StringComparison.Ordinal);
+            }
+            if (ok) return;
             await Task.Delay(100);
         }
         throw new TimeoutException("The Redis cluster did not reach cluster_state:ok.");
