@@ -12,7 +12,7 @@ public sealed class ReplicaAcknowledgementTests
     private static readonly TimeSpan FarBehind = TimeSpan.FromSeconds(1.5);
 
     private static GatewayConfig Config(SentinelRig rig, string prefix, RecordingUpstream upstream) =>
-        new GatewayConfig { UpstreamUrl = upstream.BaseUrl + "/" }.WithRedis(rig.PrimaryConfiguration, prefix).Set("Gateway:Redis:WaitTimeout", "00:00:00.300");
+        new GatewayConfig { UpstreamUrl = upstream.BaseUrl + "/" }.WithRedis(rig.PrimaryConfiguration, prefix).Set("Gateway:Redis:WaitTimeout", "00:00:00.800");
 
     [Fact]
     public async Task A_login_no_replica_acknowledges_in_time_answers_503_and_signs_nobody_in()
