@@ -7,10 +7,10 @@ namespace Gateway.Tests.Redis;
 public sealed class SessionIndexTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task The_index_lives_as_long_as_its_longest_session_and_is_pruned_of_dead_members()
+    public async Task The_index_lives_as_long_as_a_session_could_and_a_login_prunes_members_whose_record_is_gone()
     {
         await using var redis = await RedisServer.StartAsync();
-        var config = new GatewayConfig().WithRedis(redis.Configuration);
+        var config = new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Session:AbsoluteLifetime", "03:00:00");
         await using var host = await GatewayHost.StartAsync(config);
         var store = host.Services.GetRequiredService<ISessionStore>();
         var prefix = config.Settings["Gateway:Redis:KeyPrefix"];
@@ -20,17 +20,69 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
         var db = mux.GetDatabase();
 
         var longLived = SessionKey.NewFor("pruned-user").Handle;
-        await store.CreateAsync(longLived, [1], TimeSpan.FromHours(3), default);
+        await store.CreateAsync(longLived, [1], TimeSpan.FromMinutes(20), default);
         for (var i = 0; i < 5; i++) await store.CreateAsync(SessionKey.NewFor("pruned-user").Handle, [1], TimeSpan.FromMilliseconds(300), default);
         Assert.Equal(6, await db.SortedSetLengthAsync(index));
+        // A slide never touches the index, so the index lives as long as its newest session could: the absolute lifetime.
         Assert.InRange((await db.KeyTimeToLiveAsync(index))!.Value, TimeSpan.FromHours(2.99), TimeSpan.FromHours(3));
 
         await Task.Delay(600);
-        // The next login prunes the members whose sessions died.
+        // The sessions went idle in Redis without a word to the index; the next login prunes them.
         await store.CreateAsync(SessionKey.NewFor("pruned-user").Handle, [1], TimeSpan.FromMinutes(5), default);
         Assert.Equal(2, await db.SortedSetLengthAsync(index));
-        Assert.InRange((await db.KeyTimeToLiveAsync(index))!.Value, TimeSpan.FromHours(2.99), TimeSpan.FromHours(3));
         Assert.Equal(2, (await store.ListByUserAsync(user, 100, default)).Count);
+    }
+
+    [Fact]
+    public async Task Last_used_is_read_from_the_records_ttl_and_the_list_puts_the_least_recently_used_first()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var host = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration));
+        var store = host.Services.GetRequiredService<ISessionStore>();
+        var user = SessionKey.TagFor("listed-user");
+        var recent = SessionKey.NewFor("listed-user").Handle;
+        var earlier = SessionKey.NewFor("listed-user").Handle;
+        await store.CreateAsync(recent, [1], TimeSpan.FromMinutes(20), default);
+        await store.CreateAsync(earlier, [1], TimeSpan.FromMinutes(20), default);
+        // Slid 5 minutes ago: 15 of its 20 idle minutes are left.
+        Assert.True(await store.TouchAsync(earlier, TimeSpan.FromMinutes(15), default));
+
+        var listed = await store.ListByUserAsync(user, 100, default);
+
+        Assert.Equal([earlier, recent], listed.Select(l => l.Handle));
+        var now = DateTimeOffset.UtcNow;
+        Assert.InRange(listed[0].LastUsed, now.AddMinutes(-5).AddSeconds(-5), now.AddMinutes(-5).AddSeconds(5));
+        Assert.InRange(listed[1].LastUsed, now.AddSeconds(-5), now.AddSeconds(1));
+    }
+
+    [Fact]
+    public async Task A_session_of_the_previous_layout_is_kept_listed_slid_and_ended_with_its_last_used_entry()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var config = new GatewayConfig().WithRedis(redis.Configuration);
+        await using var host = await GatewayHost.StartAsync(config);
+        var store = host.Services.GetRequiredService<ISessionStore>();
+        var prefix = config.Settings["Gateway:Redis:KeyPrefix"];
+        var user = SessionKey.TagFor("upgraded-user");
+        await using var mux = await redis.ConnectAsync();
+        var db = mux.GetDatabase();
+        // As the previous version left it: scored by its idle expiry, which has passed (a replica of this version slid
+        // the record since, without touching the index), and its "last used" in the seen hash.
+        var old = SessionKey.NewFor("upgraded-user").Handle;
+        var past = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds();
+        await db.StringSetAsync($"{prefix}{{u:{user}}}:s:{old.Hash}", new byte[] { 1 }, TimeSpan.FromMinutes(19));
+        await db.SortedSetAddAsync($"{prefix}{{u:{user}}}:idx", old.Hash, past);
+        await db.HashSetAsync($"{prefix}{{u:{user}}}:seen", old.Hash, past - 20 * 60_000);
+
+        // A login of this version keeps it (its record is there), lists it, slides it and ends it, seen entry and all.
+        await store.CreateAsync(SessionKey.NewFor("upgraded-user").Handle, [1], TimeSpan.FromMinutes(20), default);
+        var listed = await store.ListByUserAsync(user, 100, default);
+        Assert.Equal(old, listed[0].Handle);
+        Assert.Equal(2, listed.Count);
+        Assert.True(await store.TouchAsync(old, TimeSpan.FromMinutes(20), default));
+        Assert.NotNull(await store.TakeAsync(old, default));
+        Assert.False(await db.HashExistsAsync($"{prefix}{{u:{user}}}:seen", old.Hash));
+        Assert.Single(await store.ListByUserAsync(user, 100, default));
     }
 
     [Fact]

@@ -122,7 +122,7 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
     }
 
     [Fact]
-    public async Task Outside_a_cluster_a_cache_miss_reads_the_store_with_one_command()
+    public async Task Outside_a_cluster_a_cache_miss_reads_the_store_with_one_command_and_its_slide_is_one_more()
     {
         await using var server = await RedisServer.StartAsync();
         await using var upstream = await RecordingUpstream.StartAsync();
@@ -134,10 +134,17 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
         await Task.Delay(300);
         await admin.ExecuteAsync("CONFIG", "RESETSTAT");
 
+        // A session this replica has not slid yet: the request reads, and the slide follows in the background.
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        var stats = (await Poll.Until(async () =>
+        {
+            var info = (await admin.InfoRawAsync("commandstats"))!;
+            return info.Contains("expire:", StringComparison.Ordinal) ? info : null;
+        }))!;
 
-        var stats = (await admin.InfoRawAsync("commandstats"))!;
+        // Counted by Redis itself, commands run inside scripts included: one MGET, one PEXPIRE, nothing else of a session.
         Assert.Contains("cmdstat_mget:calls=1,", stats);
-        Assert.DoesNotContain("cmdstat_get:", stats);
+        Assert.Contains("cmdstat_pexpire:calls=1,", stats);
+        foreach (var other in new[] { "cmdstat_get:", "cmdstat_expire:", "cmdstat_evalsha:", "cmdstat_eval:", "cmdstat_zadd:", "cmdstat_hset:" }) Assert.DoesNotContain(other, stats);
     }
 }

@@ -7,10 +7,13 @@ namespace Gateway.Redis;
 /// <summary>
 /// Sessions in Redis. Layout, under the configured prefix (default <c>gw:</c>), HASH being SHA-256 of the
 /// session id (the id itself, which the cookie carries, never reaches Redis):
-/// <c>gw:{u:TAG}:s:HASH</c> the protected record (TTL = min(idle, absolute left));
-/// <c>gw:{u:TAG}:idx</c> a sorted set of the user's HASHes scored by expiry, pruned as members die and
-/// expiring with its longest-lived member; <c>gw:{u:TAG}:revoked</c> the user's revoke-all marker;
-/// <c>gw:users</c> the set of user tags; <c>gw:revoked</c> the global revoke-all marker.
+/// <c>gw:{u:TAG}:s:HASH</c> the protected record, whose TTL is the idle expiry (min(idle, absolute left)): sliding it
+/// is one PEXPIRE, and when it was last slid is read back from that TTL;
+/// <c>gw:{u:TAG}:idx</c> a sorted set of the user's HASHes scored by the latest moment each could live (its creation
+/// plus the absolute lifetime), pruned of members whose record is gone, and expiring with the latest of them;
+/// <c>gw:{u:TAG}:revoked</c> the user's revoke-all marker; <c>gw:users</c> the set of user tags; <c>gw:revoked</c> the
+/// global revoke-all marker. (<c>gw:{u:TAG}:seen</c>, where the previous layout kept "last used", is no longer written;
+/// its entries are still deleted with their sessions, so a rolling update leaves none behind.)
 /// The <c>{u:TAG}</c> hash tag keeps a user's keys in one Redis Cluster slot, so the scripts that touch a
 /// record and its index together run atomically on a cluster too. Every script does bounded work (one
 /// session, or one batch of <see cref="Batch"/>) so no user, however many sessions, blocks Redis.
@@ -19,43 +22,50 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
 {
     // A revoked session's tombstone outlives any record that could be restored for it: no record lives longer than this.
     private readonly string _tombstoneMs = ((long)options.Value.Session.AbsoluteLifetime.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+    private readonly long _lifetimeMs = (long)options.Value.Session.AbsoluteLifetime.TotalMilliseconds;
+    private readonly TimeSpan _idle = options.Value.Session.IdleTimeout;
 
     private const int Batch = 250;
 
-    // KEYS: session, index, seen. ARGV: record, ttl ms, member, now ms. Prunes dead members (a bounded batch per login).
+    // KEYS: session, index, seen. ARGV: record, ttl ms, member, latest end ms, session key prefix, absolute lifetime ms. A login first prunes
+    // the index (its members that live least long, a bounded batch) of sessions whose record is gone: an idle session
+    // expires in Redis without a word to its index. The previous layout scored members by idle expiry and pruned by
+    // score; a member whose score has passed may still be live (slid by this version), so only a missing record counts.
     private const string CreateScript = """
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4], 'LIMIT', 0, 250)
+        local members = redis.call('ZRANGE', KEYS[2], 0, 99)
+        local dead = {}
+        for _, m in ipairs(members) do
+          if redis.call('EXISTS', ARGV[5] .. m) == 0 then dead[#dead + 1] = m end
+        end
         if #dead > 0 then
           redis.call('ZREM', KEYS[2], unpack(dead))
           redis.call('HDEL', KEYS[3], unpack(dead))
         end
-        redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[2]), ARGV[3])
-        redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
-        if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
-          redis.call('PEXPIRE', KEYS[2], ARGV[2])
-          redis.call('PEXPIRE', KEYS[3], ARGV[2])
-        end
+        redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+        if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[6]) then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
         return redis.call('ZCARD', KEYS[2])
         """;
 
-    // KEYS: session, index, seen. ARGV: ttl ms, member, now ms. The sliding-expiry touch also records "last used".
-    private const string TouchScript = """
-        if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then
-          redis.call('ZREM', KEYS[2], ARGV[2])
-          redis.call('HDEL', KEYS[3], ARGV[2])
-          return 0
+    // KEYS: index, seen. ARGV: session key prefix, offset, batch size. One batch of the index by rank: each member's
+    // record TTL (how long it has left, and so when it was last slid), the members whose record is gone removed.
+    // Returns { scanned, removed, member, pttl, member, pttl, ... }.
+    private const string ListBatchScript = """
+        local members = redis.call('ZRANGE', KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[2]) + tonumber(ARGV[3]) - 1)
+        local out = { #members, 0 }
+        local dead = {}
+        for _, m in ipairs(members) do
+          local ttl = redis.call('PTTL', ARGV[1] .. m)
+          if ttl == -2 then dead[#dead + 1] = m else out[#out + 1] = m; out[#out + 1] = ttl end
         end
-        redis.call('ZADD', KEYS[2], 'GT', tonumber(ARGV[3]) + tonumber(ARGV[1]), ARGV[2])
-        redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-        if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
-          redis.call('PEXPIRE', KEYS[2], ARGV[1])
-          redis.call('PEXPIRE', KEYS[3], ARGV[1])
+        if #dead > 0 then
+          redis.call('ZREM', KEYS[1], unpack(dead))
+          redis.call('HDEL', KEYS[2], unpack(dead))
         end
-        return 1
+        out[2] = #dead
+        return out
         """;
 
-    // KEYS: session, index, seen. ARGV: member.
     // KEYS: session, index, seen, tombstone. ARGV: session hash, tombstone lifetime (ms). The tombstone is what a
     // restored record cannot carry back: a session revoked here stays refused if its record reappears.
     private const string DeleteScript = """
@@ -93,7 +103,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     {
         var count = (int)await redis.AcknowledgedWriteAsync("session.create", SessionKeyOf(session), db => db.ScriptEvaluateAsync(CreateScript,
             [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)],
-            [record, Ms(ttl), session.Hash, NowMs()]), cancellationToken);
+            [record, Ms(ttl), session.Hash, NowMs() + _lifetimeMs, SessionPrefixOf(session.UserTag), _lifetimeMs]), cancellationToken);
         await redis.WriteAsync("session.create", db => db.SetAddAsync(UsersKey, session.UserTag), cancellationToken);
         return count;
     }
@@ -145,9 +155,12 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
             return new StoredSession((byte[])values[0]!, Latest(MarkerTime(values[1]), MarkerTime(values[3])));
         }, cancellationToken);
 
+    /// <summary>
+    /// One command: the index needs no change (it is scored by the latest end), and "last used" is this TTL. Always
+    /// PEXPIRE (the client would send EXPIRE for whole seconds, which the documented ACL does not grant).
+    /// </summary>
     public async Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken) =>
-        (long)await redis.WriteAsync("session.touch", db => db.ScriptEvaluateAsync(TouchScript,
-            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)], [Ms(ttl), session.Hash, NowMs()]), cancellationToken) == 1;
+        (long)await redis.WriteAsync("session.touch", db => db.ExecuteAsync("PEXPIRE", SessionKeyOf(session), Ms(ttl)), cancellationToken) == 1;
 
     public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) =>
         redis.WriteAsync("session.replace", db => db.StringSetAsync(SessionKeyOf(session), record, null, keepTtl: true, when: When.Exists), cancellationToken);
@@ -191,14 +204,29 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     public async Task ConfirmAsync(string userTag, CancellationToken cancellationToken) =>
         await redis.AcknowledgedWriteAsync("session.confirm", ConfirmKeyOf(userTag), db => db.StringSetAsync(ConfirmKeyOf(userTag), "1", TimeSpan.FromMinutes(1)), cancellationToken);
 
+    /// <summary>
+    /// The user's live sessions, least recently used first, in batches of the index (each a bounded script); when each
+    /// was last used comes from its record's TTL, which the slide set to the idle timeout then. A slide capped by the
+    /// absolute end reads as used at (absolute end - idle timeout), and a session is never said to be used before
+    /// it was created (<see cref="SessionManager"/> clamps it).
+    /// </summary>
     public async Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken)
     {
-        var members = await redis.ReadAsync("session.list", db => db.SortedSetRangeByScoreAsync(IndexKeyOf(userTag),
-            start: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), take: max), cancellationToken);
-        if (members.Length == 0) return [];
-        var seen = await redis.ReadAsync("session.list", db => db.HashGetAsync(SeenKeyOf(userTag), members), cancellationToken);
-        return members.Select((m, i) => new IndexedSession(new SessionHandle(userTag, m!),
-            MarkerTime(seen[i]) ?? DateTimeOffset.UnixEpoch)).ToList();
+        var found = new List<(RedisValue Member, long Ttl)>();
+        var offset = 0;
+        while (found.Count < max)
+        {
+            var result = (RedisResult[])(await redis.WriteAsync("session.list", db => db.ScriptEvaluateAsync(ListBatchScript,
+                [IndexKeyOf(userTag), SeenKeyOf(userTag)], [SessionPrefixOf(userTag), offset, Batch]), cancellationToken))!;
+            var scanned = (int)result[0];
+            for (var i = 2; i < result.Length; i += 2) found.Add(((RedisValue)result[i], (long)result[i + 1]));
+            if (scanned < Batch) break;
+            offset += scanned - (int)result[1];
+        }
+        var now = DateTimeOffset.UtcNow;
+        return found.OrderBy(f => f.Ttl).Take(max)
+            .Select(f => new IndexedSession(new SessionHandle(userTag, f.Member!), f.Ttl < 0 ? DateTimeOffset.UnixEpoch : now + TimeSpan.FromMilliseconds(f.Ttl) - _idle))
+            .ToList();
     }
 
     public async Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)

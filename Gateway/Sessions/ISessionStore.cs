@@ -47,7 +47,10 @@ internal interface ISessionStore
     /// </summary>
     Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken);
 
-    /// <summary>The user's live sessions, at most <paramref name="max"/>, with when each was last used (to the touch interval).</summary>
+    /// <summary>
+    /// The user's live sessions, at most <paramref name="max"/>, least recently used first, with when each was last used
+    /// (to the touch interval).
+    /// </summary>
     Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken);
 
     /// <summary>

@@ -85,8 +85,9 @@ internal sealed class InMemorySessionStore(TimeProvider time) : ISessionStore
     public Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken)
     {
         IReadOnlyList<IndexedSession> sessions = _byUser.TryGetValue(userTag, out var index)
-            ? index.Keys.Where(k => TryGetLive(k, out _)).Take(max)
-                .Select(k => new IndexedSession(k, _lastUsed.TryGetValue(k, out var at) ? at : DateTimeOffset.UnixEpoch)).ToList()
+            ? index.Keys.Where(k => TryGetLive(k, out _))
+                .Select(k => new IndexedSession(k, _lastUsed.TryGetValue(k, out var at) ? at : DateTimeOffset.UnixEpoch))
+                .OrderBy(s => s.LastUsed).Take(max).ToList()
             : [];
         return Task.FromResult(sessions);
     }

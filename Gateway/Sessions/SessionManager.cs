@@ -35,16 +35,19 @@ internal sealed partial class SessionManager(
         var issuedAt = await store.NowAsync(cancellationToken);
         var live = await store.CreateAsync(handle, protector.Protect(record with { SessionHash = handle.Hash, IssuedAt = issuedAt }), TimeToLive(record.AbsoluteExpiresAt, time.GetUtcNow()), cancellationToken);
         metrics.SessionCreated(record.Method);
-        if (live > _options.MaxPerUser) await EndLeastRecentlyUsedAsync(handle, live - _options.MaxPerUser, cancellationToken);
+        // The index may still count sessions that went idle since it was last pruned: the list says how many live.
+        if (live > _options.MaxPerUser) await EndLeastRecentlyUsedAsync(handle, cancellationToken);
         return key;
     }
 
     /// <summary>At the per-user cap, the user's least recently used sessions (never the one just created) end, logged.</summary>
-    private async Task EndLeastRecentlyUsedAsync(SessionHandle created, int excess, CancellationToken cancellationToken)
+    private async Task EndLeastRecentlyUsedAsync(SessionHandle created, CancellationToken cancellationToken)
     {
-        // The index lists by idle expiry, soonest first: the least recently used.
-        var oldest = (await store.ListByUserAsync(created.UserTag, excess + 1, cancellationToken))
-            .Select(s => s.Handle).Where(h => h != created).Take(excess).ToList();
+        // Listed least recently used first.
+        var listed = await store.ListByUserAsync(created.UserTag, int.MaxValue, cancellationToken);
+        var excess = listed.Count - _options.MaxPerUser;
+        if (excess <= 0) return;
+        var oldest = listed.Select(s => s.Handle).Where(h => h != created).Take(excess).ToList();
         if (oldest.Count == 0) return;
         await RevokeHandlesAsync(oldest, "max-per-user", cancellationToken);
         LogCapReached(logger, created.UserTag, _options.MaxPerUser, oldest.Count);
