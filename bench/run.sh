@@ -10,6 +10,7 @@
 #                                off, tiered PGO, ReadyToRun)
 #   bench/run.sh --scale         1k/10k/100k live sessions, cache memory, 1,000 connections, two replicas
 #   bench/run.sh --cache-memory  only the in-process heap per cached session and its breakdown (seconds)
+#   bench/run.sh --miss-path     only where a cache miss spends its time, part by part (Redis wait, decrypt, ...)
 #   bench/run.sh --login-cost    what waiting for a replica (WAIT) costs a login, side by side with not waiting
 #   bench/run.sh --cluster-scale a 3-primary Redis Cluster at 10k/100k/1M sessions: logins/s, cached and uncached
 #                                request cost, Redis memory per session (--sessions 10000,100000,1000000)

@@ -151,7 +151,7 @@ internal sealed class SessionCookies
     /// <see cref="Read(HttpRequest)"/>, also telling whether the session cookie was there at all (one parse of the
     /// header), and the value as the memo of verified cookies holds it (<see cref="CachedSession.NoteCookie"/>).
     /// </summary>
-    public SessionKey? Read(HttpRequest request, out bool present, out byte[]? remembered)
+    public SessionKey? Read(HttpRequest request, out bool present, out CookieDigest? remembered)
     {
         remembered = null;
         var copies = CookieHeader.Find(request.Headers.Cookie, NameFor(request), out var value);
@@ -168,7 +168,7 @@ internal sealed class SessionCookies
         return keys;
     }
 
-    private SessionKey? Verify(ReadOnlySpan<char> value, out byte[]? remembered)
+    private SessionKey? Verify(ReadOnlySpan<char> value, out CookieDigest? remembered)
     {
         remembered = null;
         if (value.IsEmpty || value.Length > MaxCookieLength) return null;

@@ -12,6 +12,7 @@ internal static class Entry
         _ when args.Contains("--login-cost") => await RedisModes.LoginCostAsync(args),
         _ when args.Contains("--cluster-scale") => await RedisModes.ClusterScaleAsync(args),
         _ when args.Contains("--cache-memory") => await CacheMemory.ReportAsync(),
+        _ when args.Contains("--miss-path") => await MissPath.ReportAsync(),
         _ => await Driver.RunAsync(args),
     };
 }

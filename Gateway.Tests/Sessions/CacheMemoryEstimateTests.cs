@@ -1,0 +1,78 @@
+using Gateway.Identity;
+using Microsoft.AspNetCore.Http;
+using Gateway.Sessions;
+
+namespace Gateway.Tests.Sessions;
+
+/// <summary>
+/// The cache's memory budget counts each entry by <see cref="CachedSession.EstimatedBytes"/>, an estimate from its
+/// strings. Held here to the heap: sessions resolved through the gateway's own request path, with the identity headers
+/// and signed assertion a signed-in request adds, measured after a full collection (alone: no other test allocates).
+/// </summary>
+[Collection(nameof(CacheMemoryEstimateTests))]
+public sealed class CacheMemoryEstimateTests(ITestOutputHelper output)
+{
+    private const int Count = 5_000;
+
+    [Fact]
+    public async Task The_caches_estimate_of_a_session_in_use_and_shed_is_within_a_tenth_of_the_heap()
+    {
+        await using var host = await GatewayHost.StartAsync(new GatewayConfig()
+            .Set("Gateway:Session:CacheMaxEntries", $"{Count * 2}").Set("Gateway:Session:CacheMaxMegabytes", "1024").Set("Gateway:Session:CacheDuration", "00:05:00"));
+        var sessions = host.Services.GetRequiredService<SessionManager>();
+        var cache = host.Services.GetRequiredService<SessionCache>();
+        var cookies = host.Services.GetRequiredService<SessionCookies>();
+        var authenticator = host.Services.GetRequiredService<SessionAuthenticator>();
+        var assertions = host.Services.GetRequiredService<AssertionIssuer>();
+        var now = DateTimeOffset.UtcNow;
+        var cookieHeaders = new string[Count];
+        for (var i = 0; i < Count; i++)
+        {
+            var key = await sessions.CreateAsync(new SessionRecord
+            {
+                UserId = Guid.NewGuid().ToString(), Email = $"user{i}@example.org", Name = $"User Number {i}", Roles = ["editor", "reviewer", "staff"],
+                CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "dev",
+            }, default);
+            var signIn = new DefaultHttpContext();
+            cookies.Append(signIn.Response, key);
+            cookieHeaders[i] = signIn.Response.Headers.SetCookie.ToString().Split(';')[0];
+        }
+        cache.Distrust("test: measure from empty");
+        cache.Trust("test");
+        var held = new CachedSession[Count];
+
+        var before = Heap();
+        for (var i = 0; i < Count; i++)
+        {
+            var request = new DefaultHttpContext();
+            request.Request.Headers.Cookie = cookieHeaders[i];
+            held[i] = (await authenticator.AuthenticateAsync(request))!;
+            _ = held[i].Principal;
+            IdentityHeaderValues.For(held[i]);
+            await assertions.GetAsync(held[i], null, default);
+        }
+        var inUse = (Heap() - before) / (double)Count;
+        var inUseEstimate = cache.EstimatedBytes / (double)Count;
+        cache.ShedIdle();
+        Assert.Equal(Count, cache.ShedIdle());
+        var shed = (Heap() - before) / (double)Count;
+        var shedEstimate = cache.EstimatedBytes / (double)Count;
+        GC.KeepAlive(held);
+        GC.KeepAlive(cookieHeaders);
+
+        output.WriteLine($"in use {inUse:0} bytes (estimate {inUseEstimate:0}); shed {shed:0} bytes (estimate {shedEstimate:0})");
+        Assert.InRange(inUseEstimate, inUse * 0.9, inUse * 1.1);
+        Assert.InRange(shedEstimate, shed * 0.9, shed * 1.1);
+    }
+
+    private static long Heap()
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+}
+
+[CollectionDefinition(nameof(CacheMemoryEstimateTests), DisableParallelization = true)]
+public sealed class CacheMemoryEstimateTestsRunAlone;
