@@ -7,7 +7,7 @@
 # Stop with Ctrl-C; the node processes are stopped by PID.
 set -euo pipefail
 root="$(cd "$(dirname "$0")" && pwd)"
-rig="$root/Gateway.Tests/rig/node"
+rig="$root/Gateway.Tests/Rig/node"
 mode="${1:-dev}"
 command -v node >/dev/null || { echo "demo.sh needs Node.js (apt-get install nodejs npm)" >&2; exit 1; }
 [ -d "$rig/node_modules" ] || (cd "$rig" && npm ci --no-audit --no-fund --loglevel=error)

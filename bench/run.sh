@@ -11,6 +11,7 @@
 #   bench/run.sh --scale         1k/10k/100k live sessions, cache memory, 1,000 connections, two replicas
 #   bench/run.sh --cache-memory  only the in-process heap per cached session and its breakdown (seconds)
 #   bench/run.sh --miss-path     only where a cache miss spends its time, part by part (Redis wait, decrypt, ...)
+#   bench/run.sh --assertion-signing  the gateway's assertion signer beside JsonWebTokenHandler (µs, bytes per token)
 #   bench/run.sh --login-cost    what waiting for a replica (WAIT) costs a login, side by side with not waiting
 #   bench/run.sh --cluster-scale a 3-primary Redis Cluster at 10k/100k/1M sessions: logins/s, cached and uncached
 #                                request cost, Redis memory per session (--sessions 10000,100000,1000000)
@@ -28,7 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $pkgs >/dev/null
 fi
-(cd "$root/Gateway.Tests/rig/node" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+(cd "$root/Gateway.Tests/Rig/node" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 dotnet build "$root/Gateway/Gateway.csproj" -c Release -nologo -v q
 dotnet build "$root/bench/Bench/Bench.csproj" -c Release -nologo -v q
 exec dotnet "$root/bench/Bench/bin/Release/net10.0/Bench.dll" "$@"

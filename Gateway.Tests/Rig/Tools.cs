@@ -60,7 +60,7 @@ internal static class Tools
 
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    public static string NodeRigDir => Path.Combine(RepoRoot, "Gateway.Tests", "rig", "node");
+    public static string NodeRigDir => Path.Combine(RepoRoot, "Gateway.Tests", "Rig", "node");
 
     public static string GatewayDll => Path.Combine(AppContext.BaseDirectory, "Gateway.dll");
 

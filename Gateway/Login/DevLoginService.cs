@@ -39,73 +39,8 @@ internal sealed partial class DevLoginService(
 
     public async Task SubmitAsync(HttpContext context)
     {
-        if (!users.Enabled)
-        {
-            await GatewayResponses.PageAsync(context, StatusCodes.Status404NotFound, "No login configured", "<p>Dev users are not enabled.</p>");
-            return;
-        }
-        if (!context.Request.HasFormContentType)
-        {
-            await GatewayResponses.PageAsync(context, StatusCodes.Status400BadRequest, "Bad request", "<p>Expected a form post.</p>");
-            return;
-        }
-        if (Security.CrossSiteGuard.IsForeign(context.Request))
-        {
-            // Login CSRF: another site must not sign this browser in (as the attacker, say).
-            metrics.AuthFailure("cross-site-login");
-            await RenderFormAsync(context, StatusCodes.Status403Forbidden, "/", "Sign-in must be submitted from the sign-in form of this site.");
-            return;
-        }
-        IFormCollection form;
-        try
-        {
-            // Bounded by RequestBodyGuard: at most RequestBodyLimit.Form bytes, held in memory.
-            form = await context.Request.ReadFormAsync(context.RequestAborted);
-        }
-        catch (InvalidDataException)
-        {
-            // A malformed form (a NUL in a field, an oversized value): say so with the same form, never a 500.
-            metrics.AuthFailure("malformed-form");
-            await RenderFormAsync(context, StatusCodes.Status400BadRequest, "/", "The form could not be read. Please sign in again.");
-            return;
-        }
-        var returnUrl = LocalRedirect.OrDefault(form["returnUrl"], "/");
-        if (!await formTokens.IsValidAsync(context))
-        {
-            metrics.AuthFailure("antiforgery");
-            await RenderFormAsync(context, StatusCodes.Status400BadRequest, returnUrl, "The form expired. Please sign in again.");
-            return;
-        }
-
-        var name = form["username"].ToString();
-        if (name.Length > LoginOptions.MaxUserNameLength)
-        {
-            metrics.AuthFailure("malformed-form");
-            await RenderFormAsync(context, StatusCodes.Status400BadRequest, returnUrl, $"User names are at most {LoginOptions.MaxUserNameLength} characters.");
-            return;
-        }
-        var client = context.Connection.RemoteIpAddress?.ToString();
-        var attempt = await limiter.BeginAsync(name, client, context.RequestAborted);
-        if (attempt is null)
-        {
-            metrics.AuthFailure("rate-limited");
-            LogRateLimited(logger, client);
-            context.Response.Headers.RetryAfter = "60";
-            await RenderFormAsync(context, StatusCodes.Status429TooManyRequests, returnUrl, "Too many attempts. Wait a minute and try again.");
-            return;
-        }
-
-        var user = users.Verify(name, form["password"]);
-        if (user is null)
-        {
-            // Counted already, when the attempt began.
-            metrics.AuthFailure("bad-credentials");
-            LogFailed(logger, client);
-            await RenderFormAsync(context, StatusCodes.Status401Unauthorized, returnUrl, "Invalid user name or password.");
-            return;
-        }
-
-        await limiter.SucceededAsync(attempt, context.RequestAborted);
+        if (await ReadSubmissionAsync(context) is not { } submission) return;
+        if (await VerifyAsync(context, submission) is not { } user) return;
         var claims = new List<Claim>
         {
             new(GatewayClaims.UserId, user.Name), new(GatewayClaims.Name, user.Name), new(GatewayClaims.Method, "dev"),
@@ -132,7 +67,89 @@ internal sealed partial class DevLoginService(
         LogSucceeded(logger, "dev");
         context.Response.Headers.CacheControl = "no-store";
         context.Response.StatusCode = StatusCodes.Status303SeeOther;
-        context.Response.Headers.Location = returnUrl;
+        context.Response.Headers.Location = submission.ReturnUrl;
+    }
+
+    /// <summary>A submitted sign-in form, read and checked: where to go after, and who signs in.</summary>
+    private sealed record Submission(IFormCollection Form, string ReturnUrl, string Name);
+
+    /// <summary>
+    /// The form, when dev users are on and it was posted from this site's form (same site, unexpired antiforgery
+    /// token, a user name of a sane length); otherwise null, with the answer already given.
+    /// </summary>
+    private async Task<Submission?> ReadSubmissionAsync(HttpContext context)
+    {
+        if (!users.Enabled)
+        {
+            await GatewayResponses.PageAsync(context, StatusCodes.Status404NotFound, "No login configured", "<p>Dev users are not enabled.</p>");
+            return null;
+        }
+        if (!context.Request.HasFormContentType)
+        {
+            await GatewayResponses.PageAsync(context, StatusCodes.Status400BadRequest, "Bad request", "<p>Expected a form post.</p>");
+            return null;
+        }
+        if (Security.CrossSiteGuard.IsForeign(context.Request))
+        {
+            // Login CSRF: another site must not sign this browser in (as the attacker, say).
+            metrics.AuthFailure("cross-site-login");
+            await RenderFormAsync(context, StatusCodes.Status403Forbidden, "/", "Sign-in must be submitted from the sign-in form of this site.");
+            return null;
+        }
+        IFormCollection form;
+        try
+        {
+            // Bounded by RequestBodyGuard: at most RequestBodyLimit.Form bytes, held in memory.
+            form = await context.Request.ReadFormAsync(context.RequestAborted);
+        }
+        catch (InvalidDataException)
+        {
+            // A malformed form (a NUL in a field, an oversized value): say so with the same form, never a 500.
+            metrics.AuthFailure("malformed-form");
+            await RenderFormAsync(context, StatusCodes.Status400BadRequest, "/", "The form could not be read. Please sign in again.");
+            return null;
+        }
+        var returnUrl = LocalRedirect.OrDefault(form["returnUrl"], "/");
+        if (!await formTokens.IsValidAsync(context))
+        {
+            metrics.AuthFailure("antiforgery");
+            await RenderFormAsync(context, StatusCodes.Status400BadRequest, returnUrl, "The form expired. Please sign in again.");
+            return null;
+        }
+        var name = form["username"].ToString();
+        if (name.Length > LoginOptions.MaxUserNameLength)
+        {
+            metrics.AuthFailure("malformed-form");
+            await RenderFormAsync(context, StatusCodes.Status400BadRequest, returnUrl, $"User names are at most {LoginOptions.MaxUserNameLength} characters.");
+            return null;
+        }
+        return new Submission(form, returnUrl, name);
+    }
+
+    /// <summary>The user, when the attempt is within the limits and the password is theirs; otherwise null, answered.</summary>
+    private async Task<DevUser?> VerifyAsync(HttpContext context, Submission submission)
+    {
+        var client = context.Connection.RemoteIpAddress?.ToString();
+        var attempt = await limiter.BeginAsync(submission.Name, client, context.RequestAborted);
+        if (attempt is null)
+        {
+            metrics.AuthFailure("rate-limited");
+            LogRateLimited(logger, client);
+            context.Response.Headers.RetryAfter = "60";
+            await RenderFormAsync(context, StatusCodes.Status429TooManyRequests, submission.ReturnUrl, "Too many attempts. Wait a minute and try again.");
+            return null;
+        }
+        var user = users.Verify(submission.Name, submission.Form["password"]);
+        if (user is null)
+        {
+            // Counted already, when the attempt began.
+            metrics.AuthFailure("bad-credentials");
+            LogFailed(logger, client);
+            await RenderFormAsync(context, StatusCodes.Status401Unauthorized, submission.ReturnUrl, "Invalid user name or password.");
+            return null;
+        }
+        await limiter.SucceededAsync(attempt, context.RequestAborted);
+        return user;
     }
 
     private async Task RenderFormAsync(HttpContext context, int status, string returnUrl, string? error)

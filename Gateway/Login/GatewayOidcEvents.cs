@@ -126,7 +126,7 @@ internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options
     private static void ExpireAbandonedFlows(HttpContext context, int keep)
     {
         var request = context.Request;
-        var prefix = (request.IsHttps ? "__Host-" : "") + Sessions.SessionCookies.OidcCookiePrefix;
+        var prefix = Security.GatewayCookieNames.HostOnly(Security.GatewayCookieNames.OidcPrefix, request.IsHttps);
         var names = request.Cookies.Keys.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
         if (names.Count <= keep * 2) return;
         var options = new CookieOptions { Path = "/", Secure = request.IsHttps, HttpOnly = true, SameSite = SameSiteMode.Lax, Expires = DateTimeOffset.UnixEpoch };

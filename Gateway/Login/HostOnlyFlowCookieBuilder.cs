@@ -13,7 +13,7 @@ internal sealed class HostOnlyFlowCookieBuilder(IHttpContextAccessor requests, T
 
     public override string? Name
     {
-        get => requests.HttpContext?.Request.IsHttps == true ? "__Host-" + _name : _name;
+        get => _name is null ? null : Security.GatewayCookieNames.HostOnly(_name, requests.HttpContext?.Request.IsHttps == true);
         set => _name = value;
     }
 

@@ -56,8 +56,8 @@ internal sealed class OidcHandlerSetup(IOptions<GatewayOptions> options, IHttpCo
         o.TokenValidationParameters.RoleClaimType = GatewayClaims.Role;
         o.TokenValidationParameters.RequireSignedTokens = true;
         // The callback is a top-level GET from the provider: Lax is sent. Host-only, and __Host- on https.
-        o.CorrelationCookie = FlowCookie(SessionCookies.OidcCookiePrefix + "corr.", requests, o.RemoteAuthenticationTimeout);
-        o.NonceCookie = FlowCookie(SessionCookies.OidcCookiePrefix + "nonce.", requests, o.RemoteAuthenticationTimeout);
+        o.CorrelationCookie = FlowCookie(Security.GatewayCookieNames.OidcCorrelation, requests, o.RemoteAuthenticationTimeout);
+        o.NonceCookie = FlowCookie(Security.GatewayCookieNames.OidcNonce, requests, o.RemoteAuthenticationTimeout);
         o.EventsType = typeof(GatewayOidcEvents);
     }
 

@@ -46,6 +46,53 @@ internal sealed partial class LogoutService(
         // The cheap checks come before the body is read: a post that is neither from our origin nor from a browser
         // holding our form cookie cannot prove it was meant, so its form is never read (RequestBodyGuard bounds the rest).
         var mayBeIntended = isPost ? CrossSiteGuard.HasSameOrigin(request) || FormTokens.HasCookie(request) : !CrossSiteGuard.IsForeign(request);
+        if (await ReadAskedAsync(context, isPost, mayBeIntended) is not { } asked) return;
+        if (!mayBeIntended || !await IsIntendedAsync(context, isPost))
+        {
+            LogConfirmationShown(logger);
+            await ShowConfirmationAsync(context, asked.ReturnUrl);
+            return;
+        }
+
+        var session = context.Features.Get<SessionFeature>()?.Session;
+        // The session, or else the first copy of the session cookie that verifies: what the logs name.
+        var key = session?.Key ?? (cookies.ReadAll(request) is [var first, ..] ? first : null);
+        SessionRecord? ended;
+        try
+        {
+            ended = await PurgeAsync(context, session, asked.Everywhere);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            var unconfirmed = ex is UnacknowledgedWriteException;
+            // The store ended the session but no replica confirmed it: a failover could bring it back, never here.
+            if (unconfirmed)
+                foreach (var presented in cookies.ReadAll(request)) sessions.EndHere(presented);
+            metrics.Logout(unconfirmed ? "unconfirmed" : "store-unavailable");
+            LogStoreUnavailable(logger, key?.ShortHash, ex.Message);
+            await ShowRetryAsync(context, asked.ReturnUrl, asked.Everywhere, unconfirmed);
+            return;
+        }
+        ClearCookies(context);
+
+        // 3. Redirect to public ground, through the provider's end-session when the user came from it.
+        var target = await ProviderSignOutUrlAsync(context, session, ended, asked.ReturnUrl) ?? asked.ReturnUrl;
+        metrics.Logout(session is null ? "no-session" : "completed");
+        LogCompleted(logger, key?.ShortHash, asked.Everywhere);
+        context.Response.StatusCode = isPost ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
+        context.Response.Headers.Location = target;
+    }
+
+    /// <summary>Where to go afterwards, and whether every session ends.</summary>
+    private readonly record struct Asked(string ReturnUrl, bool Everywhere);
+
+    /// <summary>
+    /// What the logout asks for, from the form (a post that may be intended) or the query; null when the form was
+    /// malformed, the confirmation then already shown.
+    /// </summary>
+    private async Task<Asked?> ReadAskedAsync(HttpContext context, bool isPost, bool mayBeIntended)
+    {
+        var request = context.Request;
         IFormCollection? form = null;
         if (isPost && mayBeIntended && request.HasFormContentType)
         {
@@ -58,66 +105,55 @@ internal sealed partial class LogoutService(
                 // A malformed form (a NUL in a field): still offer the logout, as a confirmation with a clean form.
                 metrics.Logout("malformed-form");
                 await ShowConfirmationAsync(context, _options.RedirectTo);
-                return;
+                return null;
             }
         }
         var returnUrl = LocalRedirect.OrDefault(form?["returnUrl"].ToString() is { Length: > 0 } f ? f : request.Query["returnUrl"].ToString(), _options.RedirectTo);
-        // Ending every session takes a POST (which must also pass the same-origin check below): a link or a
-        // cross-site GET never carries it, and the confirmation page shows it as an unticked box.
+        // Ending every session takes a POST (which must also pass the same-origin check): a link or a cross-site GET
+        // never carries it, and the confirmation page shows it as an unticked box.
         var everywhere = isPost && string.Equals(form?["scope"].ToString() is { Length: > 0 } s ? s : request.Query["scope"].ToString(), "all", StringComparison.OrdinalIgnoreCase);
+        return new Asked(returnUrl, everywhere);
+    }
 
-        if (!mayBeIntended || !await IsIntendedAsync(context, isPost))
-        {
-            LogConfirmationShown(logger);
-            await ShowConfirmationAsync(context, returnUrl);
-            return;
-        }
-
-        var session = context.Features.Get<SessionFeature>()?.Session;
-        SessionKey? key = session?.Key;
-        // This session's record as the store held it: the id_token for the provider's end-session is never cached.
+    /// <summary>
+    /// 1. Purge, each step confirmed before the next: the session (or all of the user's), every other copy of the
+    /// cookie that verifies, the CMS's sessions. Returns this session's record as the store held it (the id_token
+    /// for the provider's end-session is never cached).
+    /// </summary>
+    private async Task<SessionRecord?> PurgeAsync(HttpContext context, CachedSession? session, bool everywhere)
+    {
+        var request = context.Request;
         SessionRecord? ended = null;
-        try
+        if (context.Features.Get<SessionStoreUnavailableFeature>() is not null)
+            throw new StoreUnavailableException("the session could not be resolved");
+        if (everywhere && session is not null)
         {
-            // 1. Purge, each step confirmed before the next.
-            if (context.Features.Get<SessionStoreUnavailableFeature>() is not null)
-                throw new StoreUnavailableException("the session could not be resolved");
-            if (everywhere && session is not null)
-            {
-                // Read first when the provider is to be told: this deletes the record along with every other session of the user.
-                if (SignsOutAtProvider(session)) ended = await sessions.ReloadAsync(session.Key, context.RequestAborted);
-                await sessions.RevokeUserAsync(session.Record.UserId, "logout-everywhere", null, context.RequestAborted);
-            }
-            else if (everywhere)
-            {
-                // The retry of an unconfirmed "everywhere": this replica already refuses the session, so it resolves to
-                // nobody, but the user's other sessions must end all the same (by the verified cookie's user tag).
-                foreach (var presented in cookies.ReadAll(request))
-                    if (sessions.IsEndedHere(presented)) await sessions.RevokeUserOfAsync(presented, "logout-everywhere", context.RequestAborted);
-            }
-            // Every copy of the session cookie that verifies, planted ones included: none of them survives a logout.
+            // Read first when the provider is to be told: this deletes the record along with every other session of the user.
+            if (SignsOutAtProvider(session)) ended = await sessions.ReloadAsync(session.Key, context.RequestAborted);
+            await sessions.RevokeUserAsync(session.Record.UserId, "logout-everywhere", null, context.RequestAborted);
+        }
+        else if (everywhere)
+        {
+            // The retry of an unconfirmed "everywhere": this replica already refuses the session, so it resolves to
+            // nobody, but the user's other sessions must end all the same (by the verified cookie's user tag).
             foreach (var presented in cookies.ReadAll(request))
-            {
-                key ??= presented;
-                var record = await sessions.RevokeAsync(presented, "logout", context.RequestAborted);
-                if (session is not null && presented == session.Key) ended ??= record;
-            }
-            await PurgeLegacySessionsAsync(request, context.RequestAborted);
-            foreach (var participant in participants) await participant.PurgeAsync(request, context.RequestAborted);
+                if (sessions.IsEndedHere(presented)) await sessions.RevokeUserOfAsync(presented, "logout-everywhere", context.RequestAborted);
         }
-        catch (StoreUnavailableException ex)
+        // Every copy of the session cookie that verifies, planted ones included: none of them survives a logout.
+        foreach (var presented in cookies.ReadAll(request))
         {
-            var unconfirmed = ex is UnacknowledgedWriteException;
-            // The store ended the session but no replica confirmed it: a failover could bring it back, never here.
-            if (unconfirmed)
-                foreach (var presented in cookies.ReadAll(request)) sessions.EndHere(presented);
-            metrics.Logout(unconfirmed ? "unconfirmed" : "store-unavailable");
-            LogStoreUnavailable(logger, key?.ShortHash, ex.Message);
-            await ShowRetryAsync(context, returnUrl, everywhere, unconfirmed);
-            return;
+            var record = await sessions.RevokeAsync(presented, "logout", context.RequestAborted);
+            if (session is not null && presented == session.Key) ended ??= record;
         }
+        await PurgeLegacySessionsAsync(request, context.RequestAborted);
+        foreach (var participant in participants) await participant.PurgeAsync(request, context.RequestAborted);
+        return ended;
+    }
 
-        // 2. Clear, with exactly the attributes the cookies were set with.
+    /// <summary>2. Clear, with exactly the attributes the cookies were set with.</summary>
+    private void ClearCookies(HttpContext context)
+    {
+        var request = context.Request;
         cookies.Expire(context.Response);
         cookies.ExpireBinding(context.Response);
         foreach (var legacy in legacyCookies.Cookies)
@@ -132,13 +168,6 @@ internal sealed partial class LogoutService(
         context.Response.Headers.CacheControl = "no-store";
         context.Response.Headers.Pragma = "no-cache";
         context.Response.Headers["Clear-Site-Data"] = "\"cache\"";
-
-        // 3. Redirect to public ground, through the provider's end-session when the user came from it.
-        var target = await ProviderSignOutUrlAsync(context, session, ended, returnUrl) ?? returnUrl;
-        metrics.Logout(session is null ? "no-session" : "completed");
-        LogCompleted(logger, key?.ShortHash, everywhere);
-        context.Response.StatusCode = isPost ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
-        context.Response.Headers.Location = target;
     }
 
     private async Task<bool> IsIntendedAsync(HttpContext context, bool isPost)

@@ -207,12 +207,10 @@ internal sealed partial class ReplicaAcknowledgements(RedisConnection connection
     private void Unreplicated(IServer primary)
     {
         metrics.RedisWriteAck("unreplicated");
-        // Once per stretch without replicas, not once per write.
-        if (_counts.TryGetValue(primary.EndPoint, out var count) && !count.Warned)
-        {
-            _counts[primary.EndPoint] = count with { Warned = true };
+        // Once per stretch without replicas, not once per write: of the writes that find it unwarned at once, the one
+        // whose update lands logs (a plain check-then-set let 128 concurrent writes log it a dozen times).
+        if (_counts.TryGetValue(primary.EndPoint, out var count) && !count.Warned && _counts.TryUpdate(primary.EndPoint, count with { Warned = true }, count))
             LogUnreplicated(logger, (primary.EndPoint.ToString() ?? "?"));
-        }
     }
 
     /// <summary>The Redis user may not run ROLE or WAIT: the ACL, not Redis, is what to fix (logged as such).</summary>

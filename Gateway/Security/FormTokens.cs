@@ -84,7 +84,7 @@ internal sealed class FormTokens(IDataProtectionProvider dataProtection, KeyRing
         }
     }
 
-    private static string CookieName(HttpRequest request) => request.IsHttps ? "__Host-" + SessionCookies.AntiforgeryCookieName : SessionCookies.AntiforgeryCookieName;
+    private static string CookieName(HttpRequest request) => GatewayCookieNames.HostOnly(GatewayCookieNames.Antiforgery, request.IsHttps);
 
     private static byte[]? CookieSecret(HttpRequest request)
     {

@@ -4,7 +4,7 @@ namespace Gateway.Sessions;
 public sealed class GatewaySessionOptions
 {
     /// <summary>Cookie name. On https it gets the <c>__Host-</c> prefix (or <c>__Secure-</c> when a domain is set). Default <c>gw_session</c>.</summary>
-    public string CookieName { get; set; } = "gw_session";
+    public string CookieName { get; set; } = Security.GatewayCookieNames.Session;
 
     /// <summary>Cookie domain. Default none (host-only), which allows the <c>__Host-</c> prefix.</summary>
     public string? CookieDomain { get; set; }

@@ -5,6 +5,8 @@ using Gateway.Configuration;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 
+using Gateway.Security;
+
 namespace Gateway.Sessions;
 
 /// <summary>
@@ -32,7 +34,7 @@ internal sealed class SessionCookies
         _options = options.Value.Session;
         _verified = verified;
         _protector = dataProtection.CreateProtector("Gateway.SessionCookie.v1");
-        _httpsName = (_options.CookieDomain is null ? "__Host-" : "__Secure-") + _options.CookieName;
+        _httpsName = (_options.CookieDomain is null ? GatewayCookieNames.HostPrefix : GatewayCookieNames.SecurePrefix) + _options.CookieName;
         _keyRing = keyRing;
     }
 
@@ -40,19 +42,10 @@ internal sealed class SessionCookies
 
     public string NameFor(bool https) => https ? _httpsName : _options.CookieName;
 
-    /// <summary>The anti-forgery cookie of the gateway's forms (<c>__Host-</c> on https); never sent upstream.</summary>
-    public const string AntiforgeryCookieName = "gw_af";
-
-    /// <summary>
-    /// With a cookie domain, the host-only companion of the session cookie (<c>__Host-</c> on https): a sibling subdomain
-    /// can plant a session cookie for the parent domain, never this one for our host (on https).
-    /// </summary>
-    public const string BindingCookieName = "gw_bind";
-
-    /// <summary>Whether sessions are bound to this host by <see cref="BindingCookieName"/> (only with a cookie domain).</summary>
+    /// <summary>Whether sessions are bound to this host by <see cref="GatewayCookieNames.Binding"/> (only with a cookie domain).</summary>
     public bool BindsToHost => _options.CookieDomain is not null;
 
-    private static string BindingNameFor(HttpRequest request) => request.IsHttps ? "__Host-" + BindingCookieName : BindingCookieName;
+    private static string BindingNameFor(HttpRequest request) => GatewayCookieNames.HostOnly(GatewayCookieNames.Binding, request.IsHttps);
 
     /// <summary>A new binding: the companion cookie is set on <paramref name="response"/>; the record keeps the returned hash.</summary>
     public string? Bind(HttpResponse response)
@@ -103,23 +96,11 @@ internal sealed class SessionCookies
 
     private static string BindingHash(string token) => Base64Url.EncodeToString(SHA256.HashData(Encoding.ASCII.GetBytes(token)));
 
-    /// <summary>Prefix of the OpenID Connect handler's correlation and nonce cookies.</summary>
-    public const string OidcCookiePrefix = "gw_oidc_";
-
     /// <summary>
     /// Whether a cookie name is, in any case and with or without a <c>__Host-</c>/<c>__Secure-</c> prefix, one of the
     /// gateway's: such a cookie never reaches the upstream and an upstream may never set one.
     /// </summary>
-    public bool IsGatewayCookieName(ReadOnlySpan<char> name)
-    {
-        name = name.Trim(CookieHeader.Whitespace);
-        if (name.StartsWith("__Host-", StringComparison.OrdinalIgnoreCase)) name = name["__Host-".Length..];
-        else if (name.StartsWith("__Secure-", StringComparison.OrdinalIgnoreCase)) name = name["__Secure-".Length..];
-        return name.Equals(_options.CookieName, StringComparison.OrdinalIgnoreCase)
-            || name.Equals(AntiforgeryCookieName, StringComparison.OrdinalIgnoreCase)
-            || name.Equals(BindingCookieName, StringComparison.OrdinalIgnoreCase)
-            || name.StartsWith(OidcCookiePrefix, StringComparison.OrdinalIgnoreCase);
-    }
+    public bool IsGatewayCookieName(ReadOnlySpan<char> name) => GatewayCookieNames.IsGatewayCookie(name.Trim(CookieHeader.Whitespace), _options.CookieName);
 
     /// <summary>
     /// Whether an upstream <c>Set-Cookie</c> would set one of the gateway's cookies in a browser: its name as a browser

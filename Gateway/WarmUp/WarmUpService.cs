@@ -124,22 +124,7 @@ internal sealed partial class WarmUpService(
         var clock = Stopwatch.StartNew();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         deadline.CancelAfter(_options.MaxDuration);
-        if (_session.CacheMaxEntries == 0 || _session.CacheMaxMegabytes == 0 || _session.CacheDuration == TimeSpan.Zero)
-        {
-            LogSkipped(logger, "the session cache is off (Gateway:Session:Cache*), so no session can be served without the store");
-            return;
-        }
-        // A replica that starts while Redis is down has no key ring yet: no cookie can be made, and it is not ready anyway.
-        // With Redis the cache is trusted only once the revocation feed is subscribed; until then it keeps nothing.
-        while (!keyRing.IsUsable() || !cache.IsTrusted)
-        {
-            if (clock.Elapsed > _options.MaxDuration / 2)
-            {
-                LogSkipped(logger, keyRing.IsUsable() ? "the session cache is not trusted (the revocation feed is down)" : "the DataProtection key ring did not load");
-                return;
-            }
-            await Task.Delay(Window, time, deadline.Token);
-        }
+        if (!await CanServeFromCacheAsync(clock, deadline.Token)) return;
 
         var key = SessionKey.NewFor(WarmUpUser.Id);
         var cookie = $"{cookies.NameFor(https: false)}={cookies.Protect(key)}";
@@ -149,33 +134,7 @@ internal sealed partial class WarmUpService(
             state.Start();
             while (ListedRoutes() < WarmUpRoutes.RouteIds.Length)
                 await Task.Delay(TimeSpan.FromMilliseconds(20), time, deadline.Token);
-            using var load = new WarmUpLoad(self, HostFor(configuration["AllowedHosts"]), routes, cookie, state.Nonce);
-            await load.ProbeAsync(deadline.Token);
-
-            var now = time.GetUtcNow();
-            // Last touched "at the end": never due for a sliding-expiry write, which the store would answer "no such session".
-            var record = WarmUpUser.Record(key, now, _options.MaxDuration);
-            CachedSession Session() => new(key, record, now + _options.MaxDuration, now + _options.MaxDuration);
-            cache.Set(Session(), cache.Generation);
-            using var loadOver = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
-            var reads = storeReads.RunAsync(record, loadOver.Token);
-            bool settled;
-            try
-            {
-                settled = await load.RunUntilAsync(() =>
-                {
-                    // A revocation of everything, or the feed dropping and coming back, empties the cache: put it back
-                    // (a new entry: the cache never takes back one it retired).
-                    if (cache.Peek(key) is null) cache.Set(Session(), cache.Generation);
-                    return Settled(clock, load);
-                }, deadline.Token);
-            }
-            finally
-            {
-                await loadOver.CancelAsync();
-                await reads;
-            }
-            LogFinished(logger, (long)clock.Elapsed.TotalMilliseconds, load.Requests, load.Failures, storeReads.Reads, System.Runtime.JitInfo.GetCompiledMethodCount(), settled);
+            await LoadAsync(self, key, cookie, clock, deadline.Token);
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
@@ -189,6 +148,63 @@ internal sealed partial class WarmUpService(
             // say) is the one to report.
             if (routes.Close()) await RoutesGoneAsync(deadline.Token);
         }
+    }
+
+    /// <summary>
+    /// Whether the warm-up session can be served from the cache alone: the cache is on, and (waiting up to half the
+    /// budget) the key ring is loaded and the cache trusted. Logged when not.
+    /// </summary>
+    private async Task<bool> CanServeFromCacheAsync(Stopwatch clock, CancellationToken deadline)
+    {
+        if (_session.CacheMaxEntries == 0 || _session.CacheMaxMegabytes == 0 || _session.CacheDuration == TimeSpan.Zero)
+        {
+            LogSkipped(logger, "the session cache is off (Gateway:Session:Cache*), so no session can be served without the store");
+            return false;
+        }
+        // A replica that starts while Redis is down has no key ring yet: no cookie can be made, and it is not ready anyway.
+        // With Redis the cache is trusted only once the revocation feed is subscribed; until then it keeps nothing.
+        while (!keyRing.IsUsable() || !cache.IsTrusted)
+        {
+            if (clock.Elapsed > _options.MaxDuration / 2)
+            {
+                LogSkipped(logger, keyRing.IsUsable() ? "the session cache is not trusted (the revocation feed is down)" : "the DataProtection key ring did not load");
+                return false;
+            }
+            await Task.Delay(Window, time, deadline);
+        }
+        return true;
+    }
+
+    /// <summary>The load itself, on the routes now open: the warm-up session kept in the cache until the load settles.</summary>
+    private async Task LoadAsync(Uri self, SessionKey key, string cookie, Stopwatch clock, CancellationToken deadline)
+    {
+        using var load = new WarmUpLoad(self, HostFor(configuration["AllowedHosts"]), routes, cookie, state.Nonce);
+        await load.ProbeAsync(deadline);
+
+        var now = time.GetUtcNow();
+        // Last touched "at the end": never due for a sliding-expiry write, which the store would answer "no such session".
+        var record = WarmUpUser.Record(key, now, _options.MaxDuration);
+        CachedSession Session() => new(key, record, now + _options.MaxDuration, now + _options.MaxDuration);
+        cache.Set(Session(), cache.Generation);
+        using var loadOver = CancellationTokenSource.CreateLinkedTokenSource(deadline);
+        var reads = storeReads.RunAsync(record, loadOver.Token);
+        bool settled;
+        try
+        {
+            settled = await load.RunUntilAsync(() =>
+            {
+                // A revocation of everything, or the feed dropping and coming back, empties the cache: put it back
+                // (a new entry: the cache never takes back one it retired).
+                if (cache.Peek(key) is null) cache.Set(Session(), cache.Generation);
+                return Settled(clock, load);
+            }, deadline);
+        }
+        finally
+        {
+            await loadOver.CancelAsync();
+            await reads;
+        }
+        LogFinished(logger, (long)clock.Elapsed.TotalMilliseconds, load.Requests, load.Failures, storeReads.Reads, System.Runtime.JitInfo.GetCompiledMethodCount(), settled);
     }
 
     /// <summary>How many of the warm-up's routes YARP serves now.</summary>

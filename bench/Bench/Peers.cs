@@ -43,10 +43,10 @@ internal static class Peers
 
     /// <summary>The rig's node oidc-provider, with one client for the Apache peer.</summary>
     public static Process StartIdentityProvider(string root, int port, string redirectUri) =>
-        Processes.Start("node", [Path.Combine(root, "Gateway.Tests", "rig", "node", "idp.mjs")], new Dictionary<string, string>
+        Processes.Start("node", [Path.Combine(root, "Gateway.Tests", "Rig", "node", "idp.mjs")], new Dictionary<string, string>
         {
             ["PORT"] = $"{port}", ["CLIENT_ID"] = "apache", ["CLIENT_SECRET"] = "apache-bench-secret", ["REDIRECT_URIS"] = redirectUri,
-        }, Path.Combine(root, "Gateway.Tests", "rig", "node"), echoErrors: false);
+        }, Path.Combine(root, "Gateway.Tests", "Rig", "node"), echoErrors: false);
 
     /// <summary>
     /// Apache httpd 2.4 (event MPM) with mod_auth_openidc: code flow with PKCE against the provider, server-side

@@ -13,6 +13,7 @@ internal static class Entry
         _ when args.Contains("--cluster-scale") => await RedisModes.ClusterScaleAsync(args),
         _ when args.Contains("--cache-memory") => await CacheMemory.ReportAsync(),
         _ when args.Contains("--miss-path") => await MissPath.ReportAsync(),
+        _ when args.Contains("--assertion-signing") => await AssertionSigning.ReportAsync(),
         _ => await Driver.RunAsync(args),
     };
 }

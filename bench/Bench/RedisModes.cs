@@ -162,8 +162,9 @@ internal static class RedisModes
             request = function() return wrk.format("GET", nil, { ["Cookie"] = cookies[math.random(1, #cookies)] }) end
             """);
         var env = new Dictionary<string, string> { ["BENCH_COOKIES"] = file };
-        // Unmeasured first: JIT and pools warm, and the cache holds what this many active sessions leave in it.
-        await Wrk.RunOnceAsync($"{gateway}/bench/signed/page", null, warm ? 3 : 5, connections, script, env);
+        // Unmeasured first: JIT and pools warm, and the cache holds what this many active sessions leave in it; for the
+        // spread load a whole TouchInterval (1 min), so each session's sliding-expiry write comes at its steady rate.
+        await Wrk.RunOnceAsync($"{gateway}/bench/signed/page", null, warm ? 3 : 65, connections, script, env);
         var before = await CommandsAsync(ports);
         var cpuBefore = Processes.CpuMicros(server);
         var run = await Wrk.RunOnceAsync($"{gateway}/bench/signed/page", null, seconds, connections, script, env);

@@ -64,10 +64,12 @@ internal static partial class Scale
             // smaller sets' rows would first have to outlive.
             var ordered = counts.Order().ToArray();
             var many = ordered.Length > 1 ? ordered[^2] : ordered[0];
+            var rows = new List<Spread>();
             foreach (var n in ordered[..^1])
             {
                 await SpreadAsync(a, processA, null, script, cookieFile, n, 5, connections);
-                Line(Row(n, connections, await SpreadAsync(a, processA, redisPort, script, cookieFile, n, duration, connections)));
+                rows.Add(await SpreadAsync(a, processA, redisPort, script, cookieFile, n, duration, connections));
+                Line(Row(n, connections, rows[^1]));
             }
             await SpreadAsync(a, processA, null, script, cookieFile, many, 5, 1000);
             Line(Row(many, 1000, await SpreadAsync(a, processA, redisPort, script, cookieFile, many, duration, 1000)));
@@ -83,8 +85,13 @@ internal static partial class Scale
             Processes.Stop(processB);
 
             var largest = ordered[^1];
-            await SpreadAsync(a, processA, null, script, cookieFile, largest, 5, connections);
-            Line(Row(largest, connections, await SpreadAsync(a, processA, redisPort, script, cookieFile, largest, duration, connections)));
+            // A whole TouchInterval (1 min) of the same load first: each session's sliding-expiry write then comes at
+            // the rate it has in steady use (once a minute per session used), not at the rate of a cold start.
+            await SpreadAsync(a, processA, null, script, cookieFile, largest, 65, connections);
+            var last = await SpreadAsync(a, processA, redisPort, script, cookieFile, largest, duration, connections);
+            Line(Row(largest, connections, last));
+            Line(FormattableString.Invariant($"  Redis commands per request at {largest:N0}: {last.Commands}"));
+            if (rows.Count > 0) Line(FormattableString.Invariant($"  CPU per request {last.Cpu / rows[0].Cpu:0.00}x the {ordered[0]:N0}-session row; a miss costs about {(last.Cpu - rows[0].Cpu) / Math.Max(0.001, 1 - last.HitRate):0} µs of CPU more than a hit"));
             Line("");
             Line(FormattableString.Invariant($"one replica, {many:N0} sessions: {one.Rps:0} req/s; two replicas on one Redis: {both.Sum(r => r.Rps):0} req/s together ({both[0].Rps:0} + {both[1].Rps:0}) on these {Environment.ProcessorCount} cores"));
 
@@ -97,7 +104,7 @@ internal static partial class Scale
         }
     }
 
-    private sealed record Spread(double Rps, double P99, double Cpu, double RedisPerRequest, double HitRate, long Rss);
+    private sealed record Spread(double Rps, double P99, double Cpu, double RedisPerRequest, double HitRate, long Rss, string Commands = "");
 
     private static string Row(int sessions, int connections, Spread r) =>
         FormattableString.Invariant($"{sessions,-16:N0}{connections,6}{r.Rps,9:0}{r.P99,8:0.00}{r.Cpu,12:0.0}{r.RedisPerRequest,11:0.000}{r.HitRate,11:0.0%}{r.Rss / 1048576.0,8:0}");
@@ -115,6 +122,7 @@ internal static partial class Scale
         var requests = run.Requests;
         if (requests == 0 || run.Non2xx > 0) throw new InvalidOperationException($"{run.Non2xx} non-2xx responses of {requests} with {sessions} sessions:\n{run.Text}");
         double redisPerRequest = 0, hitRate = double.NaN;
+        var commands = "";
         if (redisPort is { } q)
         {
             var after = await Wrk.CommandStatsAsync(q);
@@ -122,8 +130,10 @@ internal static partial class Scale
             redisPerRequest = (double)(after.Values.Sum() - stats.Values.Sum() - 1) / requests;
             // Every store read of a session is one MGET (record + user marker); a cached request reads nothing.
             hitRate = 1 - (double)Delta("mget") / requests;
+            commands = string.Join(", ", after.Keys.Select(c => (Command: c, PerRequest: (double)Delta(c) / requests)).Where(c => c.PerRequest >= 0.001)
+                .OrderByDescending(c => c.PerRequest).Select(c => FormattableString.Invariant($"{c.Command} {c.PerRequest:0.000}")));
         }
-        return new Spread(run.Rps, run.P99, (double)cpu / requests, redisPerRequest, hitRate, Processes.RssBytes(server));
+        return new Spread(run.Rps, run.P99, (double)cpu / requests, redisPerRequest, hitRate, Processes.RssBytes(server), commands);
     }
 
     /// <summary>Sessions signed in through the login form, 16 browsers at a time: the Cookie header of each.</summary>
