@@ -1,66 +1,85 @@
 using System.Text.Json;
-using Gateway.Routing;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Gateway.Health;
 
 /// <summary>
 /// <c>/healthz</c>: the process runs. <c>/readyz</c>: this replica can serve, which depends only on what is local
-/// to it: the route file loaded, the key ring usable and the warm-up (<see cref="WarmUp.WarmUpService"/>) over. Never the shared Redis: one Redis outage must not take
-/// every replica out of the Service and the public routes with them; Redis state is reported in the body (and
-/// in the <c>gateway.redis.connected</c> metric). A rejected route-file edit shows in the body but keeps /readyz
-/// at 200: one bad ConfigMap edit must not take every replica out while the last good routes still serve.
-/// Anonymous callers see states only; error text and file paths need the admin key.
+/// to it: the route file loaded, the key ring usable and the warm-up (<see cref="WarmUp.WarmUpService"/>) over
+/// (<see cref="ReadinessChecks"/>). Never the shared Redis: one Redis outage must not take every replica out of the
+/// Service and the public routes with them; Redis state is reported in the body (and in the
+/// <c>gateway.redis.connected</c> metric). Anonymous callers see states only; error text and file paths need the
+/// admin key.
 /// </summary>
 internal static class HealthEndpoints
 {
     public static void MapGatewayHealth(this IEndpointRouteBuilder endpoints, string healthPath, string readyPath)
     {
-        endpoints.MapGet(healthPath, () => Results.Text("ok")).AllowAnonymous().DisableHttpMetrics();
-        endpoints.MapGet(readyPath, ReadyAsync).AllowAnonymous().DisableHttpMetrics();
+        endpoints.MapHealthChecks(healthPath, new HealthCheckOptions
+        {
+            Predicate = _ => false,
+            ResponseWriter = (context, _) => context.Response.WriteAsync("ok"),
+        }).WithMetadata(GetOnly).AllowAnonymous().DisableHttpMetrics();
+        endpoints.MapHealthChecks(readyPath, new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(ReadinessChecks.Tag),
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status200OK,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
+            ResponseWriter = ReadinessResponse.WriteAsync,
+        }).WithMetadata(GetOnly).AllowAnonymous().DisableHttpMetrics();
     }
 
-    private static async Task ReadyAsync(HttpContext context, ProxyConfigStatus config, IStoreReadiness store, KeyRingReadiness keyRing, WarmUp.WarmUpState warmUp, Admin.AdminKey adminKey)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        timeout.CancelAfter(TimeSpan.FromMilliseconds(500));
-        var (storeReady, storeDetail) = await store.CheckAsync(timeout.Token);
-        var keyRingUsable = keyRing.IsUsable();
-        var state = config.Current;
-        var warmedUp = warmUp.IsOver;
-        var ready = state.LoadedAt is not null && keyRingUsable && warmedUp;
-        var details = adminKey.Check(context.Request) == true;
+    // MapHealthChecks answers every method; a probe is a GET, and anything else on a gateway path gets 405.
+    private static readonly HttpMethodMetadata GetOnly = new([HttpMethods.Get]);
+}
 
-        context.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+/// <summary>The body of <c>/readyz</c>: each check's data, its admin-only part only for the admin key.</summary>
+internal static class ReadinessResponse
+{
+    public static async Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        var details = context.RequestServices.GetRequiredService<Admin.AdminKey>().Check(context.Request) == true;
         context.Response.ContentType = "application/json; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
-        json.WriteString("status", ready ? "ready" : "not-ready");
-        json.WriteStartObject("routes");
-        json.WriteBoolean("loaded", state.LoadedAt is not null);
-        json.WriteNumber("lastReloadErrorCount", state.LastErrors.Count);
-        if (details)
+        json.WriteString("status", report.Status == HealthStatus.Unhealthy ? "not-ready" : "ready");
+        foreach (var (name, entry) in report.Entries)
         {
-            if (state.LoadedAt is { } loadedAt) json.WriteString("loadedAt", loadedAt);
-            if (state.LoadedHash is { } hash) json.WriteString("sha256", hash);
-            json.WriteStartArray("lastReloadErrors");
-            foreach (var error in state.LastErrors) json.WriteStringValue(error);
-            json.WriteEndArray();
-            if (state.LastErrorAt is { } errorAt) json.WriteString("lastReloadErrorAt", errorAt);
+            json.WriteStartObject(name);
+            foreach (var (key, value) in entry.Data)
+            {
+                var adminOnly = key.StartsWith(ReadinessChecks.AdminOnly, StringComparison.Ordinal);
+                if (adminOnly && !details) continue;
+                Write(json, adminOnly ? key[ReadinessChecks.AdminOnly.Length..] : key, value);
+            }
+            // A check that threw has no data (none of ours throws): its name and status say it failed.
+            if (entry.Data.Count == 0) json.WriteString("status", entry.Status.ToString());
+            json.WriteEndObject();
         }
         json.WriteEndObject();
-        json.WriteStartObject("keyRing");
-        json.WriteBoolean("usable", keyRingUsable);
-        json.WriteEndObject();
-        json.WriteStartObject("warmUp");
-        json.WriteBoolean("over", warmedUp);
-        json.WriteEndObject();
-        // Reported, never decisive: the shared store being down is not this replica being unready.
-        json.WriteStartObject("store");
-        json.WriteBoolean("ready", storeReady);
-        if (details) json.WriteString("detail", storeDetail);
-        json.WriteEndObject();
-        json.WriteEndObject();
         await json.FlushAsync(context.RequestAborted);
+    }
+
+    private static void Write(Utf8JsonWriter json, string name, object value)
+    {
+        switch (value)
+        {
+            case bool flag: json.WriteBoolean(name, flag); break;
+            case int number: json.WriteNumber(name, number); break;
+            case DateTimeOffset at: json.WriteString(name, at); break;
+            case IEnumerable<string> texts:
+                json.WriteStartArray(name);
+                foreach (var text in texts) json.WriteStringValue(text);
+                json.WriteEndArray();
+                break;
+            default: json.WriteString(name, value.ToString()); break;
+        }
     }
 }

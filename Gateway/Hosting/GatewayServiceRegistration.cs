@@ -134,6 +134,7 @@ internal static class GatewayServiceRegistration
     {
         services.AddSingleton<ProxyConfigStatus>();
         services.AddSingleton<KeyRingReadiness>();
+        services.AddGatewayHealthChecks();
         services.AddSingleton<ProxyConfigValidator>();
         services.AddSingleton<GatewayEndpointPaths>();
         services.AddSingleton<IGatewayEndpointPaths>(sp => sp.GetRequiredService<GatewayEndpointPaths>());

@@ -31,6 +31,9 @@ internal sealed class AssertionIssuer(SigningKeyRing keys, IOptions<GatewayOptio
         return token;
     }
 
+    // Written by hand rather than with JsonWebTokenHandler: the same token (each verifies under the other's validation)
+    // took 32.8 µs against 37.0 µs (1.13x), at 9.3 KB allocated against 8.3 KB (bench --assertion-signing, medians of
+    // 10 alternating rounds). One is paid on every cache miss and every shed session woken, where the time counts.
     internal string Sign(SigningKey key, CachedSession session, string audience, DateTimeOffset now)
     {
         var record = session.Record;
