@@ -7,7 +7,7 @@ namespace Gateway.Tests.Redis;
 public sealed class SessionIndexTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task The_index_lives_as_long_as_a_session_could_and_a_login_prunes_members_whose_record_is_gone()
+    public async Task The_index_lives_as_long_as_a_session_could_and_a_login_prunes_members_that_expired()
     {
         await using var redis = await RedisServer.StartAsync();
         var config = new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Session:AbsoluteLifetime", "03:00:00");
@@ -23,18 +23,18 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
         await store.CreateAsync(longLived, [1], TimeSpan.FromMinutes(20), default);
         for (var i = 0; i < 5; i++) await store.CreateAsync(SessionKey.NewFor("pruned-user").Handle, [1], TimeSpan.FromMilliseconds(300), default);
         Assert.Equal(6, await db.SortedSetLengthAsync(index));
-        // A slide never touches the index, so the index lives as long as its newest session could: the absolute lifetime.
+        // A slide moves an entry, never the index's own TTL: the index lives as long as its newest session could.
         Assert.InRange((await db.KeyTimeToLiveAsync(index))!.Value, TimeSpan.FromHours(2.99), TimeSpan.FromHours(3));
 
         await Task.Delay(600);
-        // The sessions went idle in Redis without a word to the index; the next login prunes them.
+        // The sessions expired in Redis; the next login prunes their entries (scored by when each expires).
         await store.CreateAsync(SessionKey.NewFor("pruned-user").Handle, [1], TimeSpan.FromMinutes(5), default);
         Assert.Equal(2, await db.SortedSetLengthAsync(index));
         Assert.Equal(2, (await store.ListByUserAsync(user, 100, default)).Count);
     }
 
     [Fact]
-    public async Task Last_used_is_read_from_the_records_ttl_and_the_list_puts_the_least_recently_used_first()
+    public async Task Last_used_is_read_from_the_index_entry_a_slide_moves_and_the_list_puts_the_least_recently_used_first()
     {
         await using var redis = await RedisServer.StartAsync();
         await using var host = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(redis.Configuration));
@@ -44,8 +44,14 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
         var earlier = SessionKey.NewFor("listed-user").Handle;
         await store.CreateAsync(recent, [1], TimeSpan.FromMinutes(20), default);
         await store.CreateAsync(earlier, [1], TimeSpan.FromMinutes(20), default);
-        // Slid 5 minutes ago: 15 of its 20 idle minutes are left.
-        Assert.True(await store.TouchAsync(earlier, TimeSpan.FromMinutes(15), default));
+        // Slid 5 minutes ago, its index entry where that slide put it: 15 of its 20 idle minutes are left.
+        await using var mux = await redis.ConnectAsync();
+        var prefix = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gateway.Configuration.GatewayOptions>>().Value.Redis.KeyPrefix;
+        await mux.GetDatabase().SortedSetAddAsync($"{prefix}{{u:{user}}}:idx", earlier.Hash, DateTimeOffset.UtcNow.AddMinutes(15).ToUnixTimeMilliseconds());
+        // A slide never moves an entry back (GT), and never adds one for a session that ended (XX).
+        Assert.True(await store.TouchAsync(recent, TimeSpan.FromMinutes(1), default));
+        var gone = SessionKey.NewFor("listed-user").Handle;
+        Assert.False(await store.TouchAsync(gone, TimeSpan.FromMinutes(20), default));
 
         var listed = await store.ListByUserAsync(user, 100, default);
 
@@ -56,7 +62,7 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_session_of_the_previous_layout_is_kept_listed_slid_and_ended_with_its_last_used_entry()
+    public async Task A_session_of_the_previous_layout_is_listed_slid_and_ended_with_its_last_used_entry()
     {
         await using var redis = await RedisServer.StartAsync();
         var config = new GatewayConfig().WithRedis(redis.Configuration);
@@ -66,20 +72,25 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
         var user = SessionKey.TagFor("upgraded-user");
         await using var mux = await redis.ConnectAsync();
         var db = mux.GetDatabase();
-        // As the previous version left it: scored by its idle expiry, which has passed (a replica of this version slid
-        // the record since, without touching the index), and its "last used" in the seen hash.
+        // As the previous version left it: scored by its expiry, its "last used" in the seen hash, and an index whose TTL
+        // is that expiry (the previous version kept the index only as long as its longest member).
         var old = SessionKey.NewFor("upgraded-user").Handle;
-        var past = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds();
+        var expiry = DateTimeOffset.UtcNow.AddMinutes(19);
+        var index = $"{prefix}{{u:{user}}}:idx";
         await db.StringSetAsync($"{prefix}{{u:{user}}}:s:{old.Hash}", new byte[] { 1 }, TimeSpan.FromMinutes(19));
-        await db.SortedSetAddAsync($"{prefix}{{u:{user}}}:idx", old.Hash, past);
-        await db.HashSetAsync($"{prefix}{{u:{user}}}:seen", old.Hash, past - 20 * 60_000);
+        await db.SortedSetAddAsync(index, old.Hash, expiry.ToUnixTimeMilliseconds());
+        await db.KeyExpireAsync(index, TimeSpan.FromMinutes(19));
+        await db.HashSetAsync($"{prefix}{{u:{user}}}:seen", old.Hash, expiry.AddMinutes(-20).ToUnixTimeMilliseconds());
 
-        // A login of this version keeps it (its record is there), lists it, slides it and ends it, seen entry and all.
-        await store.CreateAsync(SessionKey.NewFor("upgraded-user").Handle, [1], TimeSpan.FromMinutes(20), default);
+        // This version lists it with when it was last used, slides it (the entry moves), and a login keeps the index
+        // as long as a session could live; the end takes the seen entry too.
         var listed = await store.ListByUserAsync(user, 100, default);
-        Assert.Equal(old, listed[0].Handle);
-        Assert.Equal(2, listed.Count);
+        Assert.InRange(Assert.Single(listed).LastUsed, expiry.AddMinutes(-20).AddSeconds(-2), expiry.AddMinutes(-20).AddSeconds(2));
         Assert.True(await store.TouchAsync(old, TimeSpan.FromMinutes(20), default));
+        Assert.InRange(await db.SortedSetScoreAsync(index, old.Hash) ?? 0, DateTimeOffset.UtcNow.AddMinutes(19.9).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.AddMinutes(20).ToUnixTimeMilliseconds());
+        await store.CreateAsync(SessionKey.NewFor("upgraded-user").Handle, [1], TimeSpan.FromMinutes(20), default);
+        Assert.InRange((await db.KeyTimeToLiveAsync(index))!.Value, TimeSpan.FromHours(7.99), TimeSpan.FromHours(8));
+        Assert.Equal(2, (await store.ListByUserAsync(user, 100, default)).Count);
         Assert.NotNull(await store.TakeAsync(old, default));
         Assert.False(await db.HashExistsAsync($"{prefix}{{u:{user}}}:seen", old.Hash));
         Assert.Single(await store.ListByUserAsync(user, 100, default));

@@ -7,13 +7,14 @@ namespace Gateway.Redis;
 /// <summary>
 /// Sessions in Redis. Layout, under the configured prefix (default <c>gw:</c>), HASH being SHA-256 of the
 /// session id (the id itself, which the cookie carries, never reaches Redis):
-/// <c>gw:{u:TAG}:s:HASH</c> the protected record, whose TTL is the idle expiry (min(idle, absolute left)): sliding it
-/// is one PEXPIRE, and when it was last slid is read back from that TTL;
-/// <c>gw:{u:TAG}:idx</c> a sorted set of the user's HASHes scored by the latest moment each could live (its creation
-/// plus the absolute lifetime), pruned of members whose record is gone, and expiring with the latest of them;
-/// <c>gw:{u:TAG}:revoked</c> the user's revoke-all marker; <c>gw:users</c> the set of user tags; <c>gw:revoked</c> the
-/// global revoke-all marker. (<c>gw:{u:TAG}:seen</c>, where the previous layout kept "last used", is no longer written;
-/// its entries are still deleted with their sessions, so a rolling update leaves none behind.)
+/// <c>gw:{u:TAG}:s:HASH</c> the protected record (TTL = min(idle, absolute left));
+/// <c>gw:{u:TAG}:idx</c> a sorted set of the user's HASHes scored by when each record expires (so "last used" is the
+/// score less the idle timeout), pruned as members die, and living as long as a session could (the absolute
+/// lifetime since the last login); <c>gw:{u:TAG}:revoked</c> the user's revoke-all marker; <c>gw:users</c> the set of
+/// user tags; <c>gw:revoked</c> the global revoke-all marker. A slide is two commands sent together, neither a script:
+/// PEXPIRE on the record and ZADD XX GT on its index entry. (<c>gw:{u:TAG}:seen</c>, where an earlier layout kept
+/// "last used", is no longer written; its entries are still deleted with their sessions, and replicas of that
+/// version read the same scores, so a rolling update in either direction loses nothing.)
 /// The <c>{u:TAG}</c> hash tag keeps a user's keys in one Redis Cluster slot, so the scripts that touch a
 /// record and its index together run atomically on a cluster too. Every script does bounded work (one
 /// session, or one batch of <see cref="Batch"/>) so no user, however many sessions, blocks Redis.
@@ -27,43 +28,19 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
 
     private const int Batch = 250;
 
-    // KEYS: session, index, seen. ARGV: record, ttl ms, member, latest end ms, session key prefix, absolute lifetime ms. A login first prunes
-    // the index (its members that live least long, a bounded batch) of sessions whose record is gone: an idle session
-    // expires in Redis without a word to its index. The previous layout scored members by idle expiry and pruned by
-    // score; a member whose score has passed may still be live (slid by this version), so only a missing record counts.
+    // KEYS: session, index, seen. ARGV: record, ttl ms, member, now ms, absolute lifetime ms. Prunes dead members (a
+    // bounded batch per login). The index outlives every member however often each is slid (a slide does not touch
+    // the index's own TTL): a session lives at most the absolute lifetime from its login.
     private const string CreateScript = """
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        local members = redis.call('ZRANGE', KEYS[2], 0, 99)
-        local dead = {}
-        for _, m in ipairs(members) do
-          if redis.call('EXISTS', ARGV[5] .. m) == 0 then dead[#dead + 1] = m end
-        end
+        local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4], 'LIMIT', 0, 250)
         if #dead > 0 then
           redis.call('ZREM', KEYS[2], unpack(dead))
           redis.call('HDEL', KEYS[3], unpack(dead))
         end
-        redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-        if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[6]) then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
+        redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[2]), ARGV[3])
+        if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
         return redis.call('ZCARD', KEYS[2])
-        """;
-
-    // KEYS: index, seen. ARGV: session key prefix, offset, batch size. One batch of the index by rank: each member's
-    // record TTL (how long it has left, and so when it was last slid), the members whose record is gone removed.
-    // Returns { scanned, removed, member, pttl, member, pttl, ... }.
-    private const string ListBatchScript = """
-        local members = redis.call('ZRANGE', KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[2]) + tonumber(ARGV[3]) - 1)
-        local out = { #members, 0 }
-        local dead = {}
-        for _, m in ipairs(members) do
-          local ttl = redis.call('PTTL', ARGV[1] .. m)
-          if ttl == -2 then dead[#dead + 1] = m else out[#out + 1] = m; out[#out + 1] = ttl end
-        end
-        if #dead > 0 then
-          redis.call('ZREM', KEYS[1], unpack(dead))
-          redis.call('HDEL', KEYS[2], unpack(dead))
-        end
-        out[2] = #dead
-        return out
         """;
 
     // KEYS: session, index, seen, tombstone. ARGV: session hash, tombstone lifetime (ms). The tombstone is what a
@@ -103,7 +80,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     {
         var count = (int)await redis.AcknowledgedWriteAsync("session.create", SessionKeyOf(session), db => db.ScriptEvaluateAsync(CreateScript,
             [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag)],
-            [record, Ms(ttl), session.Hash, NowMs() + _lifetimeMs, SessionPrefixOf(session.UserTag), _lifetimeMs]), cancellationToken);
+            [record, Ms(ttl), session.Hash, NowMs(), _lifetimeMs]), cancellationToken);
         await redis.WriteAsync("session.create", db => db.SetAddAsync(UsersKey, session.UserTag), cancellationToken);
         return count;
     }
@@ -156,16 +133,25 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         }, cancellationToken);
 
     /// <summary>
-    /// One command: the index needs no change (it is scored by the latest end), and "last used" is this TTL. Always
-    /// PEXPIRE, never EXPIRE (which the documented ACL does not grant): the client sends EXPIRE for whole seconds, so
-    /// a whole-second TTL is sent a millisecond short. Not as an ad-hoc command either: after one of those the client
-    /// sends SELECT before its next command (measured: one SELECT per slide).
+    /// Two commands sent together (one round trip, no script): PEXPIRE on the record, and ZADD XX GT moving its index
+    /// entry to the new expiry (XX: never adds an entry for a session that ended; GT: never moves one back). A record
+    /// gone takes its entry out. PEXPIRE, never EXPIRE (which the documented ACL does not grant): the client sends
+    /// EXPIRE for whole seconds, so a whole-second TTL is sent a millisecond short.
     /// </summary>
-    public Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
     {
         var ms = Math.Max(1, Ms(ttl));
         if (ms % 1000 == 0) ms--;
-        return redis.WriteAsync("session.touch", db => db.KeyExpireAsync(SessionKeyOf(session), TimeSpan.FromMilliseconds(ms)), cancellationToken);
+        var expiresAt = NowMs() + ms;
+        var slid = await redis.WriteAsync("session.touch", async db =>
+        {
+            var record = db.KeyExpireAsync(SessionKeyOf(session), TimeSpan.FromMilliseconds(ms));
+            var index = db.SortedSetAddAsync(IndexKeyOf(session.UserTag), session.Hash, expiresAt, SortedSetWhen.Exists | SortedSetWhen.GreaterThan);
+            await index;
+            return await record;
+        }, cancellationToken);
+        if (!slid) await redis.WriteAsync("session.touch", db => db.SortedSetRemoveAsync(IndexKeyOf(session.UserTag), session.Hash), cancellationToken);
+        return slid;
     }
 
     public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) =>
@@ -211,28 +197,16 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         await redis.AcknowledgedWriteAsync("session.confirm", ConfirmKeyOf(userTag), db => db.StringSetAsync(ConfirmKeyOf(userTag), "1", TimeSpan.FromMinutes(1)), cancellationToken);
 
     /// <summary>
-    /// The user's live sessions, least recently used first, in batches of the index (each a bounded script); when each
-    /// was last used comes from its record's TTL, which the slide set to the idle timeout then. A slide capped by the
-    /// absolute end reads as used at (absolute end - idle timeout), and a session is never said to be used before
-    /// it was created (<see cref="SessionManager"/> clamps it).
+    /// The user's live sessions, least recently used first: one command however many. Each entry's score is when its
+    /// record expires, so it was last used an idle timeout before that (a slide capped by the absolute end reads as
+    /// used earlier than it was; <see cref="SessionManager"/> never shows a session used before it was created).
     /// </summary>
     public async Task<IReadOnlyList<IndexedSession>> ListByUserAsync(string userTag, int max, CancellationToken cancellationToken)
     {
-        var found = new List<(RedisValue Member, long Ttl)>();
-        var offset = 0;
-        while (found.Count < max)
-        {
-            var result = (RedisResult[])(await redis.WriteAsync("session.list", db => db.ScriptEvaluateAsync(ListBatchScript,
-                [IndexKeyOf(userTag), SeenKeyOf(userTag)], [SessionPrefixOf(userTag), offset, Batch]), cancellationToken))!;
-            var scanned = (int)result[0];
-            for (var i = 2; i < result.Length; i += 2) found.Add(((RedisValue)result[i], (long)result[i + 1]));
-            if (scanned < Batch) break;
-            offset += scanned - (int)result[1];
-        }
-        var now = DateTimeOffset.UtcNow;
-        return found.OrderBy(f => f.Ttl).Take(max)
-            .Select(f => new IndexedSession(new SessionHandle(userTag, f.Member!), f.Ttl < 0 ? DateTimeOffset.UnixEpoch : now + TimeSpan.FromMilliseconds(f.Ttl) - _idle))
-            .ToList();
+        var entries = await redis.ReadAsync("session.list", db => db.SortedSetRangeByScoreWithScoresAsync(IndexKeyOf(userTag),
+            start: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), take: max), cancellationToken);
+        return entries.Select(e => new IndexedSession(new SessionHandle(userTag, e.Element!),
+            DateTimeOffset.FromUnixTimeMilliseconds((long)e.Score) - _idle)).ToList();
     }
 
     public async Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
