@@ -8,7 +8,7 @@ namespace Gateway.Tests.Identity;
 /// <summary>Fast in-process tables for the pure identity rules, beside the end-to-end tests through the CMS.</summary>
 public sealed class IdentityRuleTableTests
 {
-    private static readonly IdentityHeaderRules Rules = new(Options.Create(new GatewayOptions()));
+    private static readonly IdentityHeaderRules Rules = new(Options.Create(new IdentityOptions()));
 
     [Theory]
     [InlineData("X-Auth-User", true)]

@@ -44,7 +44,7 @@ public sealed class DevLoginTests(SharedRedis redis)
     public async Task Wrong_password_shows_the_form_again_with_a_generic_message_and_counts_a_failure()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var metrics = new MetricsRecorder(rig.Gateway.Services);
+        using var metrics = new MetricsRecorder(rig.Gateway.Services, "gateway.auth.failures");
         using var browser = rig.Gateway.Browser();
         foreach (var (user, password) in new[] { ("alice", "wrong"), ("nobody", "alice-password") })
         {

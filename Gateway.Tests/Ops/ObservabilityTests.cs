@@ -42,7 +42,8 @@ public sealed class ObservabilityTests(SharedRedis redis)
     public async Task Metrics_count_sessions_logouts_failures_reloads_and_cache_hits()
     {
         await using var rig = await CmsRig.StartAsync(redis.Configuration);
-        using var metrics = new MetricsRecorder(rig.Gateway.Services);
+        using var metrics = new MetricsRecorder(rig.Gateway.Services,
+            "gateway.config.reloads", "gateway.sessions.created", "gateway.logouts", "gateway.sessions.revoked", "gateway.session_cache.lookups");
         using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         for (var i = 0; i < 5; i++) await browser.ApiGetAsync("/api/whoami");
         await browser.NavigateAsync("/logout", site: "same-origin");

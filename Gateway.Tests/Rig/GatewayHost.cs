@@ -1,8 +1,8 @@
 using Microsoft.AspNetCore.Hosting;
-using System.Collections.Concurrent;
 using Gateway.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Gateway.Tests.Rig;
 
@@ -62,12 +62,12 @@ internal sealed class GatewayHost : IAsyncDisposable
         builder.WebHost.UseUrls(url);
         builder.Logging.ClearProviders();
         logs = new CapturedLogs();
-        builder.Logging.AddProvider(logs);
+        builder.Logging.AddProvider(logs.Provider());
         if (time is not null) builder.Services.AddSingleton(time);
         builder.AddGateway();
         services?.Invoke(builder.Services);
         builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(logs);
+        builder.Logging.AddProvider(logs.Provider());
         return builder.Build();
     }
 
@@ -83,28 +83,20 @@ internal sealed class GatewayHost : IAsyncDisposable
     }
 }
 
-/// <summary>Every log line the gateway wrote, for asserting events and that no secret leaks.</summary>
-internal sealed class CapturedLogs : ILoggerProvider
+/// <summary>
+/// Every log line the gateway wrote at Information or above, for asserting events and that no secret leaks: the
+/// framework's <see cref="FakeLogCollector"/> behind the shape the tests read.
+/// </summary>
+internal sealed class CapturedLogs
 {
-    private readonly ConcurrentQueue<(string Category, EventId Event, string Message)> _lines = new();
+    private readonly FakeLogCollector _collector = FakeLogCollector.Create(new FakeLogCollectorOptions());
 
-    public IReadOnlyList<(string Category, EventId Event, string Message)> Lines => _lines.ToList();
+    public ILoggerProvider Provider() => new FakeLoggerProvider(_collector);
 
-    public string All => string.Join("\n", _lines.Select(l => $"{l.Category} [{l.Event.Name}] {l.Message}"));
+    public IReadOnlyList<(string Category, EventId Event, string Message)> Lines => _collector.GetSnapshot()
+        .Where(r => r.Level >= LogLevel.Information)
+        .Select(r => (r.Category ?? "", r.Id, r.Message + (r.Exception is null ? "" : " " + r.Exception)))
+        .ToList();
 
-    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class Logger(string category, ConcurrentQueue<(string, EventId, string)> lines) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (IsEnabled(logLevel)) lines.Enqueue((category, eventId, formatter(state, exception) + (exception is null ? "" : " " + exception)));
-        }
-    }
+    public string All => string.Join("\n", Lines.Select(l => $"{l.Category} [{l.Event.Name}] {l.Message}"));
 }

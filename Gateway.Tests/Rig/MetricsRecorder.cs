@@ -1,39 +1,39 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace Gateway.Tests.Rig;
 
-/// <summary>Collects one gateway's measurements (by its meter factory, so parallel gateways do not mix).</summary>
+/// <summary>
+/// One gateway's measurements of the instruments a test names, through the framework's <see cref="MetricCollector{T}"/>
+/// scoped to that gateway's meter factory (parallel gateways do not mix). Collect before acting: a collector sees only
+/// what is measured after it is created.
+/// </summary>
 internal sealed class MetricsRecorder : IDisposable
 {
-    private readonly MeterListener _listener = new();
-    private readonly ConcurrentQueue<(string Instrument, long Value, string Tags)> _measurements = new();
-    // Observable instruments report running totals when asked: keep the latest per instrument and tags.
-    private readonly ConcurrentDictionary<(string Instrument, string Tags), long> _observed = new();
+    private readonly Dictionary<string, MetricCollector<long>> _collectors;
 
-    public MetricsRecorder(IServiceProvider services)
+    public MetricsRecorder(IServiceProvider services, params string[] instruments)
     {
         var factory = services.GetRequiredService<IMeterFactory>();
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Meter.Name == "Gateway") listener.EnableMeasurementEvents(instrument);
-        };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-        {
-            var text = string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"));
-            if (instrument.IsObservable) _observed[(instrument.Name, text)] = value;
-            else _measurements.Enqueue((instrument.Name, value, text));
-        });
-        _listener.Start();
+        _collectors = instruments.ToDictionary(name => name, name => new MetricCollector<long>(factory, "Gateway", name));
     }
 
+    /// <summary>
+    /// The instrument's total for measurements carrying <paramref name="tag"/> (<c>key=value</c>): a counter's sum, an
+    /// observable counter's latest reading (it reports running totals) summed over its tag sets.
+    /// </summary>
     public long Sum(string instrument, string? tag = null)
     {
-        _listener.RecordObservableInstruments();
-        bool Matches(string name, string tags) => name == instrument && (tag is null || tags.Contains(tag, StringComparison.Ordinal));
-        return _measurements.Where(m => Matches(m.Instrument, m.Tags)).Sum(m => m.Value)
-            + _observed.Where(o => Matches(o.Key.Instrument, o.Key.Tags)).Sum(o => o.Value);
+        var collector = _collectors[instrument];
+        collector.RecordObservableInstruments();
+        var (key, value) = tag is null ? (null, null) : (tag[..tag.IndexOf('=')], tag[(tag.IndexOf('=') + 1)..]);
+        var matching = collector.GetMeasurementSnapshot().Where(m => key is null || (m.Tags.TryGetValue(key, out var v) && v?.ToString() == value));
+        if (collector.Instrument is not ObservableCounter<long>) return matching.Sum(m => m.Value);
+        return matching.GroupBy(m => string.Join(",", m.Tags.OrderBy(t => t.Key).Select(t => $"{t.Key}={t.Value}"))).Sum(g => g.Last().Value);
     }
 
-    public void Dispose() => _listener.Dispose();
+    public void Dispose()
+    {
+        foreach (var collector in _collectors.Values) collector.Dispose();
+    }
 }

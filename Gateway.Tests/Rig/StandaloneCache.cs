@@ -14,6 +14,6 @@ internal static class StandaloneCache
         new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
 
     public static SessionCache Create(TimeProvider clock, int maxEntries = 100_000, int megabytes = 64, VerifiedCookieMemo? memo = null) =>
-        new(Options.Create(new GatewayOptions { Session = { CacheMaxEntries = maxEntries, CacheMaxMegabytes = megabytes } }), Metrics(), clock,
+        new(Options.Create(new GatewaySessionOptions { CacheMaxEntries = maxEntries, CacheMaxMegabytes = megabytes }), Metrics(), clock,
             NullLogger<SessionCache>.Instance, memo);
 }

@@ -20,7 +20,7 @@ internal static class TestKeyRing
         services.AddDataProtection().SetApplicationName("Gateway");
         var repository = store ?? new InMemoryKeyStore();
         services.Configure<KeyManagementOptions>(o => o.XmlRepository = repository);
-        services.AddGatewayKeyRing(new GatewayOptions());
+        services.AddGatewayKeyRing(new KeyRingOptions());
         return services.BuildServiceProvider();
     }
 }

@@ -174,7 +174,7 @@ public sealed class RedisReaderAndWriterTests
         if (withGatewayDecryptor)
         {
             var guessed = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-            services.AddSingleton(new KeyEncryptionKeys(Microsoft.Extensions.Options.Options.Create(new GatewayOptions { KeyRing = { KeyEncryptionKey = guessed } })));
+            services.AddSingleton(new KeyEncryptionKeys(Microsoft.Extensions.Options.Options.Create(new KeyRingOptions { KeyEncryptionKey = guessed })));
         }
         return services.BuildServiceProvider().GetRequiredService<IDataProtectionProvider>();
     }

@@ -1,4 +1,5 @@
 using Gateway.Configuration;
+using Gateway.Identity;
 using Gateway.Login;
 using Gateway.Sessions;
 using Microsoft.Extensions.Options;
@@ -105,8 +106,9 @@ public sealed class ResourceExhaustionTests
                         // A read wakes a shed entry while others shed, replace or drop it.
                         if (cache.TryGet(key, now, out var session))
                         {
-                            session.NoteCookie(memo.Remember(key.CookiePayload(), key));
-                            session.AssertionCache = "assertion";
+                            memo.Attach(session, memo.Remember(key.CookiePayload(), key));
+                            session.Assertion = new SignedAssertion("aud", "kid", "assertion", now.AddMinutes(5));
+                            _ = session.HeaderValues;
                         }
                         break;
                     default: cache.Set(new CachedSession(key, Record(key.UserTag, now), now, now.AddSeconds(30)), cache.Generation); break;
@@ -149,7 +151,7 @@ public sealed class ResourceExhaustionTests
     [Fact]
     public void A_flood_of_distinct_user_names_cannot_grow_the_login_limiter_without_bound()
     {
-        var limiter = new LoginAttemptLimiter(Options.Create(new GatewayOptions()), TimeProvider.System);
+        var limiter = new LoginAttemptLimiter(Options.Create(new LoginOptions()), TimeProvider.System);
         for (var i = 0; i < LoginAttemptLimiter.MaxTrackedKeys + 50_000; i++)
         {
             limiter.RecordFailure($"flood-{i}", $"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}");
@@ -161,10 +163,10 @@ public sealed class ResourceExhaustionTests
     [Fact]
     public void An_ipv6_client_rotating_addresses_within_its_64_shares_one_address_budget()
     {
-        var options = new GatewayOptions();
+        var options = new LoginOptions();
         var limiter = new LoginAttemptLimiter(Options.Create(options), TimeProvider.System);
         // One failure from each of as many addresses of one /64 as the budget allows, each for a different user name.
-        for (var i = 0; i < options.Login.AddressAttemptsPerMinute; i++)
+        for (var i = 0; i < options.AddressAttemptsPerMinute; i++)
             limiter.RecordFailure($"victim-{i}", $"2001:db8:1:2:{i:x}:{i * 7:x}::{i + 1:x}");
         Assert.True(limiter.IsBlocked("next-victim", "2001:db8:1:2:ffff:1:2:3"));
         // Another /64 has its own budget.
@@ -175,8 +177,7 @@ public sealed class ResourceExhaustionTests
     public async Task A_success_gives_its_attempt_back_only_to_the_window_it_was_counted_in()
     {
         var clock = new ManualClock();
-        var options = new GatewayOptions();
-        options.Login.AttemptsPerMinute = 1;
+        var options = new LoginOptions { AttemptsPerMinute = 1 };
         var limiter = new LoginAttemptLimiter(Options.Create(options), clock);
         // An attempt begins just before its window ends and succeeds just after: in between, a failure opened a new window.
         var slow = await limiter.BeginAsync("victim", "192.0.2.1", default);

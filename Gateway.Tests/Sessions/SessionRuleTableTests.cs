@@ -11,7 +11,7 @@ namespace Gateway.Tests.Sessions;
 public sealed class SessionRuleTableTests
 {
     private static readonly ServiceProvider KeyRing = TestKeyRing.Build();
-    private static readonly SessionCookies Cookies = new(Options.Create(new GatewayOptions()), KeyRing.GetRequiredService<IDataProtectionProvider>(),
+    private static readonly SessionCookies Cookies = new(Options.Create(new GatewaySessionOptions()), KeyRing.GetRequiredService<IDataProtectionProvider>(),
         KeyRing.GetRequiredService<KeyRingHealth>(), KeyRing.GetRequiredService<BackgroundRefreshKeyRingProvider>(), new VerifiedCookieMemo(100));
 
     [Theory]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Gateway.Identity;
 using Gateway.Sessions;
 using Microsoft.AspNetCore.Http;
 
@@ -26,10 +27,12 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
         foreach (var session in new[] { read, idle })
         {
             cache.Set(session, cache.Generation);
-            session.AssertionCache = "assertion";
-            session.HeaderValuesCache = "headers";
+            session.Assertion = new SignedAssertion("aud", "kid", "assertion", now.AddMinutes(5));
+            _ = session.HeaderValues;
         }
         var readPrincipal = read.Principal;
+        var idleHeaders = idle.HeaderValues;
+        var (readAssertion, readHeaders) = (read.Assertion, read.HeaderValues);
 
         // The first look marks both idle; a read in between gives one its second chance.
         Assert.Equal(0, cache.ShedIdle());
@@ -37,12 +40,13 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
         Assert.Equal(1, cache.ShedIdle());
 
         Assert.Equal(CachedSession.Residency.Idle, read.State);
-        Assert.Equal("assertion", read.AssertionCache);
-        Assert.Equal("headers", read.HeaderValuesCache);
+        Assert.Same(readAssertion, read.Assertion);
+        Assert.Same(readHeaders, read.HeaderValues);
         Assert.Same(readPrincipal, read.Principal);
         Assert.Equal(CachedSession.Residency.Shed, idle.State);
-        Assert.Null(idle.AssertionCache);
-        Assert.Null(idle.HeaderValuesCache);
+        Assert.Null(idle.Assertion);
+        Assert.NotSame(idleHeaders, idle.HeaderValues);
+        Assert.Equal(idleHeaders, idle.HeaderValues);
         Assert.Equal(read.EstimatedBytes + (long)idle.ShedBytes, cache.EstimatedBytes);
         Assert.InRange(idle.ShedBytes, 1, idle.EstimatedBytes / 2);
     }

@@ -6,9 +6,9 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Admin;
 
 /// <summary><c>Authorization: Bearer &lt;Gateway:Admin:ApiKey&gt;</c>, compared in constant time.</summary>
-internal sealed class AdminKey(IOptions<GatewayOptions> options)
+internal sealed class AdminKey(IOptions<AdminOptions> options)
 {
-    private readonly byte[]? _digest = string.IsNullOrEmpty(options.Value.Admin.ApiKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.Value.Admin.ApiKey));
+    private readonly byte[]? _digest = string.IsNullOrEmpty(options.Value.ApiKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.Value.ApiKey));
 
     public bool IsConfigured => _digest is not null;
 

@@ -17,14 +17,14 @@ namespace Gateway.Admin;
 /// for a signed-in member of <c>Gateway:Admin:Policy</c>. Off when neither is configured.
 /// </summary>
 internal sealed partial class SessionAdminEndpoint(
-    IOptions<GatewayOptions> options,
+    IOptions<AdminOptions> options,
     SessionManager sessions,
     IAuthorizationService authorization,
     Security.FormTokens formTokens,
     AdminKey adminKey,
     ILogger<SessionAdminEndpoint> logger)
 {
-    private readonly AdminOptions _options = options.Value.Admin;
+    private readonly AdminOptions _options = options.Value;
 
     public async Task ListAsync(HttpContext context)
     {

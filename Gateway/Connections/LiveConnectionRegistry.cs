@@ -16,13 +16,13 @@ namespace Gateway.Connections;
 internal sealed partial class LiveConnectionRegistry(
     SessionCache cache,
     SessionManager sessions,
-    IOptions<GatewayOptions> options,
+    IOptions<Sessions.GatewaySessionOptions> options,
     TimeProvider time,
     GatewayMetrics metrics,
     ILogger<LiveConnectionRegistry> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<HttpContext, Tracked> _live = new();
-    private readonly GatewaySessionOptions _options = options.Value.Session;
+    private readonly GatewaySessionOptions _options = options.Value;
 
     // Also the request's registration: one object per tracked request.
     private sealed class Tracked(LiveConnectionRegistry registry, HttpContext context, CachedSession session, DateTimeOffset nextCheck, bool counted) : IDisposable

@@ -47,11 +47,11 @@ internal static class ReadinessChecks
         }
     }
 
-    private sealed class KeyRingCheck(KeyRingReadiness keyRing) : IHealthCheck
+    private sealed class KeyRingCheck(KeyRing.KeyRingHealth keyRing) : IHealthCheck
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
-            var usable = keyRing.IsUsable();
+            var usable = keyRing.TryLoad();
             return Task.FromResult(new HealthCheckResult(usable ? HealthStatus.Healthy : HealthStatus.Unhealthy, data: new Dictionary<string, object> { ["usable"] = usable }));
         }
     }

@@ -37,7 +37,9 @@ internal static class GatewayPipeline
         var options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         // Ahead of the developer exception page Development adds: an error answer never shows the request (its cookies).
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = GatewayResponses.UnexpectedErrorAsync });
-        app.UseMiddleware<ClientAddressNormalizer>();
+        // No client-address rewrite of its own: YARP 2.3 forwards an IPv4 client on a dual-stack socket as plain IPv4
+        // (X-Forwarded-For), ASP.NET Core's forwarded-headers middleware matches KnownProxies in both forms, and the
+        // gateway's own readers (login limiter, device description, warm-up sink) map the address themselves.
         // With empty KnownProxies and KnownIPNetworks, ASP.NET Core's middleware skips the address check
         // and believes every client's X-Forwarded-*: add it only when ops name the proxies to trust.
         if (options.Forwarding.KnownProxies.Length + options.Forwarding.KnownNetworks.Length > 0) app.UseForwardedHeaders();

@@ -27,13 +27,14 @@ internal static class GatewayServiceRegistration
     /// </param>
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder, bool validateSettings = true)
     {
-        // Bound once; a value the binder cannot convert is reported by the start-up check with its key, defaults meanwhile.
+        // Bound once, here; a value the binder cannot convert is reported by the start-up check with its key, defaults
+        // meanwhile. The composition reads the whole; each capability registers and reads its own section.
         var check = StartupCheck.Bind(builder.Configuration);
         var settings = check.Settings;
         builder.AddGatewayLogging();
         var services = builder.Services;
         services.AddSingleton(check);
-        services.AddGatewayOptions(builder.Configuration, validateSettings);
+        services.AddGatewayOptions(validateSettings);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayMetrics>();
         services.AddGatewayTelemetry(settings);
@@ -50,9 +51,11 @@ internal static class GatewayServiceRegistration
         return builder;
     }
 
-    private static void AddGatewayOptions(this IServiceCollection services, ConfigurationManager configuration, bool validate)
+    private static void AddGatewayOptions(this IServiceCollection services, bool validate)
     {
-        var options = services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.SectionName));
+        // The start-up check's binding is the one every IOptions reads: the section is not bound a second time.
+        services.AddSingleton<IOptionsFactory<GatewayOptions>, GatewaySections.BoundOnce>();
+        var options = services.AddOptions<GatewayOptions>();
         if (!validate) return;
         options.ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
@@ -74,7 +77,7 @@ internal static class GatewayServiceRegistration
         // A fixed application name: every replica (and every version) reads every other's cookies and records.
         var dataProtection = services.AddDataProtection().SetApplicationName("Gateway");
         if (settings.Redis.IsConfigured) services.AddGatewayRedisStore(settings.Redis, dataProtection);
-        services.AddGatewayKeyRing(settings);
+        services.AddGatewayKeyRing(settings.KeyRing);
         // The embedded single-instance store; TryAdd keeps whatever a configured store registered.
         services.TryAddSingleton<ISessionStore, InMemorySessionStore>();
         services.TryAddSingleton<ISessionRevocationBus, InProcessRevocationBus>();
@@ -86,7 +89,8 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewaySessions(this IServiceCollection services)
     {
-        services.AddSingleton(sp => VerifiedCookieMemo.For(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Session));
+        services.AddGatewaySection(o => o.Session);
+        services.AddSingleton(sp => VerifiedCookieMemo.For(sp.GetRequiredService<IOptions<GatewaySessionOptions>>().Value));
         services.AddSingleton<SessionCache>();
         services.AddSingleton<EndedHere>();
         services.AddSingleton<SessionTouches>();
@@ -133,7 +137,6 @@ internal static class GatewayServiceRegistration
     private static void AddGatewayRouting(this IServiceCollection services)
     {
         services.AddSingleton<ProxyConfigStatus>();
-        services.AddSingleton<KeyRingReadiness>();
         services.AddGatewayHealthChecks();
         services.AddSingleton<ProxyConfigValidator>();
         services.AddSingleton<GatewayEndpointPaths>();
@@ -141,6 +144,8 @@ internal static class GatewayServiceRegistration
         services.AddSingleton<FileProxyConfigProvider>();
         services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigProvider>(sp => sp.GetRequiredService<FileProxyConfigProvider>());
         services.AddHostedService(sp => sp.GetRequiredService<FileProxyConfigProvider>());
+        services.AddGatewaySection(o => o.WarmUp);
+        services.AddGatewaySection(o => o.Session);
         services.AddSingleton<WarmUp.WarmUpState>();
         services.AddSingleton<WarmUp.WarmUpRoutes>();
         services.AddSingleton<WarmUp.WarmUpStoreReads>();
@@ -151,6 +156,7 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewayIdentity(this IServiceCollection services)
     {
+        services.AddGatewaySection(o => o.Identity);
         services.AddSingleton<IdentityHeaderRules>();
         services.AddSingleton<SigningKeyRing>();
         services.AddHostedService(sp => sp.GetRequiredService<SigningKeyRing>());
@@ -160,6 +166,8 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewayLogin(this IServiceCollection services, GatewayOptions settings)
     {
+        services.AddGatewaySection(o => o.Login);
+        services.AddGatewaySection(o => o.Paths);
         services.AddSingleton<Security.FormTokens>();
         services.AddSingleton<OidcProvider>();
         services.AddSingleton<DevUserDirectory>();
@@ -174,6 +182,7 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewayLogout(this IServiceCollection services)
     {
+        services.AddGatewaySection(o => o.Logout);
         services.AddSingleton<LegacySessionCookies>();
         services.AddSingleton<LogoutService>();
         services.AddSingleton<BackchannelLogoutService>();
@@ -181,6 +190,7 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewayAdmin(this IServiceCollection services)
     {
+        services.AddGatewaySection(o => o.Admin);
         services.AddSingleton<AdminKey>();
         services.AddSingleton<SessionAdminEndpoint>();
         services.AddSingleton<MySessions.MySessionsEndpoint>();
@@ -188,6 +198,7 @@ internal static class GatewayServiceRegistration
 
     private static void AddGatewayForwarding(this IServiceCollection services, ForwardingOptions forwarding)
     {
+        services.AddGatewaySection(o => o.Forwarding);
         services.Configure<ForwardedHeadersOptions>(o =>
         {
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;

@@ -13,21 +13,18 @@ namespace Gateway.Identity;
 /// a hash of the session id, iat, exp and jti. One assertion per session and audience is reused
 /// until a third of its lifetime is left, so steady traffic does not pay for a signature per request.
 /// </summary>
-internal sealed class AssertionIssuer(SigningKeyRing keys, IOptions<GatewayOptions> options, TimeProvider time)
+internal sealed class AssertionIssuer(SigningKeyRing keys, IOptions<IdentityOptions> options, TimeProvider time)
 {
-    private readonly IdentityOptions _options = options.Value.Identity;
-
-    private sealed record Cached(string Audience, string Kid, string Token, DateTimeOffset RefreshAfter);
+    private readonly IdentityOptions _options = options.Value;
 
     public async ValueTask<string> GetAsync(CachedSession session, string? audience, CancellationToken cancellationToken)
     {
         audience ??= _options.AssertionAudience;
         var now = time.GetUtcNow();
         var key = await keys.CurrentAsync(cancellationToken);
-        if (session.AssertionCache is Cached cached && cached.RefreshAfter > now && cached.Audience == audience && cached.Kid == key.Kid)
-            return cached.Token;
+        if (session.Assertion is { } held && held.ServesFor(audience, key.Kid, now)) return held.Token;
         var token = Sign(key, session, audience, now);
-        session.AssertionCache = new Cached(audience, key.Kid, token, now + _options.AssertionLifetime * 2 / 3);
+        session.Assertion = new SignedAssertion(audience, key.Kid, token, now + _options.AssertionLifetime * 2 / 3);
         return token;
     }
 

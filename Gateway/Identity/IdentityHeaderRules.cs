@@ -8,12 +8,12 @@ namespace Gateway.Identity;
 /// any output header name, compared case-insensitively with '_' read as '-'. Built once from
 /// config; the per-request check compares characters without allocating.
 /// </summary>
-internal sealed class IdentityHeaderRules(IOptions<GatewayOptions> options)
+internal sealed class IdentityHeaderRules(IOptions<IdentityOptions> options)
 {
-    private readonly string _prefix = Normalize(options.Value.Identity.StripPrefix);
+    private readonly string _prefix = Normalize(options.Value.StripPrefix);
     // Beside the identity headers: client-supplied address claims that an upstream might believe. YARP sets
     // X-Forwarded-* itself; X-Real-IP and Forwarded (RFC 7239) would pass through untouched.
-    private readonly string[] _exact = options.Value.Identity.OutputHeaders.Append("X-Real-IP").Append("Forwarded").Select(Normalize).Distinct().ToArray();
+    private readonly string[] _exact = options.Value.OutputHeaders.Append("X-Real-IP").Append("Forwarded").Select(Normalize).Distinct().ToArray();
 
     public bool IsIdentityHeader(string name)
     {

@@ -12,9 +12,9 @@ namespace Gateway.Identity;
 /// gateway's own cookies (every case variant and prefix) from what goes upstream, drops an upstream
 /// Set-Cookie for any of them, and keeps signed-in responses out of shared caches.
 /// </summary>
-internal sealed class IdentityTransformProvider(IOptions<GatewayOptions> options, AssertionIssuer assertions, SessionCookies cookies, Connections.LiveConnectionRegistry connections) : ITransformProvider
+internal sealed class IdentityTransformProvider(IOptions<IdentityOptions> options, AssertionIssuer assertions, SessionCookies cookies, Connections.LiveConnectionRegistry connections) : ITransformProvider
 {
-    private readonly IdentityOptions _identity = options.Value.Identity;
+    private readonly IdentityOptions _identity = options.Value;
 
     public void ValidateRoute(TransformRouteValidationContext context)
     {
@@ -57,7 +57,7 @@ internal sealed class IdentityTransformProvider(IOptions<GatewayOptions> options
                 transform.ProxyRequest.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token.Token);
         }
         if (transform.HttpContext.Features.Get<SessionFeature>() is not { } feature) return;
-        var values = IdentityHeaderValues.For(feature.Session);
+        var values = feature.Session.HeaderValues;
         var headers = transform.ProxyRequest.Headers;
         if (settings.User) headers.TryAddWithoutValidation(_identity.UserHeader, values.User);
         if (settings.Email && values.Email is not null) headers.TryAddWithoutValidation(_identity.EmailHeader, values.Email);
@@ -128,17 +128,4 @@ internal sealed class IdentityTransformProvider(IOptions<GatewayOptions> options
         responseHeaders.CacheControl = "private, no-store";
         responseHeaders.Pragma = "no-cache";
     }
-}
-
-/// <summary>The encoded header values of one session, computed once per cached session.</summary>
-internal sealed record IdentityHeaderValues(string User, string? Email, string? Name, string Roles)
-{
-    // Kept on the cached session itself (a weak table costs a dependent handle per session): computed at most a few
-    // times under a race, each result the same.
-    public static IdentityHeaderValues For(CachedSession session) =>
-        session.HeaderValuesCache as IdentityHeaderValues ?? (IdentityHeaderValues)(session.HeaderValuesCache = new IdentityHeaderValues(
-            HeaderValueEncoder.Encode(session.Record.UserId),
-            session.Record.Email is null ? null : HeaderValueEncoder.Encode(session.Record.Email),
-            session.Record.Name is null ? null : HeaderValueEncoder.Encode(session.Record.Name),
-            HeaderValueEncoder.Encode(string.Join(',', session.Record.Roles.Select(r => r.Replace(",", "", StringComparison.Ordinal))))));
 }

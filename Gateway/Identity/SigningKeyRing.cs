@@ -19,12 +19,12 @@ namespace Gateway.Identity;
 internal sealed partial class SigningKeyRing(
     ISigningKeyStore store,
     IDataProtectionProvider dataProtection,
-    IOptions<GatewayOptions> options,
+    IOptions<IdentityOptions> options,
     TimeProvider time,
     ILogger<SigningKeyRing> logger) : BackgroundService
 {
     private readonly IDataProtector _protector = dataProtection.CreateProtector("Gateway.AssertionSigningKey.v1");
-    private readonly IdentityOptions _options = options.Value.Identity;
+    private readonly IdentityOptions _options = options.Value;
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
     private volatile Ring? _ring;
     private (SigningKey Key, DateTimeOffset Until)? _orphan;

@@ -7,9 +7,9 @@ namespace Gateway.KeyRing;
 /// <summary>The configured key-encryption keys by id (a hash of the key, so the id says nothing about it).</summary>
 internal sealed class KeyEncryptionKeys
 {
-    public KeyEncryptionKeys(IOptions<GatewayOptions> options)
+    public KeyEncryptionKeys(IOptions<KeyRingOptions> options)
     {
-        var settings = options.Value.KeyRing;
+        var settings = options.Value;
         if (settings.IsConfigured && TryParse(settings.KeyEncryptionKey!) is { } current)
         {
             CurrentId = IdOf(current);

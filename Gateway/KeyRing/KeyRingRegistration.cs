@@ -12,11 +12,12 @@ namespace Gateway.KeyRing;
 /// </summary>
 internal static class KeyRingRegistration
 {
-    public static IServiceCollection AddGatewayKeyRing(this IServiceCollection services, GatewayOptions settings)
+    public static IServiceCollection AddGatewayKeyRing(this IServiceCollection services, KeyRingOptions settings)
     {
+        services.AddGatewaySection(o => o.KeyRing);
         services.AddSingleton<KeyEncryptionKeys>();
-        services.AddSingleton<KeyRingHealth>();
-        var encrypt = settings.KeyRing.IsConfigured;
+        services.AddSingleton(sp => new KeyRingHealth(sp.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>));
+        var encrypt = settings.IsConfigured;
         if (encrypt)
             services.AddOptions<KeyManagementOptions>().Configure<KeyEncryptionKeys>((o, keys) => o.XmlEncryptor = new AesGcmXmlEncryptor(keys));
         // Post-configure: after the storage choice set the repository (the default file-system one stays unwrapped).

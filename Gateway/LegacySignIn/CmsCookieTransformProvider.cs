@@ -12,15 +12,15 @@ namespace Gateway.LegacySignIn;
 /// reaches the browser; a rotation to a new id for the same user is followed.
 /// </summary>
 internal sealed partial class CmsCookieTransformProvider(
-    IOptions<Configuration.GatewayOptions> options,
+    IOptions<LegacySignInOptions> options,
     CmsSessions cms,
     ICmsSessionFormat format,
     SessionManager sessions,
     Observability.GatewayMetrics metrics,
     ILogger<CmsCookieTransformProvider> logger) : ITransformProvider
 {
-    private readonly string _name = options.Value.LegacySignIn.CookieName;
-    private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
+    private readonly string _name = options.Value.CookieName;
+    private readonly LegacySignInOptions _options = options.Value;
 
     public void ValidateRoute(TransformRouteValidationContext context)
     {

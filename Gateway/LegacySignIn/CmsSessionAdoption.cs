@@ -12,7 +12,7 @@ namespace Gateway.LegacySignIn;
 /// day past <c>Adopt:Until</c> adopts nothing. An adopted session's method is <c>adopted</c>: never a fresh sign-in.
 /// </summary>
 internal sealed partial class CmsSessionAdoption(
-    IOptions<Configuration.GatewayOptions> options,
+    IOptions<LegacySignInOptions> options, IOptions<Sessions.GatewaySessionOptions> session,
     ICmsSessionFormat format,
     ICmsSessionStore store,
     CmsUserDirectory directory,
@@ -23,9 +23,9 @@ internal sealed partial class CmsSessionAdoption(
     GatewayMetrics metrics,
     ILogger<CmsSessionAdoption> logger) : ISessionAdopter
 {
-    private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
-    private readonly TimeSpan _lifetime = options.Value.Session.AbsoluteLifetime;
-    private readonly TimeSpan _idleTimeout = options.Value.Session.IdleTimeout;
+    private readonly LegacySignInOptions _options = options.Value;
+    private readonly TimeSpan _lifetime = session.Value.AbsoluteLifetime;
+    private readonly TimeSpan _idleTimeout = session.Value.IdleTimeout;
     // The requests of one page load arrive together with the same CMS cookie: they share one adoption.
     private readonly ConcurrentDictionary<string, Lazy<Task<(SessionKey Key, string? Binding)?>>> _inFlight = new(StringComparer.Ordinal);
 

@@ -8,9 +8,9 @@ namespace Gateway.LegacySignIn;
 /// CMS dropped it). When the CMS's store cannot say, the request gets 503: never sent upstream as a guest pretending to
 /// be signed in. The gateway session itself is untouched.
 /// </summary>
-internal sealed class CmsSessionKeeper(RequestDelegate next, CmsSessions cms, Microsoft.Extensions.Options.IOptions<Configuration.GatewayOptions> options)
+internal sealed class CmsSessionKeeper(RequestDelegate next, CmsSessions cms, Microsoft.Extensions.Options.IOptions<LegacySignInOptions> options)
 {
-    private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
+    private readonly LegacySignInOptions _options = options.Value;
 
     public Task InvokeAsync(HttpContext context)
     {

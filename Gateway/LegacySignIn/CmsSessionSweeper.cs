@@ -11,13 +11,13 @@ namespace Gateway.LegacySignIn;
 /// lag) and deletes them. Several replicas sweeping at once delete the same keys twice, which is harmless.
 /// </summary>
 internal sealed partial class CmsSessionSweeper(
-    IOptions<Configuration.GatewayOptions> options,
+    IOptions<LegacySignInOptions> options, IOptions<Sessions.GatewaySessionOptions> session,
     CmsSessions cms,
     TimeProvider time,
     ILogger<CmsSessionSweeper> logger) : BackgroundService
 {
-    private readonly TimeSpan _interval = options.Value.LegacySignIn.SweepInterval;
-    private readonly TimeSpan _unusedFor = options.Value.Session.IdleTimeout + options.Value.Session.CacheDuration;
+    private readonly TimeSpan _interval = options.Value.SweepInterval;
+    private readonly TimeSpan _unusedFor = session.Value.IdleTimeout + session.Value.CacheDuration;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

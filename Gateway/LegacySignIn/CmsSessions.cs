@@ -12,7 +12,7 @@ namespace Gateway.LegacySignIn;
 /// rotates it for the same user, and deleted whenever the gateway session ends.
 /// </summary>
 internal sealed partial class CmsSessions(
-    IOptions<Configuration.GatewayOptions> options,
+    IOptions<LegacySignInOptions> options, IOptions<Sessions.GatewaySessionOptions> session,
     ICmsSessionFormat format,
     ICmsSessionStore store,
     CmsUserDirectory directory,
@@ -20,9 +20,9 @@ internal sealed partial class CmsSessions(
     GatewayMetrics metrics,
     ILogger<CmsSessions> logger) : ISessionStartHook, ISessionEndingHook, ISessionEndObserver, Logout.ILogoutParticipant
 {
-    private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
-    private readonly TimeSpan _checkInterval = options.Value.Session.CacheDuration;
-    private readonly TimeSpan _idleTimeout = options.Value.Session.IdleTimeout;
+    private readonly LegacySignInOptions _options = options.Value;
+    private readonly TimeSpan _checkInterval = session.Value.CacheDuration;
+    private readonly TimeSpan _idleTimeout = session.Value.IdleTimeout;
 
     public async Task<SessionRecord> StartingAsync(HttpContext context, ClaimsPrincipal user, SessionRecord record, CancellationToken cancellationToken)
     {

@@ -6,11 +6,11 @@ using Microsoft.Extensions.Options;
 namespace Gateway.LegacySignIn;
 
 /// <summary>Who a user is at the CMS: the CMS user id of a gateway identity (a claim or a lookup) and, for adoption, the user name of a CMS user id.</summary>
-internal sealed class CmsUserDirectory(IOptions<Configuration.GatewayOptions> options, IHttpClientFactory http)
+internal sealed class CmsUserDirectory(IOptions<LegacySignInOptions> options, IHttpClientFactory http)
 {
     public const string HttpClientName = "legacy-signin";
     private const int MaxAnswerBytes = 64 * 1024;
-    private readonly LegacySignInOptions _options = options.Value.LegacySignIn;
+    private readonly LegacySignInOptions _options = options.Value;
 
     /// <summary>The CMS user id as a JSON value (a number stays a number, a string a string).</summary>
     /// <exception cref="CmsLookupException">The claim is missing, or the lookup failed or named no usable id.</exception>

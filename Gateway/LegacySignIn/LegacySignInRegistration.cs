@@ -1,3 +1,4 @@
+using Gateway.Configuration;
 using Gateway.Redis;
 using Gateway.Sessions;
 
@@ -8,7 +9,9 @@ internal static class LegacySignInRegistration
 {
     public static IServiceCollection AddGatewayLegacySignIn(this IServiceCollection services, LegacySignInOptions options)
     {
+        services.AddGatewaySection(o => o.LegacySignIn);
         if (!options.Enabled) return services;
+        services.AddGatewaySection(o => o.Session);
         services.AddSingleton<ICmsSessionFormat>(new ExpressSessionFormat(options.Secrets, options.RedisKeyPrefix, options.CookiePath));
         services.AddCmsRedisStore(options.Redis.Configuration);
         services.AddHttpClient(CmsUserDirectory.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)

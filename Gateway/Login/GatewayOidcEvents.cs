@@ -15,9 +15,9 @@ namespace Gateway.Login;
 /// handler validated the id_token (signature, issuer, audience, lifetime, nonce), check the authorized
 /// party and map the provider's claims to the gateway's; on any failure answer a page and create nothing.
 /// </summary>
-internal sealed partial class GatewayOidcEvents(IOptions<GatewayOptions> options, Hosting.GatewayEndpointPaths paths, TimeProvider time, GatewayMetrics metrics, ILogger<GatewayOidcEvents> logger) : OpenIdConnectEvents
+internal sealed partial class GatewayOidcEvents(IOptions<LoginOptions> options, Hosting.GatewayEndpointPaths paths, TimeProvider time, GatewayMetrics metrics, ILogger<GatewayOidcEvents> logger) : OpenIdConnectEvents
 {
-    private readonly OidcOptions _settings = options.Value.Login.Oidc;
+    private readonly OidcOptions _settings = options.Value.Oidc;
 
     /// <summary>A step-up's request to the provider: <c>max_age</c> (with <c>prompt=login</c> for 0) and <c>acr_values</c>.</summary>
     private const string HttpsItem = "gw.https";

@@ -13,7 +13,7 @@ namespace Gateway.Login;
 /// signs in often is never locked out by it. Keys are 64-bit hashes, never the submitted text, and the table
 /// is bounded: a flood of distinct names cannot pin memory.
 /// </summary>
-internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, TimeProvider time, ILoginAttemptStore? shared = null)
+internal sealed class LoginAttemptLimiter(IOptions<LoginOptions> options, TimeProvider time, ILoginAttemptStore? shared = null)
 {
     private static readonly TimeSpan WindowLength = TimeSpan.FromMinutes(1);
 
@@ -21,8 +21,8 @@ internal sealed class LoginAttemptLimiter(IOptions<GatewayOptions> options, Time
     internal const int MaxTrackedKeys = 100_000;
 
     private readonly ConcurrentDictionary<ulong, Window> _windows = new();
-    private readonly int _perUser = options.Value.Login.AttemptsPerMinute;
-    private readonly int _perAddress = options.Value.Login.AddressAttemptsPerMinute;
+    private readonly int _perUser = options.Value.AttemptsPerMinute;
+    private readonly int _perAddress = options.Value.AddressAttemptsPerMinute;
 
     internal int TrackedKeys => _windows.Count;
 

@@ -12,7 +12,7 @@ namespace Gateway.Login;
 /// state, the answer as a top-level GET (so SameSite=Lax cookies come back, on plain-http test rigs too),
 /// no tokens in cookies, the gateway's claim names, and a fixed list of signature algorithms.
 /// </summary>
-internal sealed class OidcHandlerSetup(IOptions<GatewayOptions> options, IHttpContextAccessor requests) : IConfigureNamedOptions<OpenIdConnectOptions>
+internal sealed class OidcHandlerSetup(IOptions<LoginOptions> options, IOptions<Hosting.GatewayPathOptions> paths, IHttpContextAccessor requests) : IConfigureNamedOptions<OpenIdConnectOptions>
 {
     /// <summary>Asymmetric algorithms only: an HMAC "signature" keyed with the client secret proves nothing about the provider.</summary>
     internal static readonly string[] Algorithms =
@@ -21,7 +21,7 @@ internal sealed class OidcHandlerSetup(IOptions<GatewayOptions> options, IHttpCo
 
     public void Configure(string? name, OpenIdConnectOptions o)
     {
-        if (name == OidcRegistration.Scheme) Apply(o, options.Value.Login.Oidc, options.Value.Paths.EffectiveOidcCallback, requests);
+        if (name == OidcRegistration.Scheme) Apply(o, options.Value.Oidc, paths.Value.EffectiveOidcCallback, requests);
     }
 
     public void Configure(OpenIdConnectOptions o) => Configure(Microsoft.Extensions.Options.Options.DefaultName, o);

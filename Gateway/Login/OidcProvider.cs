@@ -11,11 +11,11 @@ namespace Gateway.Login;
 /// (cached and refreshed by it) for end-session, and the handler's own token validation parameters for the
 /// back-channel logout tokens, which the handler does not process itself.
 /// </summary>
-internal sealed class OidcProvider(IOptions<GatewayOptions> options, IServiceProvider services)
+internal sealed class OidcProvider(IOptions<LoginOptions> options, IServiceProvider services)
 {
-    public OidcOptions Settings { get; } = options.Value.Login.Oidc;
+    public OidcOptions Settings { get; } = options.Value.Oidc;
 
-    public bool Enabled { get; } = options.Value.Login.OidcEnabled;
+    public bool Enabled { get; } = options.Value.OidcEnabled;
 
     /// <summary>The handler's back-channel HttpClient, for the token and revocation endpoints.</summary>
     public HttpClient Backchannel => HandlerOptions.Backchannel;

@@ -21,9 +21,9 @@ internal sealed class NoLegacySessionStore : ILegacySessionStore
 /// base64(HMAC-SHA256(secret, id)) without padding. Only a cookie signed with a configured secret
 /// names a session we delete, so a forged cookie cannot make the gateway delete someone else's.
 /// </summary>
-internal sealed class LegacySessionCookies(IOptions<GatewayOptions> options)
+internal sealed class LegacySessionCookies(IOptions<LogoutOptions> options)
 {
-    public IReadOnlyList<LegacyCookieOptions> Cookies { get; } = options.Value.Logout.LegacyCookies;
+    public IReadOnlyList<LegacyCookieOptions> Cookies { get; } = options.Value.LegacyCookies;
 
     /// <summary>The session id, when <paramref name="value"/> carries a valid signature by one of the secrets.</summary>
     public static string? VerifiedSessionId(string? value, IReadOnlyList<string> secrets) =>

@@ -17,7 +17,7 @@ namespace Gateway.Logout;
 /// still purge.
 /// </summary>
 internal sealed partial class LogoutService(
-    IOptions<GatewayOptions> options,
+    IOptions<LogoutOptions> options,
     SessionCookies cookies,
     SessionManager sessions,
     LegacySessionCookies legacyCookies,
@@ -28,7 +28,7 @@ internal sealed partial class LogoutService(
     GatewayMetrics metrics,
     ILogger<LogoutService> logger)
 {
-    private readonly LogoutOptions _options = options.Value.Logout;
+    private readonly LogoutOptions _options = options.Value;
 
     public async Task HandleAsync(HttpContext context)
     {

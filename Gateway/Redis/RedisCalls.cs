@@ -24,8 +24,8 @@ internal sealed class RedisCalls
 
     private readonly ReplicaAcknowledgements? _acknowledgements;
 
-    public RedisCalls(RedisConnection connection, ReplicaAcknowledgements acknowledgements, IOptions<GatewayOptions> options, GatewayMetrics metrics, TimeProvider time)
-        : this(connection, options.Value.Redis, metrics, time)
+    public RedisCalls(RedisConnection connection, ReplicaAcknowledgements acknowledgements, IOptions<RedisOptions> options, GatewayMetrics metrics, TimeProvider time)
+        : this(connection, options.Value, metrics, time)
     {
         _acknowledgements = acknowledgements;
     }

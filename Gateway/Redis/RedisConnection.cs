@@ -24,8 +24,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private readonly RedisConnection? _follows;
     private readonly List<ConnectionMultiplexer> _retiring = [];
 
-    public RedisConnection(IOptions<GatewayOptions> options, ILogger<RedisConnection> logger, GatewayMetrics metrics)
-        : this(options.Value.Redis, options.Value.Redis.Configuration!, "gateway", logger, metrics, observe: true, password: options.Value.Redis.Password)
+    public RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger, GatewayMetrics metrics)
+        : this(options.Value, options.Value.Configuration!, "gateway", logger, metrics, observe: true, password: options.Value.Password)
     {
     }
 

@@ -19,12 +19,12 @@ namespace Gateway.Redis;
 /// record and its index together run atomically on a cluster too. Every script does bounded work (one
 /// session, or one batch of <see cref="Batch"/>) so no user, however many sessions, blocks Redis.
 /// </summary>
-internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.Options.IOptions<Configuration.GatewayOptions> options) : ISessionStore
+internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.Options.IOptions<Sessions.GatewaySessionOptions> options) : ISessionStore
 {
     // A revoked session's tombstone outlives any record that could be restored for it: no record lives longer than this.
-    private readonly string _tombstoneMs = ((long)options.Value.Session.AbsoluteLifetime.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-    private readonly long _lifetimeMs = (long)options.Value.Session.AbsoluteLifetime.TotalMilliseconds;
-    private readonly TimeSpan _idle = options.Value.Session.IdleTimeout;
+    private readonly string _tombstoneMs = ((long)options.Value.AbsoluteLifetime.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+    private readonly long _lifetimeMs = (long)options.Value.AbsoluteLifetime.TotalMilliseconds;
+    private readonly TimeSpan _idle = options.Value.IdleTimeout;
 
     private const int Batch = 250;
 

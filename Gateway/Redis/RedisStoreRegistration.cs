@@ -20,10 +20,12 @@ internal static class RedisStoreRegistration
 {
     public static IServiceCollection AddGatewayRedisStore(this IServiceCollection services, RedisOptions redis, IDataProtectionBuilder dataProtection)
     {
+        services.AddGatewaySection(o => o.Redis);
+        services.AddGatewaySection(o => o.Session);
         services.AddSingleton<RedisConnection>();
         services.AddSingleton(sp =>
         {
-            var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Redis;
+            var options = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
             // Its own connection (WAIT blocks the connection it is sent on), whose client timeout leaves WAIT its time.
             var connection = new RedisConnection(options, options.Configuration!, "gateway-acked", sp.GetRequiredService<ILogger<RedisConnection>>(),
                 sp.GetRequiredService<GatewayMetrics>(), observe: false,
@@ -54,7 +56,7 @@ internal static class RedisStoreRegistration
     /// The CMS's session store for <c>Gateway:LegacySignIn</c>: on the gateway's own connection when the CMS shares its
     /// Redis, else on a connection of its own (its own circuit breaker too: one Redis down does not open the other's).
     /// </summary>
-    private static string KeyPrefix(IServiceProvider services) => services.GetRequiredService<IOptions<GatewayOptions>>().Value.Redis.KeyPrefix;
+    private static string KeyPrefix(IServiceProvider services) => services.GetRequiredService<IOptions<RedisOptions>>().Value.KeyPrefix;
 
     public static IServiceCollection AddCmsRedisStore(this IServiceCollection services, string? cmsConfiguration)
     {
@@ -65,7 +67,7 @@ internal static class RedisStoreRegistration
         }
         services.AddSingleton<ICmsSessionStore>(sp =>
         {
-            var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Redis;
+            var options = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
             var metrics = sp.GetRequiredService<GatewayMetrics>();
             var connection = new RedisConnection(options, cmsConfiguration, "gateway-cms", sp.GetRequiredService<ILogger<RedisConnection>>(), metrics, observe: false);
             return new RedisCmsSessionStore(new RedisCalls(connection, options, metrics, sp.GetRequiredService<TimeProvider>()), KeyPrefix(sp));

@@ -1,8 +1,14 @@
 using System.Security.Claims;
+using Gateway.Identity;
 
 namespace Gateway.Sessions;
 
-/// <summary>A resolved session as one replica holds it between store round trips.</summary>
+/// <summary>
+/// A resolved session as one replica holds it between store round trips, and the one owner of everything a request
+/// derives from it: the two principals, the request feature, the encoded identity header values, the signed assertion
+/// and the verified cookie's place in the memo. Each is built on first use from <see cref="Record"/> and let go
+/// together when the cache sheds the entry (<see cref="TryShed"/>); the access token is the record's own.
+/// </summary>
 internal sealed class CachedSession
 {
     private long _lastTouchTicks;
@@ -10,6 +16,8 @@ internal sealed class CachedSession
     private volatile ClaimsPrincipal? _principal;
     private volatile ClaimsPrincipal? _frameworkPrincipal;
     private volatile SessionFeature? _feature;
+    private volatile IdentityHeaderValues? _headerValues;
+    private volatile SignedAssertion? _assertion;
     private CookieDigest? _rememberedCookie;
 
     public CachedSession(SessionKey key, SessionRecord record, DateTimeOffset fetchedAt, DateTimeOffset cachedUntil)
@@ -41,17 +49,22 @@ internal sealed class CachedSession
     /// <summary>This session as a request feature: one object per cached session, not one per request.</summary>
     public SessionFeature Feature => _feature ?? (_feature = new SessionFeature(this));
 
-    /// <summary>The signed assertion for this session and audience, reused until close to its expiry (set by Identity).</summary>
-    public volatile object? AssertionCache;
+    /// <summary>This session's identity header values, encoded once (computed at most a few times under a race, each the same).</summary>
+    public IdentityHeaderValues HeaderValues => _headerValues ?? (_headerValues = IdentityHeaderValues.Of(Record));
 
-    /// <summary>This session's encoded identity header values (set by Identity).</summary>
-    public volatile object? HeaderValuesCache;
+    /// <summary>The assertion last signed for this session (<see cref="AssertionIssuer"/> decides when it is still good).</summary>
+    public SignedAssertion? Assertion
+    {
+        get => _assertion;
+        set => _assertion = value;
+    }
 
     /// <summary>
     /// The cookie value this session was last read from, as <see cref="VerifiedCookieMemo"/> remembers it: shedding the
     /// session forgets it there too, so an idle session holds no copy of its cookie. True when this call noted it.
+    /// Called by the memo (<see cref="VerifiedCookieMemo.Attach"/>), which owns the handshake.
     /// </summary>
-    public bool NoteCookie(CookieDigest? remembered) =>
+    internal bool NoteCookie(CookieDigest? remembered) =>
         remembered is not null && Volatile.Read(ref _rememberedCookie) is null && Interlocked.CompareExchange(ref _rememberedCookie, remembered, null) is null;
 
     /// <summary>True for exactly one caller once <paramref name="interval"/> has passed since the last sliding-expiry write.</summary>
@@ -133,8 +146,8 @@ internal sealed class CachedSession
         _principal = null;
         _frameworkPrincipal = null;
         _feature = null;
-        AssertionCache = null;
-        HeaderValuesCache = null;
+        _headerValues = null;
+        _assertion = null;
         rememberedCookie = Interlocked.Exchange(ref _rememberedCookie, null);
         return true;
     }

@@ -38,9 +38,7 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
                 LogCookieRejected(logger);
                 return null;
             }
-            // The first request to note this cookie on the session (after login, or after the session was shed) checked the
-            // cookie and so made a second copy of its key: the memo takes the cached one instead, so they share strings.
-            if (session.NoteCookie(remembered)) memo.Canonicalize(remembered!, session.Key);
+            memo.Attach(session, remembered);
             context.Features.Set(session.Feature);
             return session;
         }

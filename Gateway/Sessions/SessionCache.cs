@@ -14,12 +14,12 @@ namespace Gateway.Sessions;
 /// of what a request can rebuild from the record (<see cref="CachedSession.TryShed"/>): an idle session then costs
 /// about a third of one in use, so a full cache keeps far more users out of the store's way.
 /// </summary>
-internal sealed partial class SessionCache(IOptions<GatewayOptions> options, GatewayMetrics metrics, TimeProvider time, ILogger<SessionCache> logger,
+internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> options, GatewayMetrics metrics, TimeProvider time, ILogger<SessionCache> logger,
     VerifiedCookieMemo? memo = null)
 {
     private readonly ConcurrentDictionary<SessionKey, CachedSession> _entries = new();
-    private readonly int _maxEntries = options.Value.Session.CacheMaxEntries;
-    private readonly long _maxBytes = options.Value.Session.CacheMaxMegabytes * 1024L * 1024L;
+    private readonly int _maxEntries = options.Value.CacheMaxEntries;
+    private readonly long _maxBytes = options.Value.CacheMaxMegabytes * 1024L * 1024L;
     private long _bytes;
     // Kept beside the dictionary: its Count takes every one of its locks (up to 1024 once it has grown), which on a
     // full cache made each miss, and each entry an eviction dropped, pay for all of them.

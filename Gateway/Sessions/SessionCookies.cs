@@ -27,11 +27,11 @@ internal sealed class SessionCookies
     private readonly KeyRing.KeyRingHealth _keyRing;
     private readonly KeyRing.BackgroundRefreshKeyRingProvider _keys;
 
-    public SessionCookies(IOptions<GatewayOptions> options, IDataProtectionProvider dataProtection, KeyRing.KeyRingHealth keyRing,
+    public SessionCookies(IOptions<GatewaySessionOptions> options, IDataProtectionProvider dataProtection, KeyRing.KeyRingHealth keyRing,
         KeyRing.BackgroundRefreshKeyRingProvider keys, VerifiedCookieMemo verified)
     {
         _keys = keys;
-        _options = options.Value.Session;
+        _options = options.Value;
         _verified = verified;
         _protector = dataProtection.CreateProtector("Gateway.SessionCookie.v1");
         _httpsName = (_options.CookieDomain is null ? GatewayCookieNames.HostPrefix : GatewayCookieNames.SecurePrefix) + _options.CookieName;
@@ -130,7 +130,7 @@ internal sealed class SessionCookies
 
     /// <summary>
     /// <see cref="Read(HttpRequest)"/>, also telling whether the session cookie was there at all (one parse of the
-    /// header), and the value as the memo of verified cookies holds it (<see cref="CachedSession.NoteCookie"/>).
+    /// header), and the value as the memo of verified cookies holds it (<see cref="VerifiedCookieMemo.Attach"/>).
     /// </summary>
     public SessionKey? Read(HttpRequest request, out bool present, out CookieDigest? remembered)
     {

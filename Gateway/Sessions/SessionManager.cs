@@ -16,14 +16,14 @@ internal sealed partial class SessionManager(
     ISessionRevocationBus bus,
     IEnumerable<ISessionEndObserver> endObservers,
     IEnumerable<ISessionEndingHook> endingHooks,
-    IOptions<GatewayOptions> options,
+    IOptions<GatewaySessionOptions> options,
     EndedHere endedHere,
     SessionTouches touches,
     TimeProvider time,
     GatewayMetrics metrics,
     ILogger<SessionManager> logger)
 {
-    private readonly GatewaySessionOptions _options = options.Value.Session;
+    private readonly GatewaySessionOptions _options = options.Value;
 
     /// <summary>How many sessions of one user are listed at most (admin and "your sessions" views).</summary>
     public const int ListLimit = 1000;

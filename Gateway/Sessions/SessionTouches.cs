@@ -14,7 +14,7 @@ namespace Gateway.Sessions;
 /// <c>IdleTimeout</c> still expires (the write lands within milliseconds of the request, the interval is minutes
 /// shorter than the timeout); a session that ended meanwhile is dropped from the cache when its write finds it gone.
 /// </summary>
-internal sealed partial class SessionTouches(ISessionStore store, SessionCache cache, IOptions<GatewayOptions> options, TimeProvider time,
+internal sealed partial class SessionTouches(ISessionStore store, SessionCache cache, IOptions<GatewaySessionOptions> options, TimeProvider time,
     GatewayMetrics metrics, ILogger<SessionTouches> logger) : BackgroundService
 {
     /// <summary>Pending writes at most; past it a touch is left for the session's next request (it claims again).</summary>
@@ -22,7 +22,7 @@ internal sealed partial class SessionTouches(ISessionStore store, SessionCache c
 
     private const int Batch = 512;
 
-    private readonly GatewaySessionOptions _options = options.Value.Session;
+    private readonly GatewaySessionOptions _options = options.Value;
     private readonly Channel<Pending> _pending = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Capacity)
     {
         FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true,

@@ -66,8 +66,18 @@ internal sealed class VerifiedCookieMemo
         return held;
     }
 
+    /// <summary>
+    /// Ties a remembered value to the cached session it resolved to, once per residency: the session holds the digest
+    /// so that shedding or evicting it makes this memo forget the value (<see cref="Forget"/>), and the value here
+    /// carries the session's own key strings instead of the second copy that checking the cookie made.
+    /// </summary>
+    public void Attach(CachedSession session, CookieDigest? remembered)
+    {
+        if (session.NoteCookie(remembered)) Canonicalize(remembered!, session.Key);
+    }
+
     /// <summary>Makes a remembered value carry <paramref name="key"/>'s own strings (an equal key), so the two share them.</summary>
-    public void Canonicalize(CookieDigest remembered, SessionKey key)
+    internal void Canonicalize(CookieDigest remembered, SessionKey key)
     {
         if (_entries.TryGetValue(remembered, out var held) && held == key
             && !(ReferenceEquals(held.UserTag, key.UserTag) && ReferenceEquals(held.Id, key.Id)))

@@ -19,7 +19,7 @@ internal sealed partial class AccessTokenService(
     SessionManager sessions,
     ISessionStore store,
     TokenEndpointClient provider,
-    IOptions<GatewayOptions> options,
+    IOptions<Login.LoginOptions> options,
     TimeProvider time,
     GatewayMetrics metrics,
     ILogger<AccessTokenService> logger)
@@ -27,7 +27,7 @@ internal sealed partial class AccessTokenService(
     private const string LockPurpose = "refresh";
     // Twice the provider call's whole budget (TokenEndpointClient: 5 s, discovery included): the lock never expires mid-refresh.
     private static readonly TimeSpan LockTime = TimeSpan.FromSeconds(10);
-    private readonly TimeSpan _margin = options.Value.Login.Oidc.AccessTokenRefreshMargin;
+    private readonly TimeSpan _margin = options.Value.Oidc.AccessTokenRefreshMargin;
     private readonly ConcurrentDictionary<SessionKey, SemaphoreSlim> _gates = new();
 
     public async ValueTask<(AccessTokenStatus Status, string? Token)> GetAsync(CachedSession session, CancellationToken cancellationToken)

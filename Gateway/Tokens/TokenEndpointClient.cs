@@ -1,4 +1,5 @@
-using System.Text.Json;
+using Duende.IdentityModel;
+using Duende.IdentityModel.Client;
 using Gateway.Login;
 
 namespace Gateway.Tokens;
@@ -17,7 +18,8 @@ internal abstract record RefreshOutcome
 
 /// <summary>
 /// The provider's token endpoint (refresh_token grant) and revocation endpoint (RFC 7009), found through the
-/// OpenID Connect handler's discovery and called with its back-channel client and the client's credentials.
+/// OpenID Connect handler's discovery and called with its back-channel client, through Duende.IdentityModel's protocol
+/// client, with the client's credentials in the body (client_secret_post, as the login's code exchange sends them).
 /// Response bodies are read for their fields only and never logged.
 /// </summary>
 internal sealed class TokenEndpointClient(OidcProvider oidc, TimeProvider time)
@@ -32,25 +34,24 @@ internal sealed class TokenEndpointClient(OidcProvider oidc, TimeProvider time)
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(CallTimeout);
             var configuration = await oidc.GetConfigurationAsync(timeout.Token);
-            using var response = await oidc.Backchannel.PostAsync(configuration.TokenEndpoint, Form(new()
+            using var request = Credentials(new RefreshTokenRequest { Address = configuration.TokenEndpoint, RefreshToken = refreshToken });
+            using var response = await oidc.Backchannel.RequestRefreshTokenAsync(request, timeout.Token);
+            if (!response.IsError && response.AccessToken is { Length: > 0 } accessToken)
             {
-                ["grant_type"] = "refresh_token",
-                ["refresh_token"] = refreshToken,
-            }), timeout.Token);
-            using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(timeout.Token));
-            var root = body.RootElement;
-            if (response.IsSuccessStatusCode && root.TryGetProperty("access_token", out var access) && access.GetString() is { Length: > 0 } accessToken)
-            {
-                DateTimeOffset? expires = root.TryGetProperty("expires_in", out var seconds) && seconds.TryGetInt32(out var s) ? time.GetUtcNow().AddSeconds(s) : null;
-                var rotated = root.TryGetProperty("refresh_token", out var refresh) ? refresh.GetString() : null;
-                return new RefreshOutcome.Refreshed(accessToken, expires, rotated);
+                DateTimeOffset? expires = response.ExpiresIn > 0 ? time.GetUtcNow().AddSeconds(response.ExpiresIn) : null;
+                return new RefreshOutcome.Refreshed(accessToken, expires, response.RefreshToken);
             }
-            var error = root.TryGetProperty("error", out var e) ? e.GetString() ?? "unknown" : "unknown";
-            // Only invalid_grant says the refresh token is dead. A rate limit, a client-credential problem (a secret being
-            // rotated) or an outage says nothing about the user's session, which must not end for it.
-            return error == "invalid_grant" ? new RefreshOutcome.Refused(error) : new RefreshOutcome.Unavailable($"HTTP {(int)response.StatusCode} {Sanitized(error)}");
+            // The protocol client answers a failure it caught (a refused connection, a timeout, a body that is not JSON)
+            // as an error response; only the provider's own invalid_grant says the refresh token is dead. A rate limit, a
+            // client-credential problem (a secret being rotated) or an outage says nothing about the user's session,
+            // which must not end for it.
+            if (response.ErrorType == ResponseErrorType.Exception) return new RefreshOutcome.Unavailable(response.Exception?.GetType().Name ?? "Exception");
+            var error = response.Error ?? "unknown";
+            return error == "invalid_grant" && response.ErrorType == ResponseErrorType.Protocol
+                ? new RefreshOutcome.Refused(error)
+                : new RefreshOutcome.Unavailable($"HTTP {(int)response.HttpStatusCode} {Sanitized(error)}");
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or JsonException or InvalidOperationException)
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or InvalidOperationException)
         {
             return new RefreshOutcome.Unavailable(ex.GetType().Name);
         }
@@ -65,13 +66,14 @@ internal sealed class TokenEndpointClient(OidcProvider oidc, TimeProvider time)
             timeout.CancelAfter(CallTimeout);
             var configuration = await oidc.GetConfigurationAsync(timeout.Token);
             if (string.IsNullOrEmpty(configuration.RevocationEndpoint)) return false;
-            var address = configuration.RevocationEndpoint;
-            using var response = await oidc.Backchannel.PostAsync(address, Form(new()
+            using var request = Credentials(new TokenRevocationRequest
             {
-                ["token"] = refreshToken,
-                ["token_type_hint"] = "refresh_token",
-            }), timeout.Token);
-            return response.IsSuccessStatusCode;
+                Address = configuration.RevocationEndpoint,
+                Token = refreshToken,
+                TokenTypeHint = OidcConstants.TokenTypes.RefreshToken,
+            });
+            using var response = await oidc.Backchannel.RevokeTokenAsync(request, timeout.Token);
+            return !response.IsError;
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or InvalidOperationException)
         {
@@ -82,10 +84,11 @@ internal sealed class TokenEndpointClient(OidcProvider oidc, TimeProvider time)
     private static string Sanitized(string error) =>
         error.Length <= 64 && error.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') ? error : "error";
 
-    private FormUrlEncodedContent Form(Dictionary<string, string> fields)
+    private T Credentials<T>(T request) where T : ProtocolRequest
     {
-        fields["client_id"] = oidc.Settings.ClientId!;
-        fields["client_secret"] = oidc.Settings.ClientSecret!;
-        return new FormUrlEncodedContent(fields);
+        request.ClientId = oidc.Settings.ClientId!;
+        request.ClientSecret = oidc.Settings.ClientSecret;
+        request.ClientCredentialStyle = ClientCredentialStyle.PostBody;
+        return request;
     }
 }

@@ -30,9 +30,9 @@ internal sealed partial class WarmUpService(
     IProxyStateLookup proxyState,
     SessionCookies cookies,
     SessionCache cache,
-    KeyRingReadiness keyRing,
+    KeyRing.KeyRingHealth keyRing,
     IConfiguration configuration,
-    IOptions<GatewayOptions> options,
+    IOptions<WarmUpOptions> options, IOptions<Sessions.GatewaySessionOptions> session,
     TimeProvider time,
     ILogger<WarmUpService> logger) : BackgroundService
 {
@@ -41,8 +41,8 @@ internal sealed partial class WarmUpService(
     // A settled process still compiles the odd method (a timer, a rare branch); more than this per window is the JIT at work.
     private const int QuietMethodsPerWindow = 5;
     private static readonly TimeSpan RoutesGoneLimit = TimeSpan.FromSeconds(5);
-    private readonly WarmUpOptions _options = options.Value.WarmUp;
-    private readonly GatewaySessionOptions _session = options.Value.Session;
+    private readonly WarmUpOptions _options = options.Value;
+    private readonly GatewaySessionOptions _session = session.Value;
     private readonly Queue<long> _recent = new();
 
     internal static TimeSpan SettleWindow => Window;
@@ -163,11 +163,11 @@ internal sealed partial class WarmUpService(
         }
         // A replica that starts while Redis is down has no key ring yet: no cookie can be made, and it is not ready anyway.
         // With Redis the cache is trusted only once the revocation feed is subscribed; until then it keeps nothing.
-        while (!keyRing.IsUsable() || !cache.IsTrusted)
+        while (!keyRing.TryLoad() || !cache.IsTrusted)
         {
             if (clock.Elapsed > _options.MaxDuration / 2)
             {
-                LogSkipped(logger, keyRing.IsUsable() ? "the session cache is not trusted (the revocation feed is down)" : "the DataProtection key ring did not load");
+                LogSkipped(logger, keyRing.TryLoad() ? "the session cache is not trusted (the revocation feed is down)" : "the DataProtection key ring did not load");
                 return false;
             }
             await Task.Delay(Window, time, deadline);

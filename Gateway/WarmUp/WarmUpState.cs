@@ -44,7 +44,8 @@ internal sealed class WarmUpState
     /// </summary>
     public bool IsSinkRequest(HttpContext context) =>
         // Draining too: a warm-up request cut off client-side at the end still makes its way to the sink.
-        Volatile.Read(ref _phase) is Warming or Draining && context.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address)
+        Volatile.Read(ref _phase) is Warming or Draining && context.Connection.RemoteIpAddress is { } address
+        && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address)
         && context.Request.Path.StartsWithSegments(SinkPath, StringComparison.Ordinal);
 
     public void Start() => Interlocked.CompareExchange(ref _phase, Warming, Pending);

@@ -41,7 +41,7 @@ internal static class CacheMemory
     /// </summary>
     private static string Capacity()
     {
-        var options = new Gateway.Configuration.GatewayOptions();
+        var options = new GatewaySessionOptions();
         var metrics = new Gateway.Observability.GatewayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         var cache = new SessionCache(Microsoft.Extensions.Options.Options.Create(options), metrics, TimeProvider.System,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<SessionCache>.Instance);
@@ -53,9 +53,9 @@ internal static class CacheMemory
             last = new CachedSession(SessionKey.NewFor(record.UserId), record, now, now.AddMinutes(5));
             cache.Set(last, cache.Generation);
         }
-        var budget = options.Session.CacheMaxMegabytes * 1024L * 1024L;
+        var budget = options.CacheMaxMegabytes * 1024L * 1024L;
         return FormattableString.Invariant(
-            $"the default budget ({options.Session.CacheMaxMegabytes} MB, {options.Session.CacheMaxEntries:N0} entries) holds about {budget / last!.EstimatedBytes:N0} OIDC users' sessions in use; with idle ones shed it held {cache.Count:N0} ({cache.EstimatedBytes / 1024.0 / 1024.0:0.0} MB by its estimate)");
+            $"the default budget ({options.CacheMaxMegabytes} MB, {options.CacheMaxEntries:N0} entries) holds about {budget / last!.EstimatedBytes:N0} OIDC users' sessions in use; with idle ones shed it held {cache.Count:N0} ({cache.EstimatedBytes / 1024.0 / 1024.0:0.0} MB by its estimate)");
     }
 
     /// <summary>A realistic user: a UUID subject, an address, a display name, three roles, a device line.</summary>
@@ -145,7 +145,7 @@ internal static class CacheMemory
             }
             for (var i = 0; i < count; i++) await Request(i);
             var resolved = Heap();
-            foreach (var session in cached) IdentityHeaderValues.For(session);
+            foreach (var session in cached) _ = session.HeaderValues;
             var withHeaders = Heap();
             foreach (var session in cached) await assertions.GetAsync(session, null, CancellationToken.None);
             var after = Heap();
@@ -161,7 +161,7 @@ internal static class CacheMemory
             for (var i = 0; i < count; i++)
             {
                 await Request(i);
-                IdentityHeaderValues.For(cached[i]);
+                _ = cached[i].HeaderValues;
                 await assertions.GetAsync(cached[i], null, CancellationToken.None);
             }
             var woken = Heap();

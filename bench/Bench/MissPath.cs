@@ -83,7 +83,7 @@ internal static class MissPath
                     _ = entry.Principal;
                     _ = entry.Feature;
                     times[3][i] = Lap(clock);
-                    IdentityHeaderValues.For(entry);
+                    _ = entry.HeaderValues;
                     times[4][i] = Lap(clock);
                     await assertions.GetAsync(entry, null, CancellationToken.None);
                     times[5][i] = Lap(clock);
