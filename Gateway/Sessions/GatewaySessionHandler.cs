@@ -27,7 +27,7 @@ internal sealed class GatewaySessionHandler(
     TimeProvider time,
     IEnumerable<ISessionStartHook> startHooks,
     IEnumerable<ISessionEndingHook> endingHooks,
-    IOptions<GatewaySessionOptions> gatewayOptions)
+    IOptions<GatewaySessionOptions> sessionOptions)
     : SignInAuthenticationHandler<GatewaySessionSchemeOptions>(options, loggerFactory, encoder)
 {
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync() =>
@@ -61,7 +61,7 @@ internal sealed class GatewaySessionHandler(
         // No fixation: the session a browser had before login is ended, and the new one gets a fresh id.
         foreach (var previous in cookies.ReadAll(Request))
             await sessions.RevokeAsync(previous, "replaced-by-login", Context.RequestAborted);
-        var record = GatewayClaims.ToRecord(user, time.GetUtcNow(), gatewayOptions.Value.AbsoluteLifetime) with
+        var record = GatewayClaims.ToRecord(user, time.GetUtcNow(), sessionOptions.Value.AbsoluteLifetime) with
         {
             Device = DeviceDescription.Of(Request.Headers.UserAgent.ToString()),
             Network = DeviceDescription.Network(Context.Connection.RemoteIpAddress),
