@@ -21,4 +21,24 @@ internal static class Poll
             await Task.Delay(100);
         }
     }
+
+    /// <summary>
+    /// What a replica answers a fresh browser (from <paramref name="browser"/>) presenting <paramref name="cookie"/>,
+    /// asked until it refuses it or <paramref name="withinMs"/> pass. A revocation reaches the other replicas by
+    /// pub/sub, moments after the publisher answered, not before; the bound stays far inside Session:CacheDuration
+    /// (30 s), so a refusal within it is the message's doing, never the cached copy running out. A request the message
+    /// overtakes in flight is aborted (the live-connection rule), which counts as "not yet" here.
+    /// </summary>
+    public static async Task<HttpStatusCode> RefusalAsync(Func<Browser> browser, string cookie, int withinMs = 3000)
+    {
+        HttpStatusCode last = default;
+        var refused = await Until(async () =>
+        {
+            using var replay = browser();
+            replay.SetCookie("gw_session", cookie);
+            last = (await replay.ApiGetAsync("/api/whoami")).StatusCode;
+            return last == HttpStatusCode.Unauthorized ? (HttpStatusCode?)last : null;
+        }, withinMs);
+        return refused ?? last;
+    }
 }
