@@ -157,7 +157,7 @@ public sealed class LiveConnectionTests(SharedRedis redis, ITestOutputHelper out
     [Fact]
     public async Task A_websocket_is_closed_when_its_session_reaches_its_absolute_lifetime_or_its_idle_timeout()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var port = Tools.FreePort();
         await using var cms = await CmsRig.StartCmsAsync(redis.Configuration, $"http://127.0.0.1:{port}");
         // The in-memory store expires records by the same clock, so the idle timeout can be stepped over.

@@ -34,7 +34,7 @@ public sealed class AssertionTests(SharedRedis redis)
     [Fact]
     public async Task Keys_rotate_with_overlap_new_key_published_before_it_signs_old_key_kept_after()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         await using var gateway = await GatewayHost.StartAsync(new GatewayConfig()
             .Set("Gateway:Identity:SigningKeyRotation", "1.00:00:00").Set("Gateway:Identity:SigningKeyOverlap", "01:00:00"), clock);
         var ring = gateway.Services.GetRequiredService<SigningKeyRing>();

@@ -10,7 +10,7 @@ public sealed class SigningKeySourceTests(SharedRedis redis)
     [Fact]
     public async Task Keys_lost_from_the_store_are_replaced_by_a_key_published_before_it_signs()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var config = new GatewayConfig().WithRedis(redis.Configuration);
         await using var gateway = await GatewayHost.StartAsync(config, clock);
         var ring = gateway.Services.GetRequiredService<SigningKeyRing>();

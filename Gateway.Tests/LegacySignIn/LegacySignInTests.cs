@@ -271,7 +271,7 @@ public sealed partial class LegacySignInTests(SharedRedis redis)
     [Fact]
     public async Task The_cms_record_of_a_gateway_session_that_expired_idle_is_deleted_by_the_sweep_and_a_live_ones_is_kept()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         await using var rig = await LegacyCmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:LegacySignIn:SweepInterval", "00:00:00.200"), time: clock);
         using var idle = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var idleId = (await WhoThroughGatewayAsync(idle)).SessionId;

@@ -28,7 +28,7 @@ public sealed class StepUpTests(SharedRedis redis)
     [Fact]
     public async Task A_session_older_than_the_routes_max_age_is_asked_to_sign_in_again_and_keeps_everything_else()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         await using var rig = await CmsRig.StartAsync(redis.Configuration, RecentPolicy("00:05:00"), clock);
         using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var signedInAt = clock.GetUtcNow();
@@ -67,7 +67,7 @@ public sealed class StepUpTests(SharedRedis redis)
     [Fact]
     public async Task A_stream_open_when_a_route_asks_for_a_step_up_stays_open()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         await using var rig = await CmsRig.StartAsync(redis.Configuration, RecentPolicy("00:05:00"), clock);
         using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         using var events = await browser.Http.GetAsync("/admin/events", HttpCompletionOption.ResponseHeadersRead);
@@ -92,7 +92,7 @@ public sealed class StepUpTests(SharedRedis redis)
     [Fact]
     public async Task Signing_in_as_another_user_at_the_step_up_prompt_ends_the_first_users_session_first()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         await using var rig = await CmsRig.StartAsync(redis.Configuration, RecentPolicy("00:05:00"), clock);
         using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         var alices = browser.Cookie("gw_session")!;
@@ -126,7 +126,7 @@ public sealed class StepUpTests(SharedRedis redis)
     [Fact]
     public async Task An_age_of_zero_asks_for_a_sign_in_on_each_visit_and_the_sign_in_counts_for_the_way_back_only()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         await using var rig = await CmsRig.StartAsync(redis.Configuration, RecentPolicy("00:00:00"), clock);
         using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         clock.Advance(RecentSignInRequirement.FreshSignInWindow + TimeSpan.FromMilliseconds(1));
@@ -170,7 +170,7 @@ public sealed class StepUpTests(SharedRedis redis)
     [Fact]
     public async Task A_policy_with_roles_and_an_age_forbids_a_user_without_the_role_instead_of_asking_for_a_sign_in()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         await using var rig = await CmsRig.StartAsync(redis.Configuration, c =>
         {
             RecentPolicy("00:05:00")(c);

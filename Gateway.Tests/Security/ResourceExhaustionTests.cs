@@ -15,7 +15,7 @@ public sealed class ResourceExhaustionTests
     [Fact]
     public void A_cache_full_of_expired_entries_evicts_them_and_keeps_caching()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock, maxEntries: 100);
         var now = clock.GetUtcNow();
         for (var i = 0; i < 100; i++)
@@ -33,7 +33,7 @@ public sealed class ResourceExhaustionTests
     [Fact]
     public void A_cache_full_of_live_entries_makes_room_and_stays_within_its_bound()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock, maxEntries: 100);
         var now = clock.GetUtcNow();
         CachedSession last = null!;
@@ -49,7 +49,7 @@ public sealed class ResourceExhaustionTests
     [Fact]
     public void A_cache_over_its_memory_budget_makes_room_and_stays_within_it()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock, maxEntries: 1_000_000, megabytes: 1);
         var now = clock.GetUtcNow();
         CachedSession last = null!;
@@ -67,7 +67,7 @@ public sealed class ResourceExhaustionTests
     [Fact]
     public void The_cache_memory_estimate_returns_to_zero_when_every_entry_has_gone()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock);
         var now = clock.GetUtcNow();
         var sessions = Enumerable.Range(0, 300).Select(i => new CachedSession(SessionKey.NewFor($"u{i}"), Record($"u{i}", now), now, now.AddSeconds(30))).ToList();
@@ -86,7 +86,7 @@ public sealed class ResourceExhaustionTests
     [Fact]
     public async Task Under_concurrent_reads_sheds_sets_and_revocations_the_cache_counts_exactly_what_it_holds()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var memo = new VerifiedCookieMemo(1_000);
         var cache = StandaloneCache.Create(clock, maxEntries: 150, memo: memo);
         var now = clock.GetUtcNow();
@@ -176,7 +176,7 @@ public sealed class ResourceExhaustionTests
     [Fact]
     public async Task A_success_gives_its_attempt_back_only_to_the_window_it_was_counted_in()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var options = new LoginOptions { AttemptsPerMinute = 1 };
         var limiter = new LoginAttemptLimiter(Options.Create(options), clock);
         // An attempt begins just before its window ends and succeeds just after: in between, a failure opened a new window.

@@ -15,8 +15,8 @@ public sealed class RevocationClockTests
     {
         await using var redis = await RedisServer.StartAsync();
         var config = new GatewayConfig().WithRedis(redis.Configuration);
-        await using var creator = await GatewayHost.StartAsync(config, new ManualClock(DateTimeOffset.UtcNow.AddMinutes(creatorSkewMinutes)));
-        await using var revoker = await GatewayHost.StartAsync(config, new ManualClock(DateTimeOffset.UtcNow.AddMinutes(revokerSkewMinutes)));
+        await using var creator = await GatewayHost.StartAsync(config, new FakeClock(DateTimeOffset.UtcNow.AddMinutes(creatorSkewMinutes)));
+        await using var revoker = await GatewayHost.StartAsync(config, new FakeClock(DateTimeOffset.UtcNow.AddMinutes(revokerSkewMinutes)));
         await using var fresh = await GatewayHost.StartAsync(config);
 
         var onCreator = creator.Services.GetRequiredService<SessionManager>();

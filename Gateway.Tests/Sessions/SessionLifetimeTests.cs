@@ -8,7 +8,7 @@ public sealed class SessionLifetimeTests(SharedRedis redis)
     [Fact]
     public async Task Idle_session_expires_after_the_idle_timeout_and_activity_slides_it()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         await using var gateway = await GatewayHost.StartAsync(new GatewayConfig(), clock);
         using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
 
@@ -26,7 +26,7 @@ public sealed class SessionLifetimeTests(SharedRedis redis)
     [Fact]
     public async Task Session_ends_at_the_absolute_lifetime_even_when_active()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         await using var rig = await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Session:AbsoluteLifetime", "01:00:00"), clock);
         using var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         for (var i = 0; i < 5; i++)

@@ -19,7 +19,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     [Fact]
     public void A_session_read_since_the_last_look_keeps_everything_and_an_idle_one_is_shed()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock);
         var now = clock.GetUtcNow();
         var read = new CachedSession(SessionKey.NewFor("read"), Record("read", now), now, now.AddSeconds(30));
@@ -54,7 +54,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     [Fact]
     public void A_shed_session_wakes_from_the_cache_with_the_same_identity_and_is_counted_whole_again()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock);
         var now = clock.GetUtcNow();
         var session = new CachedSession(SessionKey.NewFor("u1"), Record("u1", now), now, now.AddSeconds(30));
@@ -81,7 +81,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     [Fact]
     public void Shedding_or_evicting_a_session_makes_the_memo_forget_its_cookie_while_expiry_leaves_it()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var memo = new VerifiedCookieMemo(100);
         var cache = StandaloneCache.Create(clock, maxEntries: 10, memo: memo);
         var now = clock.GetUtcNow();
@@ -127,7 +127,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     [Fact]
     public void A_full_cache_sheds_idle_sessions_before_it_drops_any_and_so_holds_more_of_them()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock, megabytes: 1);
         var now = clock.GetUtcNow();
         var sessions = new List<CachedSession>();
@@ -153,7 +153,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     [Fact]
     public void The_first_time_the_cache_fills_it_sheds_sessions_rather_than_dropping_any()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock, megabytes: 1);
         var now = clock.GetUtcNow();
         var sessions = new List<CachedSession>();
@@ -174,7 +174,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     [Fact]
     public void Waking_shed_sessions_never_takes_the_cache_past_its_memory_budget()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock, megabytes: 1);
         var now = clock.GetUtcNow();
         var sessions = Enumerable.Range(0, 2_000).Select(i => new CachedSession(SessionKey.NewFor($"u{i}"), Record($"user-{i}", now), now, now.AddSeconds(30))).ToList();
@@ -198,7 +198,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     [Fact]
     public void A_session_the_cache_retired_is_never_taken_back()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock);
         var now = clock.GetUtcNow();
         var session = new CachedSession(SessionKey.NewFor("u1"), Record("u1", now), now, now.AddSeconds(30));

@@ -29,7 +29,7 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
 
     }
 
-    private async Task<(GatewayHost Gateway, HeldTouchStore Store, RecordingUpstream Upstream)> StartAsync(ManualClock clock, string prefix, string cacheDuration = "00:00:00")
+    private async Task<(GatewayHost Gateway, HeldTouchStore Store, RecordingUpstream Upstream)> StartAsync(FakeClock clock, string prefix, string cacheDuration = "00:00:00")
     {
         HeldTouchStore? store = null;
         var upstream = await RecordingUpstream.StartAsync();
@@ -52,7 +52,7 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
     [Fact]
     public async Task A_cache_miss_is_served_without_waiting_for_the_sliding_expiry_write_which_lands_after()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var (gateway, store, upstream) = await StartAsync(clock, "gwslide1:");
         await using var _ = gateway;
         await using var __ = upstream;
@@ -78,7 +78,7 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
     [Fact]
     public async Task A_session_read_from_the_store_again_and_again_is_slid_once_per_touch_interval()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var (gateway, store, upstream) = await StartAsync(clock, "gwslide2:");
         await using var _ = gateway;
         await using var __ = upstream;
@@ -100,7 +100,7 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
     [Fact]
     public async Task A_cached_session_whose_record_vanished_is_dropped_when_its_slide_finds_it_gone()
     {
-        var clock = new ManualClock();
+        var clock = new FakeClock();
         var (gateway, store, upstream) = await StartAsync(clock, "gwslide3:", cacheDuration: "00:05:00");
         await using var _ = gateway;
         await using var __ = upstream;
