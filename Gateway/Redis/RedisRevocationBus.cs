@@ -8,19 +8,20 @@ namespace Gateway.Redis;
 /// the local cache. The cache is distrusted until the subscription is up and whenever it drops,
 /// since a revocation published meanwhile would be missed.
 /// </summary>
-internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls redis, SessionCache cache) : BackgroundService, ISessionRevocationBus
+internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls redis, SessionCache cache, HeldGlobalMark globalMark)
+    : BackgroundService, ISessionRevocationBus
 {
     private readonly RedisChannel _channel = RedisChannel.Literal(connection.KeyPrefix + "revocations");
 
     public Task PublishAsync(SessionRevocation revocation, CancellationToken cancellationToken)
     {
-        cache.Apply(revocation);
+        Apply(revocation);
         return redis.PublishAsync(_channel.ToString(), revocation.Encode(), cancellationToken);
     }
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        cache.Distrust("waiting for the revocation subscription");
+        Distrust("waiting for the revocation subscription");
         connection.ConnectionFailed += OnFailed;
         connection.ConnectionRestored += OnRestored;
         connection.PrimarySwitched += OnSwitched;
@@ -51,7 +52,7 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
             try
             {
                 await subscriber.SubscribeAsync(_channel, (_, message) => OnMessage(message)).WaitAsync(stoppingToken);
-                if (subscriber.IsConnected(_channel) && IsCurrent(multiplexer)) cache.Trust("revocation subscription established");
+                if (subscriber.IsConnected(_channel) && IsCurrent(multiplexer)) Trust("revocation subscription established");
                 return;
             }
             catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException or TimeoutException)
@@ -68,7 +69,7 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
     /// <summary>A new primary, a new connection: what was published while the old one died was missed, so trust waits for the new subscription.</summary>
     private void OnSwitched(ConnectionMultiplexer replacement)
     {
-        cache.Distrust("Redis primary switched");
+        Distrust("Redis primary switched");
         _ = SubscribeGuardedAsync(replacement);
     }
 
@@ -87,17 +88,36 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
 
     private void OnMessage(RedisValue message)
     {
-        if (SessionRevocation.Decode(message) is { } revocation) cache.Apply(revocation);
+        if (SessionRevocation.Decode(message) is { } revocation) Apply(revocation);
+    }
+
+    private void Apply(SessionRevocation revocation)
+    {
+        if (revocation.All) globalMark.Forget();
+        cache.Apply(revocation);
+    }
+
+    // The held global mark shares the cache's trust: whatever was read before a gap in the feed may have missed a revoke-all.
+    private void Distrust(string reason)
+    {
+        cache.Distrust(reason);
+        globalMark.Forget();
+    }
+
+    private void Trust(string reason)
+    {
+        cache.Trust(reason);
+        globalMark.Forget();
     }
 
     private void OnFailed(object? sender, ConnectionFailedEventArgs e)
     {
-        if (e.ConnectionType == ConnectionType.Subscription) cache.Distrust($"revocation subscription lost ({e.FailureType})");
+        if (e.ConnectionType == ConnectionType.Subscription) Distrust($"revocation subscription lost ({e.FailureType})");
     }
 
     private void OnRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        if (e.ConnectionType == ConnectionType.Subscription) cache.Trust("revocation subscription restored");
+        if (e.ConnectionType == ConnectionType.Subscription) Trust("revocation subscription restored");
     }
 
     public override Task StopAsync(CancellationToken cancellationToken)

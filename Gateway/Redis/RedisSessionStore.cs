@@ -19,7 +19,8 @@ namespace Gateway.Redis;
 /// record and its index together run atomically on a cluster too. Every script does bounded work (one
 /// session, or one batch of <see cref="Batch"/>) so no user, however many sessions, blocks Redis.
 /// </summary>
-internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.Options.IOptions<Sessions.GatewaySessionOptions> options) : ISessionStore
+internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.Options.IOptions<Sessions.GatewaySessionOptions> options, HeldGlobalMark globalMark)
+    : ISessionStore
 {
     // A revoked session's tombstone outlives any record that could be restored for it: no record lives longer than this.
     private readonly string _tombstoneMs = ((long)options.Value.AbsoluteLifetime.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
@@ -91,7 +92,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         return await redis.ReadAsync("session.get_many", async db =>
         {
             // One MGET (every key shares the user's slot): the records, their tombstones and the user's marker; and the
-            // global marker beside it. Two commands for any number of sessions.
+            // global marker beside it unless held. At most two commands for any number of sessions.
             var keys = new RedisKey[sessions.Count * 2 + 1];
             for (var i = 0; i < sessions.Count; i++)
             {
@@ -100,9 +101,9 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
             }
             keys[^1] = UserMarkerOf(userTag);
             var local = db.StringGetAsync(keys);
-            var global = db.StringGetAsync(GlobalMarker);
+            var everyone = await GlobalMarkAsync(db);
             var values = await local;
-            var marker = Latest(MarkerTime(values[^1]), MarkerTime(await global));
+            var marker = Latest(MarkerTime(values[^1]), everyone);
             var result = new StoredSession?[sessions.Count];
             for (var i = 0; i < sessions.Count; i++)
                 result[i] = values[i].IsNull || !values[sessions.Count + i].IsNull ? null : new StoredSession((byte[])values[i]!, marker);
@@ -113,15 +114,27 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     public Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken) =>
         redis.AnyKeysTogether ? GetTogetherAsync(session, cancellationToken) : redis.ReadAsync("session.get", async db =>
         {
-            // Both sent at once: one round trip. The record, the user's marker and the session's tombstone share a slot;
-            // the global marker does not.
+            // The record, the user's marker and the session's tombstone share a slot; the global marker does not, so it
+            // is held between revoke-alls (one command), and fetched beside the MGET in the same round trip when not.
             var local = db.StringGetAsync([SessionKeyOf(session), UserMarkerOf(session.UserTag), TombstoneOf(session)]);
-            var global = db.StringGetAsync(GlobalMarker);
+            var everyone = await GlobalMarkAsync(db);
             var values = await local;
-            var everyone = await global;
             if (values[0].IsNull || !values[2].IsNull) return null;
-            return new StoredSession((byte[])values[0]!, Latest(MarkerTime(values[1]), MarkerTime(everyone)));
+            return new StoredSession((byte[])values[0]!, Latest(MarkerTime(values[1]), everyone));
         }, cancellationToken);
+
+    /// <summary>
+    /// The global revoke-all mark: on a cluster as held since the last revoke-all (<see cref="HeldGlobalMark"/>), else
+    /// read (pipelined with what the caller already sent) and held for the next.
+    /// </summary>
+    private async ValueTask<DateTimeOffset?> GlobalMarkAsync(IDatabaseAsync db)
+    {
+        if (!redis.AnyKeysTogether && globalMark.TryGet(out var held)) return held;
+        var epoch = globalMark.Epoch;
+        var mark = MarkerTime(await db.StringGetAsync(GlobalMarker));
+        if (!redis.AnyKeysTogether) globalMark.Keep(mark, epoch);
+        return mark;
+    }
 
     /// <summary>Outside a cluster the global marker joins the same MGET: a cache miss is one command.</summary>
     private Task<StoredSession?> GetTogetherAsync(SessionHandle session, CancellationToken cancellationToken) =>

@@ -35,6 +35,7 @@ internal static class RedisStoreRegistration
                 sp.GetRequiredService<ILogger<ReplicaAcknowledgements>>());
         });
         services.AddSingleton<RedisCalls>();
+        services.AddSingleton<HeldGlobalMark>();
         services.AddSingleton<ISessionStore, RedisSessionStore>();
         services.AddSingleton<RedisRevocationBus>();
         services.AddSingleton<ISessionRevocationBus>(sp => sp.GetRequiredService<RedisRevocationBus>());

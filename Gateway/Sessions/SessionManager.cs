@@ -229,6 +229,9 @@ internal sealed partial class SessionManager(
         var count = await store.DeleteAllAsync(await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
         await bus.PublishAsync(SessionRevocation.Everything, cancellationToken);
         await store.MarkRevokedAsync(null, await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
+        // Again once the mark has moved to the end: a session created while the deletion ran may be cached already, and a
+        // replica that holds the mark (a cluster's) would otherwise go on comparing with where it started.
+        await bus.PublishAsync(SessionRevocation.Everything, cancellationToken);
         foreach (var observer in endObservers) await observer.AllSessionsEndedAsync(cancellationToken);
         metrics.SessionsRevoked(count, reason);
         LogAllRevoked(logger, count, reason);
