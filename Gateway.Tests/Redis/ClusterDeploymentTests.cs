@@ -54,11 +54,17 @@ public sealed class ClusterDeploymentTests
             var mine = await (await sessions[0].Browser.ApiGetAsync("/_gateway/my-sessions")).Content.ReadFromJsonAsync<JsonElement>();
             Assert.Equal(SessionsEach, mine.GetProperty("sessions").GetArrayLength());
 
-            // Logout of one session, refused on both replicas.
+            // Logout of one session on replica a: refused there at once, and on b when the message reaches it.
             var loggedOut = sessions[4];
             var cookie = loggedOut.Browser.Cookie("gw_session")!;
             Assert.Equal(HttpStatusCode.SeeOther, (await loggedOut.Browser.PostSameOriginAsync("/logout")).StatusCode);
-            foreach (var gateway in new[] { a, b }) Assert.Equal(HttpStatusCode.Unauthorized, await Poll.RefusalAsync(gateway.Browser, cookie));
+            Assert.Same(a, loggedOut.Gateway);
+            using (var replay = a.Browser())
+            {
+                replay.SetCookie("gw_session", cookie);
+                Assert.Equal(HttpStatusCode.Unauthorized, (await replay.ApiGetAsync("/api/whoami")).StatusCode);
+            }
+            Assert.Equal(HttpStatusCode.Unauthorized, await Poll.RefusalAsync(b.Browser, cookie));
 
             // Logout everywhere on replica a: the user's sessions that replica b has cached are refused there by the message.
             var everywhere = sessions.Where(s => s.User == "user2").ToList();

@@ -42,8 +42,26 @@ public sealed class ClusterGlobalMarkTests
 
     private static GatewayConfig Config(RedisClusterRig cluster, RecordingUpstream upstream, string prefix) =>
         new GatewayConfig { UpstreamUrl = upstream.BaseUrl + "/" }.WithRedis(cluster.Configuration, prefix)
-            // No session cache: every request is a miss, so the mark held for misses is what decides.
-            .Set("Gateway:Session:CacheDuration", "00:00:00");
+            // No session is cached (every request reads the store), so the mark held for those reads is what decides; the
+            // cache duration stays the default, which bounds how long the mark is held.
+            .Set("Gateway:Session:CacheMaxEntries", "0");
+
+    /// <summary>The store fails a revoke-all part way: its mark written, no session deleted yet.</summary>
+    private sealed class FailingRevokeAllStore(ISessionStore inner) : DelegatingSessionStore(inner)
+    {
+        public override async Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
+        {
+            await Inner.MarkRevokedAsync(null, revokedBefore, markerLifetime, cancellationToken);
+            throw new StoreUnavailableException("test: the store failed part way through the revoke-all");
+        }
+    }
+
+    private static async Task<HttpStatusCode> AnswerAsync(GatewayHost gateway, string cookie)
+    {
+        using var browser = gateway.Browser();
+        browser.SetCookie("gw_session", cookie);
+        return (await browser.ApiGetAsync("/api/whoami")).StatusCode;
+    }
 
     private static async Task<RedisKey> RecordKeyAsync(RedisClusterRig cluster, string prefix)
     {
@@ -79,8 +97,9 @@ public sealed class ClusterGlobalMarkTests
         // The failover the gateway cannot rule out: the record back as a replica had it before the revoke-all reached it.
         await direct.GetDatabase().KeyRestoreAsync(recordKey, record, TimeSpan.FromMinutes(10));
 
+        // The replica that revoked refuses at once; the other when the message reaches it.
+        Assert.Equal(HttpStatusCode.Unauthorized, await AnswerAsync(a, cookie));
         Assert.Equal(HttpStatusCode.Unauthorized, await Poll.RefusalAsync(b.Browser, cookie));
-        Assert.Equal(HttpStatusCode.Unauthorized, await Poll.RefusalAsync(a.Browser, cookie));
         Assert.True(held.TryGet(out var after));
         Assert.NotNull(after);
     }
@@ -112,38 +131,71 @@ public sealed class ClusterGlobalMarkTests
         });
         Assert.NotNull(alice);
         using var _ = alice;
+        // The premise: b holds the mark where the revoke-all started (its first message reached b, a read followed).
+        var heldOnB = b.Services.GetRequiredService<HeldGlobalMark>();
+        Assert.NotNull(await Poll.Until(async () =>
+            (await alice.ApiGetAsync("/api/whoami")).StatusCode == HttpStatusCode.OK && heldOnB.TryGet(out var started) && started is not null ? (object?)true : null));
         gated.Release.SetResult();
         await revokeAll;
 
+        Assert.Equal(HttpStatusCode.Unauthorized, await AnswerAsync(a, alice.Cookie("gw_session")!));
         Assert.Equal(HttpStatusCode.Unauthorized, await Poll.RefusalAsync(b.Browser, alice.Cookie("gw_session")!));
-        Assert.Equal(HttpStatusCode.Unauthorized, await Poll.RefusalAsync(a.Browser, alice.Cookie("gw_session")!));
     }
 
     [Fact]
-    public async Task The_held_mark_is_not_used_while_the_feed_is_down_and_a_read_a_revoke_all_overtook_is_not_kept()
+    public async Task A_revoke_all_that_fails_part_way_still_reaches_every_replica_so_what_its_mark_refuses_is_refused_there()
     {
         const string prefix = "gwgm3:";
         await using var cluster = await RedisClusterRig.StartAsync();
         await using var upstream = await RecordingUpstream.StartAsync();
+        await using var a = await GatewayHost.StartAsync(Config(cluster, upstream, prefix), services: s =>
+            s.AddSingleton<ISessionStore>(sp => new FailingRevokeAllStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp))));
         await using var b = await GatewayHost.StartAsync(Config(cluster, upstream, prefix));
+        using var browser = await a.SignedInBrowserAsync("alice", "alice-password");
+        var cookie = browser.Cookie("gw_session")!;
+        Assert.Equal(HttpStatusCode.OK, await AnswerAsync(b, cookie));
+        Assert.True(b.Services.GetRequiredService<HeldGlobalMark>().TryGet(out var before));
+        Assert.Null(before);
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => a.Services.GetRequiredService<SessionManager>().RevokeAllAsync("test", default));
+
+        // Alice's record was never deleted: only the mark refuses her, on both replicas.
+        Assert.Equal(HttpStatusCode.Unauthorized, await AnswerAsync(a, cookie));
+        Assert.Equal(HttpStatusCode.Unauthorized, await Poll.RefusalAsync(b.Browser, cookie));
+    }
+
+    [Fact]
+    public async Task A_gap_in_the_revocation_feed_forgets_the_held_mark_and_it_is_never_held_longer_than_a_cached_session()
+    {
+        const string prefix = "gwgm4:";
+        await using var cluster = await RedisClusterRig.StartAsync();
+        await using var upstream = await RecordingUpstream.StartAsync();
+        var clock = new FakeClock();
+        await using var b = await GatewayHost.StartAsync(Config(cluster, upstream, prefix), clock);
         using var browser = await b.SignedInBrowserAsync("alice", "alice-password");
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
         var held = b.Services.GetRequiredService<HeldGlobalMark>();
-        var cache = b.Services.GetRequiredService<SessionCache>();
         Assert.True(held.TryGet(out _));
 
-        cache.Distrust("test: feed down");
+        // The feed drops (every node closes its subscribers) and comes back; a revoke-all could have gone by meanwhile.
+        int Trusted() => b.Logs.Lines.Count(l => l.Event.Name == "SessionCacheTrusted");
+        var trustedBefore = Trusted();
+        foreach (var port in cluster.Ports)
+        {
+            await using var node = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},allowAdmin=true");
+            await node.GetServer($"127.0.0.1:{port}").ClientKillAsync(clientType: ClientType.PubSub);
+        }
+        Assert.NotNull(await Poll.Until(() => Task.FromResult(
+            b.Logs.Lines.Any(l => l.Event.Name == "SessionCacheDistrusted" && l.Message.Contains("subscription lost", StringComparison.Ordinal))
+            && Trusted() > trustedBefore && b.Services.GetRequiredService<SessionCache>().IsTrusted ? (object?)true : null)));
         Assert.False(held.TryGet(out _));
-        held.Keep(null, held.Epoch);
-        Assert.False(held.TryGet(out _));
-        cache.Trust("test: feed back");
 
-        var epoch = held.Epoch;
-        held.Forget();
-        held.Keep(null, epoch);
-        Assert.False(held.TryGet(out _));
-        // The next miss reads it afresh and holds it again.
+        // Read again by the next request, and held no longer than a cached session would be (the default 30 s).
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
         Assert.True(held.TryGet(out _));
+        clock.Advance(TimeSpan.FromSeconds(29));
+        Assert.True(held.TryGet(out _));
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(held.TryGet(out _));
     }
 }

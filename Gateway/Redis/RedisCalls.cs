@@ -81,6 +81,9 @@ internal sealed class RedisCalls
     /// <summary>Whether any keys may share one command (not a cluster, known once connected).</summary>
     public bool AnyKeysTogether => _connection.IsCluster == false;
 
+    /// <summary>Known to be a Redis Cluster (not merely not known to be anything else yet).</summary>
+    public bool IsCluster => _connection.IsCluster == true;
+
     public Task<T> ReadAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
         RunAsync(retry: true, operation, call, cancellationToken);
 

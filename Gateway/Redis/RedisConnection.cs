@@ -172,11 +172,16 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     /// </summary>
     public bool? IsCluster { get; private set; }
 
+    private void LearnKind(ConnectionMultiplexer multiplexer)
+    {
+        var servers = multiplexer.GetServers();
+        if (servers.Any(s => s.IsConnected)) IsCluster = servers.Any(s => s.ServerType == ServerType.Cluster);
+    }
+
     private async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions config)
     {
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(config);
-        var servers = multiplexer.GetServers();
-        if (servers.Any(s => s.IsConnected)) IsCluster = servers.Any(s => s.ServerType == ServerType.Cluster);
+        LearnKind(multiplexer);
         multiplexer.ConnectionFailed += (s, e) =>
         {
             if (IsRetired(multiplexer)) return;
@@ -186,6 +191,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         multiplexer.ConnectionRestored += (s, e) =>
         {
             if (IsRetired(multiplexer)) return;
+            // Started while Redis was down: what kind of deployment it is shows once a server answers.
+            if (IsCluster is null) LearnKind(multiplexer);
             if (_logger.IsEnabled(LogLevel.Information)) LogRestored(_logger, e.ConnectionType.ToString(), e.EndPoint?.ToString());
             ConnectionRestored?.Invoke(s, e);
         };

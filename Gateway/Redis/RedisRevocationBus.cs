@@ -41,25 +41,28 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
     }
 
     /// <summary>
-    /// Subscribes on <paramref name="multiplexer"/> until it is up, or until it is no longer the connection in use (a
-    /// switch started a loop of its own on the new one). Only the connection in use can make the cache trusted.
+    /// Subscribes on <paramref name="multiplexer"/> afresh (our handler off, then on again: a SUBSCRIBE the server has
+    /// answered, not the client's own resubscription after a reconnect, which it sends without waiting) until it is up,
+    /// or until it is no longer the connection in use (a switch started a loop of its own on the new one). Trust follows
+    /// only a confirmed subscription on the connection in use, and only if no loss was reported since this attempt began.
     /// </summary>
     private async Task SubscribeAsync(ConnectionMultiplexer multiplexer, CancellationToken stoppingToken)
     {
         var subscriber = multiplexer.GetSubscriber();
         while (!stoppingToken.IsCancellationRequested && IsCurrent(multiplexer))
         {
+            var losses = Interlocked.Read(ref _losses);
             try
             {
-                await subscriber.SubscribeAsync(_channel, (_, message) => OnMessage(message)).WaitAsync(stoppingToken);
-                if (subscriber.IsConnected(_channel) && IsCurrent(multiplexer)) Trust("revocation subscription established");
-                return;
+                await subscriber.UnsubscribeAsync(_channel, MessageHandler).WaitAsync(stoppingToken);
+                await subscriber.SubscribeAsync(_channel, MessageHandler).WaitAsync(stoppingToken);
+                if (subscriber.IsConnected(_channel) && IsCurrent(multiplexer) && TrustUnlessLostSince(losses, "revocation subscription established")) return;
             }
             catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException or TimeoutException)
             {
                 // Redis is not reachable yet (or this connection was just retired); keep asking while it is the one in use.
-                await Task.Delay(TimeSpan.FromMilliseconds(250), stoppingToken);
             }
+            await Task.Delay(TimeSpan.FromMilliseconds(250), stoppingToken);
         }
     }
 
@@ -73,11 +76,12 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
         _ = SubscribeGuardedAsync(replacement);
     }
 
-    private async Task SubscribeGuardedAsync(ConnectionMultiplexer replacement)
+    private async Task SubscribeGuardedAsync(ConnectionMultiplexer? multiplexer = null)
     {
         try
         {
-            await SubscribeAsync(replacement, _stopping.Token);
+            multiplexer ??= await connection.GetAsync().WaitAsync(_stopping.Token);
+            await SubscribeAsync(multiplexer, _stopping.Token);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
@@ -91,33 +95,54 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
         if (SessionRevocation.Decode(message) is { } revocation) Apply(revocation);
     }
 
+    // One delegate, so that a fresh subscription can take exactly this handler off before adding it again.
+    private Action<RedisChannel, RedisValue> MessageHandler => field ??= (_, message) => OnMessage(message);
+
     private void Apply(SessionRevocation revocation)
     {
         if (revocation.All) globalMark.Forget();
         cache.Apply(revocation);
     }
 
+    // Losses reported so far, and the lock that orders them with trust: a subscription confirmed just before a loss was
+    // reported must not make the cache trusted after it.
+    private long _losses;
+    private readonly Lock _trust = new();
+
     // The held global mark shares the cache's trust: whatever was read before a gap in the feed may have missed a revoke-all.
     private void Distrust(string reason)
     {
-        cache.Distrust(reason);
-        globalMark.Forget();
+        lock (_trust)
+        {
+            Interlocked.Increment(ref _losses);
+            cache.Distrust(reason);
+            globalMark.Forget();
+        }
     }
 
-    private void Trust(string reason)
+    private bool TrustUnlessLostSince(long losses, string reason)
     {
-        cache.Trust(reason);
-        globalMark.Forget();
+        lock (_trust)
+        {
+            if (Interlocked.Read(ref _losses) != losses) return false;
+            cache.Trust(reason);
+            globalMark.Forget();
+            return true;
+        }
     }
 
+    // The client raises these on the thread pool, not always in the order they happened (a restore has been seen before
+    // the failure it ended): each only starts a fresh subscription, which trusts the cache once the server confirms it.
     private void OnFailed(object? sender, ConnectionFailedEventArgs e)
     {
-        if (e.ConnectionType == ConnectionType.Subscription) Distrust($"revocation subscription lost ({e.FailureType})");
+        if (e.ConnectionType != ConnectionType.Subscription) return;
+        Distrust($"revocation subscription lost ({e.FailureType})");
+        _ = SubscribeGuardedAsync();
     }
 
     private void OnRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        if (e.ConnectionType == ConnectionType.Subscription) Trust("revocation subscription restored");
+        if (e.ConnectionType == ConnectionType.Subscription) _ = SubscribeGuardedAsync();
     }
 
     public override Task StopAsync(CancellationToken cancellationToken)

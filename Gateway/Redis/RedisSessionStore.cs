@@ -124,15 +124,16 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         }, cancellationToken);
 
     /// <summary>
-    /// The global revoke-all mark: on a cluster as held since the last revoke-all (<see cref="HeldGlobalMark"/>), else
-    /// read (pipelined with what the caller already sent) and held for the next.
+    /// The global revoke-all mark: on a cluster as held (<see cref="HeldGlobalMark"/>) when it may be, else read (pipelined
+    /// with what the caller already sent) and, on a cluster, held for the next.
     /// </summary>
     private async ValueTask<DateTimeOffset?> GlobalMarkAsync(IDatabaseAsync db)
     {
-        if (!redis.AnyKeysTogether && globalMark.TryGet(out var held)) return held;
-        var epoch = globalMark.Epoch;
+        var cluster = redis.IsCluster;
+        if (cluster && globalMark.TryGet(out var held)) return held;
+        var fetch = globalMark.Begin();
         var mark = MarkerTime(await db.StringGetAsync(GlobalMarker));
-        if (!redis.AnyKeysTogether) globalMark.Keep(mark, epoch);
+        if (cluster) globalMark.Keep(mark, fetch);
         return mark;
     }
 

@@ -226,12 +226,25 @@ internal sealed partial class SessionManager(
 
     public async Task<int> RevokeAllAsync(string reason, CancellationToken cancellationToken)
     {
-        var count = await store.DeleteAllAsync(await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
-        await bus.PublishAsync(SessionRevocation.Everything, cancellationToken);
-        await store.MarkRevokedAsync(null, await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
+        int count;
+        try
+        {
+            count = await store.DeleteAllAsync(await store.NowAsync(cancellationToken), _options.AbsoluteLifetime, cancellationToken);
+        }
+        catch
+        {
+            // Failed or cancelled part way: the mark may be written and some sessions gone. Every replica drops its cache and
+            // reads the mark again now, so what the mark already refuses is refused everywhere, whatever the caller hears.
+            await PublishDespiteFailureAsync(SessionRevocation.Everything);
+            throw;
+        }
+        // Past the deletion the rest is a few commands, finished even if the caller goes away: else the mark would stay
+        // where it started, and sessions created while the deletion ran would live on.
+        await bus.PublishAsync(SessionRevocation.Everything, CancellationToken.None);
+        await store.MarkRevokedAsync(null, await store.NowAsync(CancellationToken.None), _options.AbsoluteLifetime, CancellationToken.None);
         // Again once the mark has moved to the end: a session created while the deletion ran may be cached already, and a
         // replica that holds the mark (a cluster's) would otherwise go on comparing with where it started.
-        await bus.PublishAsync(SessionRevocation.Everything, cancellationToken);
+        await bus.PublishAsync(SessionRevocation.Everything, CancellationToken.None);
         foreach (var observer in endObservers) await observer.AllSessionsEndedAsync(cancellationToken);
         metrics.SessionsRevoked(count, reason);
         LogAllRevoked(logger, count, reason);
