@@ -97,7 +97,7 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Revoking_a_user_with_100k_sessions_never_blocks_redis_for_more_than_a_few_milliseconds()
+    public async Task Revoking_a_user_with_100k_sessions_runs_as_hundreds_of_bounded_scripts_never_one_that_blocks_redis()
     {
         await using var redis = await RedisServer.StartAsync();
         var config = new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Redis:OperationTimeout", "00:00:10")
@@ -114,23 +114,25 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
 
         await using var mux = await redis.ConnectAsync();
         var server = mux.GetServer(mux.GetEndPoints()[0]);
-        // Log every command, to report the slowest; the bound asserted is 20 ms, which holds on a loaded 2-core machine
-        // (a whole-user script took about 250 ms at 100k before the index was batched).
+        // Log every command: what is asserted is the shape (the revocation's scripts each take a bounded batch, so there
+        // are hundreds of them, where one whole-user script took about 250 ms at 100k before the index was batched); the
+        // slowest command is reported, not asserted, since a loaded machine can pause Redis mid-command.
         await server.ExecuteAsync("CONFIG", "SET", "slowlog-log-slower-than", "0");
-        await server.ExecuteAsync("CONFIG", "SET", "slowlog-max-len", "100000");
+        await server.ExecuteAsync("CONFIG", "SET", "slowlog-max-len", "300000");
         await server.ExecuteAsync("SLOWLOG", "RESET");
 
         var listed = await sessions.ListUserAsync("heavy-user", default);
         var revoked = await sessions.RevokeUserAsync("heavy-user", "test", null, default);
         await store.CreateAsync(SessionKey.NewFor("heavy-user").Handle, [1], TimeSpan.FromHours(1), default);
 
-        var entries = ((RedisResult[])(await server.ExecuteAsync("SLOWLOG", "GET", "100000"))!)
+        var entries = ((RedisResult[])(await server.ExecuteAsync("SLOWLOG", "GET", "300000"))!)
             .Select(e => (RedisResult[])e!).Select(f => (Micros: (long)f[2], Command: string.Join(' ', ((RedisResult[])f[3]!).Take(2).Select(a => a.ToString())))).ToList();
         var slowest = entries.MaxBy(e => e.Micros);
-        output.WriteLine($"{entries.Count} commands; slowest {slowest.Micros} us: {slowest.Command}");
+        var scripts = entries.Where(e => e.Command.StartsWith("EVAL", StringComparison.OrdinalIgnoreCase)).GroupBy(e => e.Command).MaxBy(g => g.Count())!;
+        output.WriteLine($"{entries.Count} commands; slowest {slowest.Micros} us: {slowest.Command}; most used script {scripts.Count()} times, slowest {scripts.Max(e => e.Micros)} us");
         Assert.Equal(SessionManager.ListLimit, listed.Count);
         Assert.Equal(count, revoked);
-        Assert.InRange(slowest.Micros, 0, 20_000);
+        Assert.True(scripts.Count() >= count / 250, $"{scripts.Count()} calls of the busiest script for {count} sessions");
     }
 }
 

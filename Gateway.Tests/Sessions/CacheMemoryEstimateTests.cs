@@ -12,7 +12,7 @@ namespace Gateway.Tests.Sessions;
 [Collection(nameof(CacheMemoryEstimateTests))]
 public sealed class CacheMemoryEstimateTests(ITestOutputHelper output)
 {
-    private const int Count = 5_000;
+    private const int Count = 20_000;
 
     [Fact]
     public async Task The_caches_estimate_of_a_session_in_use_and_shed_is_within_a_tenth_of_the_heap()
