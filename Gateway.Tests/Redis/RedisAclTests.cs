@@ -53,8 +53,12 @@ public sealed partial class RedisAclTests
 
         using var laptop = gateway.Browser();
         using var phone = gateway.Browser();
-        Assert.Equal(HttpStatusCode.SeeOther, (await laptop.LoginAsync("alice", "alice-password")).StatusCode);
-        Assert.Equal(HttpStatusCode.SeeOther, (await phone.LoginAsync("alice", "alice-password")).StatusCode);
+        foreach (var browser in new[] { laptop, phone })
+        {
+            var login = await browser.LoginAsync("alice", "alice-password");
+            Assert.True(login.StatusCode == HttpStatusCode.SeeOther,
+                $"{login.StatusCode}\n{await DeniedAsync(db)}\n{string.Join("\n", gateway.Logs.Lines.Select(l => l.Event.Name + " " + l.Message))}");
+        }
         using (var guesser = gateway.Browser())
             Assert.Null((await guesser.LoginAsync("alice", "wrong")).Headers.Location);
         Assert.Equal(HttpStatusCode.OK, (await laptop.ApiGetAsync("/api/whoami")).StatusCode);
