@@ -64,6 +64,28 @@ public sealed class SessionStoreContractTests(SharedRedis redis)
         Assert.Null(await store.GetAsync(other, default));
     }
 
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task A_revocation_mark_never_moves_back_when_two_revocations_of_a_user_finish_out_of_order(string kind)
+    {
+        var (store, owner) = await CreateAsync(kind);
+        await using var _ = owner;
+        var user = $"user-{Guid.NewGuid():N}";
+        var session = SessionKey.NewFor(user).Handle;
+        await store.CreateAsync(session, [9], TimeSpan.FromMinutes(5), default);
+        var now = DateTimeOffset.UtcNow;
+        var later = now.AddSeconds(2);
+
+        // The revocation that started later finishes first; the earlier one's end must not pull its mark back.
+        await store.MarkRevokedAsync(session.UserTag, later, TimeSpan.FromHours(8), default);
+        await store.MarkRevokedAsync(session.UserTag, now, TimeSpan.FromHours(8), default);
+        await store.DeleteByUserAsync(session.UserTag, now, TimeSpan.FromHours(8), default);
+        var survivor = SessionKey.NewFor(user).Handle;
+        await store.CreateAsync(survivor, [9], TimeSpan.FromMinutes(5), default);
+
+        Assert.InRange((await store.GetAsync(survivor, default))!.RevokedBefore!.Value, later, later.AddMilliseconds(2));
+    }
+
     [Fact]
     public async Task Redis_layout_keeps_a_users_keys_under_one_hash_tag_named_by_a_hash_never_the_session_id()
     {

@@ -225,8 +225,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
 
     public async Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
-        await redis.AcknowledgedWriteAsync("session.revoke_user", UserMarkerOf(userTag), db => db.StringSetAsync(UserMarkerOf(userTag),
-            revokedBefore.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), markerLifetime), cancellationToken);
+        await SetMarkAsync("session.revoke_user", UserMarkerOf(userTag), revokedBefore.ToUnixTimeMilliseconds(), markerLifetime, cancellationToken);
         var deleted = await DeleteIndexedAsync(userTag, cancellationToken);
         await redis.WriteAsync("session.revoke_user", db => db.SetRemoveAsync(UsersKey, userTag), cancellationToken);
         return deleted;
@@ -234,8 +233,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
 
     public async Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
-        await redis.AcknowledgedWriteAsync("session.revoke_all", GlobalMarker, db => db.StringSetAsync(GlobalMarker,
-            revokedBefore.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), markerLifetime), cancellationToken);
+        await SetMarkAsync("session.revoke_all", GlobalMarker, revokedBefore.ToUnixTimeMilliseconds(), markerLifetime, cancellationToken);
         var deleted = 0;
         while (true)
         {
@@ -260,10 +258,21 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     public async Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
         // Rounded up to the next millisecond: a session created earlier in the same millisecond is older than the mark.
-        var mark = (revokedBefore.ToUnixTimeMilliseconds() + 1).ToString(CultureInfo.InvariantCulture);
-        var marker = userTag is null ? GlobalMarker : UserMarkerOf(userTag);
-        await redis.AcknowledgedWriteAsync("session.revoke_mark", marker, db => db.StringSetAsync(marker, mark, markerLifetime), cancellationToken);
+        await SetMarkAsync("session.revoke_mark", userTag is null ? GlobalMarker : UserMarkerOf(userTag), revokedBefore.ToUnixTimeMilliseconds() + 1,
+            markerLifetime, cancellationToken);
     }
+
+    // KEYS: marker. ARGV: mark (ms), lifetime (ms). A mark only moves forward: of two revocations running at once, the one
+    // that finishes first must not pull back the later one's mark (and let sessions created meanwhile live).
+    private const string KeepLaterMarkScript = """
+        local current = tonumber(redis.call('GET', KEYS[1]))
+        if current ~= nil and current >= tonumber(ARGV[1]) then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+        """;
+
+    private Task<RedisResult> SetMarkAsync(string operation, RedisKey marker, long mark, TimeSpan lifetime, CancellationToken cancellationToken) =>
+        redis.AcknowledgedWriteAsync(operation, marker, db => db.ScriptEvaluateAsync(KeepLaterMarkScript, [marker], [mark, Ms(lifetime)]), cancellationToken);
 
     public async Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) =>
         await redis.ReadAsync("time", async db =>
