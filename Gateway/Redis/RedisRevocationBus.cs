@@ -142,7 +142,10 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
 
     private void OnRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        if (e.ConnectionType == ConnectionType.Subscription) _ = SubscribeGuardedAsync();
+        if (e.ConnectionType != ConnectionType.Subscription) return;
+        // Distrusted first: the fresh subscription drops ours for a moment, and a message in that moment would be missed.
+        Distrust("revocation subscription restored, confirming it");
+        _ = SubscribeGuardedAsync();
     }
 
     public override Task StopAsync(CancellationToken cancellationToken)
