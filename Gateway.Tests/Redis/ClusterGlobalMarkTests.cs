@@ -56,6 +56,14 @@ public sealed class ClusterGlobalMarkTests
         }
     }
 
+    /// <summary>A replica holds the mark only while its cache is trusted: from when its revocation subscription is up.</summary>
+    private static async Task<GatewayHost> TrustedAsync(GatewayHost gateway)
+    {
+        var cache = gateway.Services.GetRequiredService<SessionCache>();
+        Assert.NotNull(await Poll.Until(() => Task.FromResult(cache.IsTrusted ? (object?)true : null)));
+        return gateway;
+    }
+
     private static async Task<HttpStatusCode> AnswerAsync(GatewayHost gateway, string cookie)
     {
         using var browser = gateway.Browser();
@@ -79,8 +87,8 @@ public sealed class ClusterGlobalMarkTests
         const string prefix = "gwgm1:";
         await using var cluster = await RedisClusterRig.StartAsync();
         await using var upstream = await RecordingUpstream.StartAsync();
-        await using var a = await GatewayHost.StartAsync(Config(cluster, upstream, prefix));
-        await using var b = await GatewayHost.StartAsync(Config(cluster, upstream, prefix));
+        await using var a = await TrustedAsync(await GatewayHost.StartAsync(Config(cluster, upstream, prefix)));
+        await using var b = await TrustedAsync(await GatewayHost.StartAsync(Config(cluster, upstream, prefix)));
         using var browser = await a.SignedInBrowserAsync("alice", "alice-password");
         var cookie = browser.Cookie("gw_session")!;
         using var onB = b.Browser();
@@ -114,7 +122,7 @@ public sealed class ClusterGlobalMarkTests
         await using var a = await GatewayHost.StartAsync(Config(cluster, upstream, prefix), services: s =>
             s.AddSingleton<ISessionStore>(sp => gated = new GatedEndStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp))));
         a.Services.GetRequiredService<ISessionStore>();
-        await using var b = await GatewayHost.StartAsync(Config(cluster, upstream, prefix));
+        await using var b = await TrustedAsync(await GatewayHost.StartAsync(Config(cluster, upstream, prefix)));
         using (var admin = await b.SignedInBrowserAsync("admin", "admin-password"))
             Assert.Equal(HttpStatusCode.OK, (await admin.ApiGetAsync("/api/whoami")).StatusCode);
 
@@ -150,7 +158,7 @@ public sealed class ClusterGlobalMarkTests
         await using var upstream = await RecordingUpstream.StartAsync();
         await using var a = await GatewayHost.StartAsync(Config(cluster, upstream, prefix), services: s =>
             s.AddSingleton<ISessionStore>(sp => new FailingRevokeAllStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp))));
-        await using var b = await GatewayHost.StartAsync(Config(cluster, upstream, prefix));
+        await using var b = await TrustedAsync(await GatewayHost.StartAsync(Config(cluster, upstream, prefix)));
         using var browser = await a.SignedInBrowserAsync("alice", "alice-password");
         var cookie = browser.Cookie("gw_session")!;
         Assert.Equal(HttpStatusCode.OK, await AnswerAsync(b, cookie));
@@ -171,7 +179,7 @@ public sealed class ClusterGlobalMarkTests
         await using var cluster = await RedisClusterRig.StartAsync();
         await using var upstream = await RecordingUpstream.StartAsync();
         var clock = new FakeClock();
-        await using var b = await GatewayHost.StartAsync(Config(cluster, upstream, prefix), clock);
+        await using var b = await TrustedAsync(await GatewayHost.StartAsync(Config(cluster, upstream, prefix), clock));
         using var browser = await b.SignedInBrowserAsync("alice", "alice-password");
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
         var held = b.Services.GetRequiredService<HeldGlobalMark>();
