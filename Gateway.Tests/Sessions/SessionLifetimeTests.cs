@@ -5,19 +5,40 @@ namespace Gateway.Tests.Sessions;
 /// <summary>Idle (sliding) and absolute limits are enforced from the stored record, and sliding writes are throttled.</summary>
 public sealed class SessionLifetimeTests(SharedRedis redis)
 {
+    /// <summary>The store, with its sliding-expiry writes (sent in the background, off the request) counted.</summary>
+    private sealed class CountedTouchStore(ISessionStore inner) : DelegatingSessionStore(inner)
+    {
+        private int _touches;
+
+        public int Touches => Volatile.Read(ref _touches);
+
+        public override async Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
+        {
+            var slid = await Inner.TouchAsync(session, ttl, cancellationToken);
+            Interlocked.Increment(ref _touches);
+            return slid;
+        }
+    }
+
     [Fact]
     public async Task Idle_session_expires_after_the_idle_timeout_and_activity_slides_it()
     {
         var clock = new FakeClock();
-        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig(), clock);
+        CountedTouchStore? store = null;
+        await using var gateway = await GatewayHost.StartAsync(new GatewayConfig(), clock, services: s =>
+            s.AddSingleton<ISessionStore>(sp => store = new CountedTouchStore(ActivatorUtilities.CreateInstance<InMemorySessionStore>(sp))));
+        gateway.Services.GetRequiredService<ISessionStore>();
         using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
 
         // Active every 15 minutes for an hour: the 20-minute idle window keeps sliding.
         for (var i = 0; i < 4; i++)
         {
             clock.Advance(TimeSpan.FromMinutes(15));
+            var touches = store!.Touches;
             // Signed in: proxied (the test upstream is closed, so 502), not challenged.
             Assert.Equal(HttpStatusCode.BadGateway, (await browser.ApiGetAsync("/admin/x")).StatusCode);
+            // The slide is written in the background: the clock moves on only once it has landed, as it would in real time.
+            Assert.NotNull(await Poll.Until(() => Task.FromResult(store.Touches > touches ? (object?)true : null)));
         }
         clock.Advance(TimeSpan.FromMinutes(21));
         Assert.Equal(HttpStatusCode.Unauthorized, (await browser.ApiGetAsync("/admin/x")).StatusCode);
