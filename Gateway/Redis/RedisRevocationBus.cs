@@ -8,14 +8,13 @@ namespace Gateway.Redis;
 /// the local cache. The cache is distrusted until the subscription is up and whenever it drops,
 /// since a revocation published meanwhile would be missed.
 /// </summary>
-internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls redis, SessionCache cache, HeldGlobalMark globalMark)
-    : BackgroundService, ISessionRevocationBus
+internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls redis, SessionCache cache) : BackgroundService, ISessionRevocationBus
 {
     private readonly RedisChannel _channel = RedisChannel.Literal(connection.KeyPrefix + "revocations");
 
     public Task PublishAsync(SessionRevocation revocation, CancellationToken cancellationToken)
     {
-        Apply(revocation);
+        cache.Apply(revocation);
         return redis.PublishAsync(_channel.ToString(), revocation.Encode(), cancellationToken);
     }
 
@@ -92,31 +91,23 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
 
     private void OnMessage(RedisValue message)
     {
-        if (SessionRevocation.Decode(message) is { } revocation) Apply(revocation);
+        if (SessionRevocation.Decode(message) is { } revocation) cache.Apply(revocation);
     }
 
     // One delegate, so that a fresh subscription can take exactly this handler off before adding it again.
     private Action<RedisChannel, RedisValue> MessageHandler => field ??= (_, message) => OnMessage(message);
-
-    private void Apply(SessionRevocation revocation)
-    {
-        if (revocation.All) globalMark.Forget();
-        cache.Apply(revocation);
-    }
 
     // Losses reported so far, and the lock that orders them with trust: a subscription confirmed just before a loss was
     // reported must not make the cache trusted after it.
     private long _losses;
     private readonly Lock _trust = new();
 
-    // The held global mark shares the cache's trust: whatever was read before a gap in the feed may have missed a revoke-all.
     private void Distrust(string reason)
     {
         lock (_trust)
         {
             Interlocked.Increment(ref _losses);
             cache.Distrust(reason);
-            globalMark.Forget();
         }
     }
 
@@ -126,7 +117,6 @@ internal sealed class RedisRevocationBus(RedisConnection connection, RedisCalls 
         {
             if (Interlocked.Read(ref _losses) != losses) return false;
             cache.Trust(reason);
-            globalMark.Forget();
             return true;
         }
     }

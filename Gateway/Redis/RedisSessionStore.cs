@@ -124,16 +124,16 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         }, cancellationToken);
 
     /// <summary>
-    /// The global revoke-all mark: on a cluster as held (<see cref="HeldGlobalMark"/>) when it may be, else read (pipelined
-    /// with what the caller already sent) and, on a cluster, held for the next.
+    /// The global revoke-all mark, read pipelined with what the caller already sent; on a cluster, as held
+    /// (<see cref="HeldGlobalMark"/>) when it may be, and else held for the next.
     /// </summary>
     private async ValueTask<DateTimeOffset?> GlobalMarkAsync(IDatabaseAsync db)
     {
-        var cluster = redis.IsCluster;
-        if (cluster && globalMark.TryGet(out var held)) return held;
+        if (!redis.IsCluster) return MarkerTime(await db.StringGetAsync(GlobalMarker));
+        if (globalMark.TryGet(out var held)) return held;
         var fetch = globalMark.Begin();
         var mark = MarkerTime(await db.StringGetAsync(GlobalMarker));
-        if (cluster) globalMark.Keep(mark, fetch);
+        globalMark.Keep(mark, fetch);
         return mark;
     }
 
