@@ -64,12 +64,7 @@ public sealed class ClusterGlobalMarkTests
         return gateway;
     }
 
-    private static async Task<HttpStatusCode> AnswerAsync(GatewayHost gateway, string cookie)
-    {
-        using var browser = gateway.Browser();
-        browser.SetCookie("gw_session", cookie);
-        return (await browser.ApiGetAsync("/api/whoami")).StatusCode;
-    }
+    private static Task<HttpStatusCode> AnswerAsync(GatewayHost gateway, string cookie) => Poll.AnswerAsync(gateway.Browser, cookie);
 
     private static async Task<RedisKey> RecordKeyAsync(RedisClusterRig cluster, string prefix)
     {

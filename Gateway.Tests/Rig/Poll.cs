@@ -34,11 +34,17 @@ internal static class Poll
         HttpStatusCode last = default;
         var refused = await Until(async () =>
         {
-            using var replay = browser();
-            replay.SetCookie("gw_session", cookie);
-            last = (await replay.ApiGetAsync("/api/whoami")).StatusCode;
+            last = await AnswerAsync(browser, cookie);
             return last == HttpStatusCode.Unauthorized ? (HttpStatusCode?)last : null;
         }, withinMs);
         return refused ?? last;
+    }
+
+    /// <summary>What a replica answers, once, a fresh browser (from <paramref name="browser"/>) presenting <paramref name="cookie"/>.</summary>
+    public static async Task<HttpStatusCode> AnswerAsync(Func<Browser> browser, string cookie)
+    {
+        using var replay = browser();
+        replay.SetCookie("gw_session", cookie);
+        return (await replay.ApiGetAsync("/api/whoami")).StatusCode;
     }
 }

@@ -5,28 +5,13 @@ namespace Gateway.Tests.Sessions;
 /// <summary>Idle (sliding) and absolute limits are enforced from the stored record, and sliding writes are throttled.</summary>
 public sealed class SessionLifetimeTests(SharedRedis redis)
 {
-    /// <summary>The store, with its sliding-expiry writes (sent in the background, off the request) counted.</summary>
-    private sealed class CountedTouchStore(ISessionStore inner) : DelegatingSessionStore(inner)
-    {
-        private int _touches;
-
-        public int Touches => Volatile.Read(ref _touches);
-
-        public override async Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
-        {
-            var slid = await Inner.TouchAsync(session, ttl, cancellationToken);
-            Interlocked.Increment(ref _touches);
-            return slid;
-        }
-    }
-
     [Fact]
     public async Task Idle_session_expires_after_the_idle_timeout_and_activity_slides_it()
     {
         var clock = new FakeClock();
-        CountedTouchStore? store = null;
+        TouchCountingStore? store = null;
         await using var gateway = await GatewayHost.StartAsync(new GatewayConfig(), clock, services: s =>
-            s.AddSingleton<ISessionStore>(sp => store = new CountedTouchStore(ActivatorUtilities.CreateInstance<InMemorySessionStore>(sp))));
+            s.AddSingleton<ISessionStore>(sp => store = new TouchCountingStore(ActivatorUtilities.CreateInstance<InMemorySessionStore>(sp))));
         gateway.Services.GetRequiredService<ISessionStore>();
         using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");
 

@@ -11,33 +11,15 @@ namespace Gateway.Tests.Sessions;
 /// </summary>
 public sealed class SlidingExpiryTests(SharedRedis redis)
 {
-    /// <summary>The real store, with its sliding-expiry writes counted and, when <see cref="Hold"/> is set, held until released.</summary>
-    private sealed class HeldTouchStore(ISessionStore inner) : DelegatingSessionStore(inner)
+    private async Task<(GatewayHost Gateway, TouchCountingStore Store, RecordingUpstream Upstream)> StartAsync(FakeClock clock, string prefix, string cacheDuration = "00:00:00")
     {
-        private int _touches;
-
-        public int Touches => Volatile.Read(ref _touches);
-
-        public TaskCompletionSource? Hold { get; set; }
-
-        public override async Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
-        {
-            if (Hold is { } hold) await hold.Task;
-            Interlocked.Increment(ref _touches);
-            return await Inner.TouchAsync(session, ttl, cancellationToken);
-        }
-
-    }
-
-    private async Task<(GatewayHost Gateway, HeldTouchStore Store, RecordingUpstream Upstream)> StartAsync(FakeClock clock, string prefix, string cacheDuration = "00:00:00")
-    {
-        HeldTouchStore? store = null;
+        TouchCountingStore? store = null;
         var upstream = await RecordingUpstream.StartAsync();
         var config = new GatewayConfig { UpstreamUrl = upstream.BaseUrl + "/" }.WithRedis(redis.Configuration, prefix)
             // No cache (every request reads the store) unless a test wants one.
             .Set("Gateway:Session:CacheDuration", cacheDuration);
         var gateway = await GatewayHost.StartAsync(config, clock, services: s =>
-            s.AddSingleton<ISessionStore>(sp => store = new HeldTouchStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp))));
+            s.AddSingleton<ISessionStore>(sp => store = new TouchCountingStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp))));
         gateway.Services.GetRequiredService<ISessionStore>();
         return (gateway, store!, upstream);
     }
