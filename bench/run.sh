@@ -8,7 +8,8 @@
 #                                --baseline-dll PATH (another gateway build beside this one) --only b2,c,d (some targets)
 #   bench/run.sh --cold-start    time to ready and req/s per second of a replica started under load (warm-up on and
 #                                off, tiered PGO, ReadyToRun)
-#   bench/run.sh --scale         1k/10k/100k live sessions, cache memory, 1,000 connections, two replicas
+#   bench/run.sh --scale         1k/10k/100k live sessions, cache memory, 1,000 connections, two replicas;
+#                                with --baseline-dll PATH: the 1k and 100k spreads on this build and another, side by side
 #   bench/run.sh --cache-memory  only the in-process heap per cached session and its breakdown (seconds)
 #   bench/run.sh --miss-path     only where a cache miss spends its time, part by part (Redis wait, decrypt, ...)
 #   bench/run.sh --assertion-signing  the gateway's assertion signer beside JsonWebTokenHandler (µs, bytes per token)

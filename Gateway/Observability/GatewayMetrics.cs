@@ -18,6 +18,7 @@ internal sealed class GatewayMetrics : IDisposable
     // listening exporter costs nothing per request (a Counter.Add dispatches to every listener each time).
     private long _cacheHits;
     private long _cacheMisses;
+    private long _cacheRevalidations;
     private readonly Counter<long> _cacheEvictions;
     private readonly Counter<long> _cacheShed;
     private readonly Counter<long> _tokenRefreshes;
@@ -46,6 +47,8 @@ internal sealed class GatewayMetrics : IDisposable
             new Measurement<long>(Interlocked.Read(ref _cacheHits), new KeyValuePair<string, object?>("result", "hit")),
             new Measurement<long>(Interlocked.Read(ref _cacheMisses), new KeyValuePair<string, object?>("result", "miss")),
         }, description: "Session cache lookups, by hit or miss.");
+        _meter.CreateObservableCounter("gateway.session_cache.revalidations", () => Interlocked.Read(ref _cacheRevalidations),
+            description: "Misses on an entry past its cached time that the store's read found unchanged: the entry is kept, nothing is decrypted or signed again.");
         _liveConnections = _meter.CreateUpDownCounter<long>("gateway.live_connections", description: "Long-lived proxied connections (WebSocket, event stream) open on this replica.");
         _liveConnectionsClosed = _meter.CreateCounter<long>("gateway.live_connections.closed", description: "Long-lived connections closed because their session ended, by reason.");
         _tokenRefreshes = _meter.CreateCounter<long>("gateway.tokens.refreshes", description: "Access token refreshes at the provider, by outcome.");
@@ -78,6 +81,7 @@ internal sealed class GatewayMetrics : IDisposable
         if (hit) Interlocked.Increment(ref _cacheHits);
         else Interlocked.Increment(ref _cacheMisses);
     }
+    public void CacheRevalidated() => Interlocked.Increment(ref _cacheRevalidations);
     public void CmsSession(string outcome) => _cmsSessions.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
     public void KeyRingRead(bool success) => _keyRingReads.Add(1, new KeyValuePair<string, object?>("result", success ? "success" : "failed"));
     public void UnknownKeyId() => Interlocked.Increment(ref _unknownKeyIds);

@@ -30,6 +30,7 @@ internal sealed class CachedRecord
         CmsUserId = record.CmsUserId;
         AuthenticatedAt = record.AuthenticatedAt;
         Acr = record.Acr;
+        IssuedAt = record.IssuedAt ?? record.CreatedAt;
     }
 
     public static CachedRecord Of(SessionRecord record) => new(record);
@@ -53,6 +54,8 @@ internal sealed class CachedRecord
     public DateTimeOffset? AuthenticatedAt { get; }
     /// <summary>See <see cref="SessionRecord.Acr"/>.</summary>
     public string? Acr { get; }
+    /// <summary>What a revoke-all mark is compared with (<see cref="SessionRecord.IssuedAt"/>, or when created for older records).</summary>
+    public DateTimeOffset IssuedAt { get; }
 }
 
 /// <summary>

@@ -20,6 +20,7 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     private readonly ConcurrentDictionary<SessionKey, CachedSession> _entries = new();
     private readonly int _maxEntries = options.Value.CacheMaxEntries;
     private readonly long _maxBytes = options.Value.CacheMaxMegabytes * 1024L * 1024L;
+    private readonly TimeSpan _idleTimeout = options.Value.IdleTimeout;
     private long _bytes;
     // Kept beside the dictionary: its Count takes every one of its locks (up to 1024 once it has grown), which on a
     // full cache made each miss, and each entry an eviction dropped, pay for all of them.
@@ -37,23 +38,58 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     /// <summary>Read before a store fetch; <see cref="Set"/> refuses the result if a revocation came in between.</summary>
     public long Generation => Interlocked.Read(ref _generation);
 
-    public bool TryGet(SessionKey key, DateTimeOffset now, [NotNullWhen(true)] out CachedSession? session)
+    public bool TryGet(SessionKey key, DateTimeOffset now, [NotNullWhen(true)] out CachedSession? session) => TryGet(key, now, out session, out _);
+
+    /// <param name="stale">On a miss, the entry whose cached time ran out, when a store read may keep it
+    /// (<see cref="Revalidate"/>): it stays in the cache until the caller has read the store.</param>
+    public bool TryGet(SessionKey key, DateTimeOffset now, [NotNullWhen(true)] out CachedSession? session, out CachedSession? stale)
     {
+        stale = null;
         if (_trusted && _entries.TryGetValue(key, out session))
         {
             if (session.CachedUntil > now)
             {
-                // Waking a shed entry takes memory back: past the budget, room is made as for a new entry.
-                if (session.MarkUsed() && Interlocked.Add(ref _bytes, session.DerivedBytes) > _maxBytes) Evict();
+                Woken(session);
                 metrics.CacheLookup(hit: true);
                 return true;
             }
-            Drop(key, session);
+            if (session.Revalidatable(now)) stale = session;
+            else Drop(key, session);
         }
         session = null;
         metrics.CacheLookup(hit: false);
         return false;
     }
+
+    // Waking a shed entry takes memory back: past the budget, room is made as for a new entry.
+    private void Woken(CachedSession session)
+    {
+        if (session.MarkUsed() && Interlocked.Add(ref _bytes, session.DerivedBytes) > _maxBytes) Evict();
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="stale"/> for another <c>CacheDuration</c> after a store read found its record unchanged
+    /// (<see cref="CachedSession.StillHolds"/>). False, and the caller builds the entry afresh, when it left the cache
+    /// meanwhile or a revocation or change of trust came in since <paramref name="generationAtFetch"/>.
+    /// </summary>
+    public bool Revalidate(CachedSession stale, long generationAtFetch, DateTimeOffset cachedUntil)
+    {
+        if (!_trusted || Generation != generationAtFetch || !_entries.TryGetValue(stale.Key, out var current) || !ReferenceEquals(current, stale)
+            || !stale.TryExtend(cachedUntil))
+            return false;
+        Woken(stale);
+        // A revocation that raced with the fetch wins, as in Set.
+        if (Generation != generationAtFetch)
+        {
+            Drop(stale.Key, stale);
+            return false;
+        }
+        metrics.CacheRevalidated();
+        return true;
+    }
+
+    /// <summary>Drops exactly <paramref name="stale"/> (the store no longer holds what it was built from).</summary>
+    public void Discard(CachedSession stale) => Drop(stale.Key, stale);
 
     public void Set(CachedSession session, long generationAtFetch)
     {
@@ -82,15 +118,17 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     }
 
     /// <summary>
-    /// Makes room when full (by count or by memory), until a tenth of each limit is free: expired entries first; then,
+    /// Makes room when full (by count or by memory), until a tenth of each limit is free: expired entries no store read could keep first; then,
     /// short of memory, idle entries are shed (second chance: one read since the last look keeps an entry whole);
-    /// then entries go, shed ones first (they are fetched again on their next request). A full cache never stops caching.
+    /// then entries go, shed ones and those past their cached time first (either costs its next request a store read or
+    /// a signature). A full cache never stops caching.
     /// </summary>
     private void Evict()
     {
         var now = time.GetUtcNow();
+        // Past its cached time an entry is still worth a store read that keeps it, unless its session is over here.
         foreach (var (key, entry) in _entries)
-            if (entry.CachedUntil <= now) Drop(key, entry);
+            if (entry.CachedUntil <= now && (!entry.Revalidatable(now) || entry.LastTouchedAt + _idleTimeout <= now)) Drop(key, entry);
         // Two looks: the first marks idle what was read since the last one (all of it, the first time the cache
         // fills), the second sheds what was not read in between. Shedding costs a woken session a cookie check and a
         // signature; dropping costs it a store round trip.
@@ -99,7 +137,7 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
         foreach (var (key, entry) in _entries)
         {
             if (HasRoom()) break;
-            if (entry.State == CachedSession.Residency.Shed) Drop(key, entry, evicted: true);
+            if (entry.State == CachedSession.Residency.Shed || entry.CachedUntil <= now) Drop(key, entry, evicted: true);
         }
         foreach (var (key, entry) in _entries)
         {

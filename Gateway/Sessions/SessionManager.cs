@@ -57,7 +57,7 @@ internal sealed partial class SessionManager(
     public ValueTask<CachedSession?> ResolveAsync(SessionKey key, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (cache.TryGet(key, now, out var cached))
+        if (cache.TryGet(key, now, out var cached, out var stale))
         {
             if (cached.Record.AbsoluteExpiresAt <= now || cached.LastTouchedAt + _options.IdleTimeout <= now)
                 return ExpireAsync(cached, cancellationToken);
@@ -65,7 +65,7 @@ internal sealed partial class SessionManager(
             if (cached.TryClaimTouch(now, _options.TouchInterval)) touches.Claimed(cached);
             return new ValueTask<CachedSession?>(cached);
         }
-        return FetchAsync(key, now, cancellationToken);
+        return FetchAsync(key, now, stale, cancellationToken);
     }
 
     /// <summary>
@@ -145,11 +145,12 @@ internal sealed partial class SessionManager(
         var handle = key.Handle;
         // Read before the write: a revocation arriving while this runs bumps it, and the cache then refuses our copy.
         var generation = cache.Generation;
-        if (!await store.ReplaceAsync(handle, protector.Protect(record with { SessionHash = handle.Hash }), cancellationToken)) return false;
+        var protectedRecord = protector.Protect(record with { SessionHash = handle.Hash });
+        if (!await store.ReplaceAsync(handle, protectedRecord, cancellationToken)) return false;
         await bus.PublishAsync(SessionRevocation.OfChange(key.ShortHash), cancellationToken);
         var now = time.GetUtcNow();
         // Our own publish bumped the generation once; anything beyond that was a revocation.
-        cache.Set(new CachedSession(key, record, now, now + _options.CacheDuration), generation + 1);
+        cache.Set(new CachedSession(key, record, now, now + _options.CacheDuration, protectedRecord), generation + 1);
         return true;
     }
 
@@ -381,12 +382,27 @@ internal sealed partial class SessionManager(
         return record;
     }
 
-    private async ValueTask<CachedSession?> FetchAsync(SessionKey key, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// One store read. When it shows the record <paramref name="stale"/> (an entry past its cached time) was built from,
+    /// and no revocation mark beside it covers the session, that entry is served and kept, with its header values and
+    /// signed assertion: nothing is decrypted or signed. Otherwise the record is checked and a new entry built.
+    /// </summary>
+    private async ValueTask<CachedSession?> FetchAsync(SessionKey key, DateTimeOffset now, CachedSession? stale, CancellationToken cancellationToken)
     {
         if (endedHere.Contains(key, now)) return null;
         var generation = cache.Generation;
         var handle = key.Handle;
-        var record = await ReadAsync(handle, cancellationToken);
+        var stored = await store.GetAsync(handle, cancellationToken);
+        if (stale is not null)
+        {
+            if (stored is not null && stale.StillHolds(stored) && cache.Revalidate(stale, generation, now + _options.CacheDuration))
+            {
+                if (stale.TryClaimTouch(now, _options.TouchInterval)) touches.Claimed(stale);
+                return stale;
+            }
+            cache.Discard(stale);
+        }
+        var record = stored is null ? null : Genuine(handle, stored);
         if (record is null) return null;
         if (record.AbsoluteExpiresAt <= now)
         {
@@ -394,7 +410,7 @@ internal sealed partial class SessionManager(
             return null;
         }
         // A read from the store counts as activity: the idle expiry slides, off the request path (SessionTouches).
-        var session = new CachedSession(key, record, touches.Fetched(key, record.AbsoluteExpiresAt, now), now + _options.CacheDuration);
+        var session = new CachedSession(key, record, touches.Fetched(key, record.AbsoluteExpiresAt, now), now + _options.CacheDuration, stored!.Record);
         cache.Set(session, generation);
         return session;
     }

@@ -12,12 +12,22 @@ namespace Bench;
 /// Then real replicas on one Redis: sessions signed in through the login form, signed-in load spread at random
 /// over 1k, 10k and 100k of them (cache hit rate from the store reads Redis counted, Redis commands per request,
 /// CPU per request, RSS); 1,000 concurrent connections; and two replicas against one. Options: --sessions
-/// 1000,10000,100000 --duration S --connections C.
+/// 1000,10000,100000 --duration S --connections C; --baseline-dll PATH measures another build beside this one instead
+/// (<see cref="CompareAsync"/>).
 /// </summary>
 internal static partial class Scale
 {
+    private const string SpreadScript = """
+        local cookies = {}
+        for line in io.lines(os.getenv("BENCH_COOKIES")) do cookies[#cookies + 1] = line end
+        local n = tonumber(os.getenv("BENCH_SESSIONS"))
+        math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
+        request = function() return wrk.format("GET", nil, { ["Cookie"] = cookies[math.random(1, n)] }) end
+        """;
+
     public static async Task<int> RunAsync(string[] args)
     {
+        if (Options.String(args, "--baseline-dll") is { } baselineDll) return await CompareAsync(args, baselineDll);
         var counts = (Options.String(args, "--sessions") ?? "1000,10000,100000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var duration = Options.Int(args, "--duration", 10);
         var connections = Options.Int(args, "--connections", 32);
@@ -47,13 +57,7 @@ internal static partial class Scale
             var cookieFile = Path.Combine(work, "cookies.txt");
             await File.WriteAllLinesAsync(cookieFile, cookies);
             var script = Path.Combine(work, "spread.lua");
-            await File.WriteAllTextAsync(script, """
-                local cookies = {}
-                for line in io.lines(os.getenv("BENCH_COOKIES")) do cookies[#cookies + 1] = line end
-                local n = tonumber(os.getenv("BENCH_SESSIONS"))
-                math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
-                request = function() return wrk.format("GET", nil, { ["Cookie"] = cookies[math.random(1, n)] }) end
-                """);
+            await File.WriteAllTextAsync(script, SpreadScript);
 
             // Warm-up (JIT tiers, pools) on the smallest set, which also leaves those sessions cached as in steady use.
             await SpreadAsync(a, processA, null, script, cookieFile, counts.Min(), 5, connections);

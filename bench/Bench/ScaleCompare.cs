@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text;
+
+namespace Bench;
+
+/// <summary>
+/// <c>--scale --baseline-dll PATH</c>: this build and another side by side on one Redis and the same sessions (signed in
+/// once, through this build), the 1k and the largest spread measured in alternating rounds, so the machine's drift falls
+/// on both alike. Reports per build the median CPU per request and req/s of each row, the largest row against the 1k
+/// row, and this build against the baseline. Options as <c>--scale</c>, and --rounds N (3), --dll PATH (a build in this
+/// one's place).
+/// </summary>
+internal static partial class Scale
+{
+    private static async Task<int> CompareAsync(string[] args, string baselineDll)
+    {
+        var counts = (Options.String(args, "--sessions") ?? "1000,100000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var (small, large) = (counts.Min(), counts.Max());
+        var duration = Options.Int(args, "--duration", 10);
+        var connections = Options.Int(args, "--connections", 32);
+        var rounds = Options.Int(args, "--rounds", 3);
+        var root = Options.Root();
+        var report = new StringBuilder();
+        void Line(string text) { report.AppendLine(text); Console.WriteLine(text); }
+
+        Line($"Scale side by side, {DateTime.UtcNow:u}, {Environment.ProcessorCount} cores, Redis on loopback, this build (d) and {baselineDll} (z), wrk -t1 -c{connections} -d{duration}s, {rounds} alternating rounds");
+        var work = Directory.CreateTempSubdirectory("gwscalecmp").FullName;
+        try
+        {
+            // --dll PATH: another build in this one's place (two builds other than this one side by side).
+            var gatewayDll = Options.String(args, "--dll") ?? Path.Combine(root, "Gateway", "bin", "Release", "net10.0", "Gateway.dll");
+            var redisPort = Processes.FreePort();
+            Peers.StartRedis(work, redisPort);
+            var upstreamPort = Processes.FreePort();
+            Peers.StartUpstream(work, upstreamPort);
+            File.WriteAllText(Path.Combine(work, "proxy.json"), Gateways.RouteFile($"http://127.0.0.1:{upstreamPort}/"));
+            // Both on the same keys and key ring: every session is valid on either, as on two replicas of a rolling update.
+            var builds = new[] { (Key: "d", Started: Gateways.Start(gatewayDll, work, redisPort)), (Key: "z", Started: Gateways.Start(baselineDll, work, redisPort)) };
+            foreach (var (_, (url, _)) in builds) await Processes.WaitUpAsync($"{url}/readyz", 60);
+
+            var cookies = await SignInManyAsync(builds[0].Started.Url, large);
+            // Started again: a process that has just signed in 100,000 sessions measured up to a tenth more CPU per
+            // request than its twin on the same code; both now come to the load with the same history.
+            Processes.Stop(builds[0].Started.Process);
+            builds[0].Started = Gateways.Start(gatewayDll, work, redisPort);
+            await Processes.WaitUpAsync($"{builds[0].Started.Url}/readyz", 60);
+            var cookieFile = Path.Combine(work, "cookies.txt");
+            await File.WriteAllLinesAsync(cookieFile, cookies);
+            var script = Path.Combine(work, "spread.lua");
+            await File.WriteAllTextAsync(script, SpreadScript);
+
+            var rows = new Dictionary<(string Build, int Sessions), List<Spread>>();
+            foreach (var n in new[] { small, large })
+            {
+                // Unmeasured load on both at once first (a whole TouchInterval for the large set, so slides come at their
+                // steady rate), then the measured rounds, the order of the builds turning each round.
+                var warm = n == large ? 65 : 5;
+                await Task.WhenAll(builds.Select(b => SpreadAsync(b.Started.Url, b.Started.Process, null, script, cookieFile, n, warm, connections / 2)));
+                for (var round = 0; round < rounds; round++)
+                    foreach (var (key, (url, process)) in round % 2 == 0 ? builds : builds.Reverse())
+                    {
+                        var spread = await SpreadAsync(url, process, redisPort, script, cookieFile, n, duration, connections);
+                        (rows.TryGetValue((key, n), out var list) ? list : rows[(key, n)] = []).Add(spread);
+                    }
+            }
+
+            Line("");
+            Line(FormattableString.Invariant($"{"build",-7}{"live sessions",-16}{"req/s",9}{"CPU µs/req",12}{"Redis/req",11}{"cache hits",12}   (medians of {rounds} rounds)"));
+            double Cpu(string b, int n) => Median(rows[(b, n)].Select(r => r.Cpu));
+            double Rps(string b, int n) => Median(rows[(b, n)].Select(r => r.Rps));
+            foreach (var (key, _) in builds)
+                foreach (var n in new[] { small, large })
+                    Line(FormattableString.Invariant($"{key,-7}{n,-16:N0}{Rps(key, n),9:0}{Cpu(key, n),12:0.0}{Median(rows[(key, n)].Select(r => r.RedisPerRequest)),11:0.000}{Median(rows[(key, n)].Select(r => r.HitRate)),11:0.0%}"));
+            foreach (var (key, _) in builds)
+                Line(FormattableString.Invariant($"  {key}: CPU per request at {large:N0} is {Cpu(key, large) / Cpu(key, small):0.00}x its {small:N0}-session row; rounds (µs): {string.Join(" ", rows[(key, small)].Select(r => r.Cpu.ToString("0", CultureInfo.InvariantCulture)))} | {string.Join(" ", rows[(key, large)].Select(r => r.Cpu.ToString("0", CultureInfo.InvariantCulture)))}"));
+            Line(FormattableString.Invariant($"  this build against the baseline (d/z): CPU {Cpu("d", small) / Cpu("z", small):0.000} at {small:N0}, {Cpu("d", large) / Cpu("z", large):0.000} at {large:N0}; req/s {Rps("d", small) / Rps("z", small):0.000} and {Rps("d", large) / Rps("z", large):0.000}"));
+            await Processes.SaveReportAsync(root, "scale-compare.txt", report.ToString(), print: false);
+            return 0;
+        }
+        finally
+        {
+            Processes.StopAllAndDelete(work);
+        }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
