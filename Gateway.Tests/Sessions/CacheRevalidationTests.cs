@@ -23,14 +23,14 @@ public sealed class CacheRevalidationTests(SharedRedis redis)
         public SessionCache Cache => gateway.Services.GetRequiredService<SessionCache>();
         public AssertionIssuer Assertions => gateway.Services.GetRequiredService<AssertionIssuer>();
 
-        public async Task<SessionKey> SignInAsync(string name = "alice") => await Sessions.CreateAsync(new SessionRecord
+        public async Task<SessionKey> SignInAsync(string name = "alice", TimeSpan? lifetime = null) => await Sessions.CreateAsync(new SessionRecord
         {
             UserId = name,
             Name = name,
             Roles = ["editor"],
             Method = "dev",
             CreatedAt = clock.GetUtcNow(),
-            AbsoluteExpiresAt = clock.GetUtcNow().AddHours(8),
+            AbsoluteExpiresAt = clock.GetUtcNow() + (lifetime ?? TimeSpan.FromHours(8)),
         }, CancellationToken.None);
 
         public ValueTask<CachedSession?> ResolveAsync(SessionKey key) => Sessions.ResolveAsync(key, CancellationToken.None);
@@ -66,7 +66,9 @@ public sealed class CacheRevalidationTests(SharedRedis redis)
     {
         ReadCountingStore? store = null;
         var clock = new FakeClock();
-        var config = new GatewayConfig().WithRedis(redis.Configuration, prefix).Set("Gateway:Session:CacheDuration", "00:00:30");
+        var config = new GatewayConfig().WithRedis(redis.Configuration, prefix).Set("Gateway:Session:CacheDuration", "00:00:30")
+            // A key ring of its own: one test revokes its keys, which must reach no other gateway on the shared Redis.
+            .Set("Gateway:Redis:DataProtectionKey", prefix + "DataProtection-Keys");
         var gateway = await GatewayHost.StartAsync(config, clock, services: s =>
             s.AddSingleton<ISessionStore>(sp => store = new ReadCountingStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp))));
         gateway.Services.GetRequiredService<ISessionStore>();
@@ -178,44 +180,87 @@ public sealed class CacheRevalidationTests(SharedRedis redis)
         Assert.Null(rig.Cache.Peek(key));
     }
 
-    [Fact]
-    public async Task A_revocation_that_lands_while_the_store_is_read_is_not_undone_by_keeping_the_entry()
+    [Theory]
+    [InlineData("this session")]
+    [InlineData("another session")]
+    [InlineData("a change of trust")]
+    public async Task A_revocation_that_lands_while_the_store_is_read_keeps_no_entry_from_that_read(string what)
     {
-        await using var rig = await StartAsync("gwreval7:");
+        await using var rig = await StartAsync($"gwreval7{what.Length}:");
         var key = await rig.SignInAsync();
+        var other = await rig.SignInAsync("bob");
         Assert.NotNull(await rig.ResolveAsync(key));
         rig.Clock.Advance(TimeSpan.FromSeconds(31));
+        using var metrics = new MetricsRecorder(rig.Gateway.Services, "gateway.session_cache.revalidations");
 
         var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         rig.Store.Hold = hold;
         var resolving = rig.ResolveAsync(key).AsTask();
         await rig.Store.ReadDone.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        // The read saw the session live; the revocation comes in before its answer is used.
-        rig.Cache.Apply(new SessionRevocation([key.ShortHash]));
+        // The read saw the session live; something comes in before its answer is used. Another session's revocation
+        // leaves this entry in the cache: only the generation the read began under tells that the answer is older.
+        switch (what)
+        {
+            case "this session": rig.Cache.Apply(new SessionRevocation([key.ShortHash])); break;
+            case "another session": rig.Cache.Apply(new SessionRevocation([other.ShortHash])); break;
+            default: rig.Cache.Distrust("test"); rig.Cache.Trust("test"); break;
+        }
         hold.SetResult();
         rig.Store.Hold = null;
 
-        // As on any read that raced a revocation, this one request has what the store said when it read; the entry is
-        // not kept past the revocation, so the next request reads the store again.
+        // As on any read that raced a revocation, this one request has what the store said when it read; nothing from
+        // that read is kept, so the next request reads the store again.
         Assert.NotNull(await resolving);
         Assert.Null(rig.Cache.Peek(key));
+        Assert.Equal(0, metrics.Sum("gateway.session_cache.revalidations"));
         var reads = rig.Store.Reads;
         Assert.NotNull(await rig.ResolveAsync(key));
         Assert.Equal(reads + 1, rig.Store.Reads);
     }
 
     [Fact]
+    public async Task A_session_kept_by_a_read_still_ends_at_its_absolute_lifetime_inside_the_time_it_was_kept_for()
+    {
+        await using var rig = await StartAsync("gwreval9:");
+        var key = await rig.SignInAsync(lifetime: TimeSpan.FromSeconds(40));
+        var first = await rig.ResolveAsync(key);
+        rig.Clock.Advance(TimeSpan.FromSeconds(31));
+        Assert.Same(first, await rig.ResolveAsync(key));
+
+        // Kept until 61 s, but the session ends at 40 s.
+        rig.Clock.Advance(TimeSpan.FromSeconds(10));
+        Assert.Null(await rig.ResolveAsync(key));
+        Assert.Null(rig.Cache.Peek(key));
+    }
+
+    [Fact]
+    public async Task A_session_whose_record_key_was_revoked_is_refused_once_its_cached_time_is_over_though_its_bytes_are_unchanged()
+    {
+        await using var rig = await StartAsync("gwreval10:");
+        var key = await rig.SignInAsync();
+        var first = (await rig.ResolveAsync(key))!;
+        using var metrics = new MetricsRecorder(rig.Gateway.Services, "gateway.session_cache.revalidations");
+
+        // After a compromise ops revoke every DataProtection key: the record in Redis is the same bytes, under a revoked key.
+        rig.Gateway.Services.GetRequiredService<Microsoft.AspNetCore.DataProtection.KeyManagement.IKeyManager>()
+            .RevokeAllKeys(DateTimeOffset.UtcNow.AddSeconds(1), "test: compromise");
+        // The ring is rebuilt in the background (callers keep the one they had meanwhile): once it has been, the
+        // revocation holds for every payload under those keys.
+        var protector = rig.Gateway.Services.GetRequiredService<SessionRecordProtector>();
+        var stored = (await rig.Store.GetAsync(key.Handle, CancellationToken.None))!;
+        await Poll.Until(() => Task.FromResult<object?>(protector.StillReadable(stored.Record) ? null : true));
+
+        rig.Clock.Advance(TimeSpan.FromSeconds(31));
+        Assert.Null(await rig.ResolveAsync(key));
+        Assert.Equal(0, metrics.Sum("gateway.session_cache.revalidations"));
+        Assert.Null(rig.Cache.Peek(key));
+    }
+
+    [Fact]
     public async Task A_session_past_its_absolute_lifetime_is_never_kept_by_a_read()
     {
         await using var rig = await StartAsync("gwreval8:");
-        var key = await rig.Sessions.CreateAsync(new SessionRecord
-        {
-            UserId = "alice",
-            Roles = [],
-            Method = "dev",
-            CreatedAt = rig.Clock.GetUtcNow(),
-            AbsoluteExpiresAt = rig.Clock.GetUtcNow().AddSeconds(40),
-        }, CancellationToken.None);
+        var key = await rig.SignInAsync(lifetime: TimeSpan.FromSeconds(40));
         Assert.NotNull(await rig.ResolveAsync(key));
 
         rig.Clock.Advance(TimeSpan.FromSeconds(41));

@@ -60,6 +60,18 @@ internal sealed partial class BackgroundRefreshKeyRingProvider(
     }
 
     /// <summary>
+    /// Whether the key a payload that decrypted here once was protected under is still held and not revoked: what
+    /// decrypting it again would refuse first, for a payload that is not decrypted again (a cached session kept after a
+    /// store read found the same bytes, <see cref="Sessions.SessionManager"/>). Revoking a key after a compromise so
+    /// still ends the sessions under it within <c>CacheDuration</c>. False while no ring has loaded.
+    /// </summary>
+    public bool StillUnrevoked(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < HeaderLength || BinaryPrimitives.ReadUInt32BigEndian(payload) != MagicHeader || !health.Usable) return false;
+        return GetCurrentKeyRing().GetAuthenticatedEncryptorByKeyId(new Guid(payload.Slice(sizeof(uint), 16)), out var revoked) is not null && !revoked;
+    }
+
+    /// <summary>
     /// Until a ring has loaded, DataProtection reads the store inline on every call: at most one attempt per interval
     /// here, so requests during an outage at start-up fail fast instead of each blocking on a read.
     /// </summary>

@@ -120,8 +120,8 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     /// <summary>
     /// Makes room when full (by count or by memory), until a tenth of each limit is free: expired entries no store read could keep first; then,
     /// short of memory, idle entries are shed (second chance: one read since the last look keeps an entry whole);
-    /// then entries go, shed ones and those past their cached time first (either costs its next request a store read or
-    /// a signature). A full cache never stops caching.
+    /// then entries go, shed ones and those past their cached time first (each costs its next request a store read or a
+    /// signature, and one past its time is worth less than a fresh one). A full cache never stops caching.
     /// </summary>
     private void Evict()
     {

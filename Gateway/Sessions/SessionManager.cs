@@ -384,8 +384,9 @@ internal sealed partial class SessionManager(
 
     /// <summary>
     /// One store read. When it shows the record <paramref name="stale"/> (an entry past its cached time) was built from,
-    /// and no revocation mark beside it covers the session, that entry is served and kept, with its header values and
-    /// signed assertion: nothing is decrypted or signed. Otherwise the record is checked and a new entry built.
+    /// no revocation mark beside it covers the session and the key it was encrypted under is neither gone nor revoked,
+    /// that entry is served and kept, with its header values and signed assertion: nothing is decrypted or signed.
+    /// Otherwise the record is checked and a new entry built.
     /// </summary>
     private async ValueTask<CachedSession?> FetchAsync(SessionKey key, DateTimeOffset now, CachedSession? stale, CancellationToken cancellationToken)
     {
@@ -395,7 +396,8 @@ internal sealed partial class SessionManager(
         var stored = await store.GetAsync(handle, cancellationToken);
         if (stale is not null)
         {
-            if (stored is not null && stale.StillHolds(stored) && cache.Revalidate(stale, generation, now + _options.CacheDuration))
+            if (stored is not null && stale.StillHolds(stored) && protector.StillReadable(stored.Record)
+                && cache.Revalidate(stale, generation, now + _options.CacheDuration))
             {
                 if (stale.TryClaimTouch(now, _options.TouchInterval)) touches.Claimed(stale);
                 return stale;
