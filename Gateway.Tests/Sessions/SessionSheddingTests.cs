@@ -52,6 +52,34 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     }
 
     [Fact]
+    public void A_full_cache_drops_entries_past_their_cached_time_before_it_sheds_fresh_ones_and_keeps_the_rest_for_a_read()
+    {
+        var clock = new FakeClock();
+        var cache = StandaloneCache.Create(clock, megabytes: 1);
+        var stored = "a stored record"u8.ToArray();
+        CachedSession Entry(string user)
+        {
+            var now = clock.GetUtcNow();
+            var entry = new CachedSession(SessionKey.NewFor(user), Record(user, now), now, now.AddSeconds(30), stored);
+            cache.Set(entry, cache.Generation);
+            return entry;
+        }
+        var old = Enumerable.Range(0, 200).Select(i => Entry($"old{i}")).ToList();
+        clock.Advance(TimeSpan.FromSeconds(31));
+
+        // Fresh entries until the budget is past: the first eviction makes its room from the 200 past their time.
+        var fresh = new List<CachedSession>();
+        while (cache.Count == old.Count + fresh.Count) fresh.Add(Entry($"fresh{fresh.Count}"));
+
+        Assert.All(fresh, f => Assert.Equal(CachedSession.Residency.Used, f.State));
+        Assert.All(fresh, f => Assert.Same(f, cache.Peek(f.Key)));
+        var kept = old.Count(o => cache.Peek(o.Key) == o);
+        // Only as many as the room needed went: the others stay for a read that finds their record unchanged.
+        Assert.InRange(kept, 1, old.Count - 1);
+        Assert.True(cache.EstimatedBytes <= 1024 * 1024, $"{cache.EstimatedBytes} bytes counted");
+    }
+
+    [Fact]
     public void A_shed_session_wakes_from_the_cache_with_the_same_identity_and_is_counted_whole_again()
     {
         var clock = new FakeClock();

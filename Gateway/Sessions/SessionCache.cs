@@ -118,17 +118,20 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     }
 
     /// <summary>
-    /// Makes room when full (by count or by memory), until a tenth of each limit is free: expired entries no store read could keep first; then,
-    /// short of memory, idle entries are shed (second chance: one read since the last look keeps an entry whole);
-    /// then entries go, shed ones and those past their cached time first (each costs its next request a store read or a
-    /// signature, and one past its time is worth less than a fresh one). A full cache never stops caching.
+    /// Makes room when full (by count or by memory), until a tenth of each limit is free: entries past their cached time
+    /// first (all of those no store read could keep, the rest while room is short); then, short of memory, idle entries
+    /// are shed (second chance: one read since the last look keeps an entry whole); then entries go, shed ones first
+    /// (they are fetched again on their next request). A full cache never stops caching.
     /// </summary>
     private void Evict()
     {
         var now = time.GetUtcNow();
-        // Past its cached time an entry is still worth a store read that keeps it, unless its session is over here.
+        // Past its cached time an entry still spares its next request the rebuild (a read keeps it), unless its session is
+        // over here: those all go. The rest go while room is short, before anything is shed: either way their next
+        // request reads the store, while shedding costs a fresh entry a signature. Keeping them all and shedding first
+        // measured 27 % of requests served without a read at 1M sessions on a Cluster, against 67 % this way.
         foreach (var (key, entry) in _entries)
-            if (entry.CachedUntil <= now && (!entry.Revalidatable(now) || entry.LastTouchedAt + _idleTimeout <= now)) Drop(key, entry);
+            if (entry.CachedUntil <= now && (!entry.Revalidatable(now) || entry.LastTouchedAt + _idleTimeout <= now || !HasRoom())) Drop(key, entry);
         // Two looks: the first marks idle what was read since the last one (all of it, the first time the cache
         // fills), the second sheds what was not read in between. Shedding costs a woken session a cookie check and a
         // signature; dropping costs it a store round trip.
@@ -137,7 +140,7 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
         foreach (var (key, entry) in _entries)
         {
             if (HasRoom()) break;
-            if (entry.State == CachedSession.Residency.Shed || entry.CachedUntil <= now) Drop(key, entry, evicted: true);
+            if (entry.State == CachedSession.Residency.Shed) Drop(key, entry, evicted: true);
         }
         foreach (var (key, entry) in _entries)
         {
