@@ -62,11 +62,11 @@ public sealed class CacheRevalidationTests(SharedRedis redis)
         }
     }
 
-    private async Task<Rig> StartAsync(string prefix)
+    private async Task<Rig> StartAsync(string prefix, string cacheDuration = "00:00:30")
     {
         ReadCountingStore? store = null;
         var clock = new FakeClock();
-        var config = new GatewayConfig().WithRedis(redis.Configuration, prefix).Set("Gateway:Session:CacheDuration", "00:00:30")
+        var config = new GatewayConfig().WithRedis(redis.Configuration, prefix).Set("Gateway:Session:CacheDuration", cacheDuration)
             // A key ring of its own: one test revokes its keys, which must reach no other gateway on the shared Redis.
             .Set("Gateway:Redis:DataProtectionKey", prefix + "DataProtection-Keys");
         var gateway = await GatewayHost.StartAsync(config, clock, services: s =>
@@ -100,6 +100,27 @@ public sealed class CacheRevalidationTests(SharedRedis redis)
         rig.Clock.Advance(TimeSpan.FromSeconds(20));
         Assert.Same(first, await rig.ResolveAsync(key));
         Assert.Equal(reads + 1, rig.Store.Reads);
+    }
+
+    [Fact]
+    public async Task With_no_cache_duration_every_request_reads_the_store_and_a_session_deleted_there_is_refused_on_the_next()
+    {
+        await using var rig = await StartAsync("gwreval11:", cacheDuration: "00:00:00");
+        var key = await rig.SignInAsync();
+        var first = (await rig.ResolveAsync(key))!;
+        var assertion = await AssertionAsync(rig, first);
+        var reads = rig.Store.Reads;
+
+        // Each request reads; the entry the read finds unchanged is kept, with its assertion.
+        Assert.Same(first, await rig.ResolveAsync(key));
+        Assert.Same(first, await rig.ResolveAsync(key));
+        Assert.Equal(reads + 2, rig.Store.Reads);
+        Assert.Equal(assertion, await AssertionAsync(rig, first));
+
+        await using (var direct = await ConnectionMultiplexer.ConnectAsync(redis.Configuration))
+            Assert.True(await direct.GetDatabase().KeyDeleteAsync(direct.GetServer(direct.GetEndPoints()[0]).Keys(pattern: "gwreval11:*:s:*").Single()));
+        Assert.Null(await rig.ResolveAsync(key));
+        Assert.Null(rig.Cache.Peek(key));
     }
 
     [Fact]
