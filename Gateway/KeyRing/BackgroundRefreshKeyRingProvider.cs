@@ -54,9 +54,9 @@ internal sealed partial class BackgroundRefreshKeyRingProvider(
     /// </summary>
     public bool MayHold(ReadOnlySpan<byte> payload)
     {
-        if (payload.Length < HeaderLength || BinaryPrimitives.ReadUInt32BigEndian(payload) != MagicHeader) return false;
+        if (!TryReadKeyId(payload, out var keyId)) return false;
         if (!health.Usable) return true;
-        return GetCurrentKeyRing().GetAuthenticatedEncryptorByKeyId(new Guid(payload.Slice(sizeof(uint), 16)), out _) is not null;
+        return GetCurrentKeyRing().GetAuthenticatedEncryptorByKeyId(keyId, out _) is not null;
     }
 
     /// <summary>
@@ -65,10 +65,17 @@ internal sealed partial class BackgroundRefreshKeyRingProvider(
     /// store read found the same bytes, <see cref="Sessions.SessionManager"/>). Revoking a key after a compromise so
     /// still ends the sessions under it within <c>CacheDuration</c>. False while no ring has loaded.
     /// </summary>
-    public bool StillUnrevoked(ReadOnlySpan<byte> payload)
+    public bool StillUnrevoked(ReadOnlySpan<byte> payload) =>
+        TryReadKeyId(payload, out var keyId) && health.Usable
+        && GetCurrentKeyRing().GetAuthenticatedEncryptorByKeyId(keyId, out var revoked) is not null && !revoked;
+
+    /// <summary>The key id of a payload whose header is DataProtection's.</summary>
+    private static bool TryReadKeyId(ReadOnlySpan<byte> payload, out Guid keyId)
     {
-        if (payload.Length < HeaderLength || BinaryPrimitives.ReadUInt32BigEndian(payload) != MagicHeader || !health.Usable) return false;
-        return GetCurrentKeyRing().GetAuthenticatedEncryptorByKeyId(new Guid(payload.Slice(sizeof(uint), 16)), out var revoked) is not null && !revoked;
+        keyId = default;
+        if (payload.Length < HeaderLength || BinaryPrimitives.ReadUInt32BigEndian(payload) != MagicHeader) return false;
+        keyId = new Guid(payload.Slice(sizeof(uint), 16));
+        return true;
     }
 
     /// <summary>

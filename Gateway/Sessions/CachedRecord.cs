@@ -30,7 +30,7 @@ internal sealed class CachedRecord
         CmsUserId = record.CmsUserId;
         AuthenticatedAt = record.AuthenticatedAt;
         Acr = record.Acr;
-        IssuedAt = record.IssuedAt ?? record.CreatedAt;
+        IssuedAt = record.IssuedOrCreatedAt();
     }
 
     public static CachedRecord Of(SessionRecord record) => new(record);
@@ -54,7 +54,7 @@ internal sealed class CachedRecord
     public DateTimeOffset? AuthenticatedAt { get; }
     /// <summary>See <see cref="SessionRecord.Acr"/>.</summary>
     public string? Acr { get; }
-    /// <summary>What a revoke-all mark is compared with (<see cref="SessionRecord.IssuedAt"/>, or when created for older records).</summary>
+    /// <summary>What a revoke-all mark is compared with (<see cref="SessionRecord.IssuedOrCreatedAt"/>).</summary>
     public DateTimeOffset IssuedAt { get; }
 }
 

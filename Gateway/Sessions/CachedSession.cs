@@ -62,7 +62,7 @@ internal sealed class CachedSession
     /// and signed assertion, instead of decrypting the record and signing anew.
     /// </summary>
     public bool StillHolds(StoredSession stored) =>
-        StoredDigest != UInt128.Zero && DigestOf(stored.Record) == StoredDigest && !(stored.RevokedBefore is { } mark && Record.IssuedAt <= mark);
+        StoredDigest != UInt128.Zero && DigestOf(stored.Record) == StoredDigest && !stored.Revokes(Record.IssuedAt);
 
     /// <summary>Past its cached time, whether a store read could still keep it (<see cref="StillHolds"/>) rather than rebuild it.</summary>
     public bool Revalidatable(DateTimeOffset now) => StoredDigest != UInt128.Zero && Record.AbsoluteExpiresAt > now;

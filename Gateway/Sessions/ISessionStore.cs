@@ -84,4 +84,8 @@ internal interface ISessionStore
 internal sealed record IndexedSession(SessionHandle Handle, DateTimeOffset LastUsed);
 
 /// <summary>A stored record and the revoke-all marker it must be older than to count as revoked.</summary>
-internal sealed record StoredSession(byte[] Record, DateTimeOffset? RevokedBefore);
+internal sealed record StoredSession(byte[] Record, DateTimeOffset? RevokedBefore)
+{
+    /// <summary>Whether the revoke-all marker read with the record covers a session issued at <paramref name="issuedAt"/>.</summary>
+    public bool Revokes(DateTimeOffset issuedAt) => RevokedBefore is { } mark && issuedAt <= mark;
+}

@@ -378,7 +378,7 @@ internal sealed partial class SessionManager(
             return null;
         }
         // Both by the store's clock: no replica's clock takes part.
-        if (stored.RevokedBefore is { } revokedBefore && (record.IssuedAt ?? record.CreatedAt) <= revokedBefore) return null;
+        if (stored.Revokes(record.IssuedOrCreatedAt())) return null;
         return record;
     }
 

@@ -14,6 +14,9 @@ internal sealed record SessionRecord
     /// marks are compared with. Null in records written before it existed; <see cref="CreatedAt"/> stands in then.
     /// </summary>
     public DateTimeOffset? IssuedAt { get; init; }
+
+    /// <summary>What revocation marks are compared with: <see cref="IssuedAt"/>, or <see cref="CreatedAt"/> for records older than it.</summary>
+    public DateTimeOffset IssuedOrCreatedAt() => IssuedAt ?? CreatedAt;
     public required DateTimeOffset AbsoluteExpiresAt { get; init; }
 
     /// <summary>

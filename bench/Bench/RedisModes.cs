@@ -69,7 +69,8 @@ internal static class RedisModes
 
     private sealed record LoginRound(double PerSecond, double P50, double P99, double CpuPerLogin);
 
-    private static double Median<T>(List<T> runs, Func<T, double> value)
+    /// <summary>The median of one figure over the rounds (the mean of the middle two for an even count).</summary>
+    internal static double Median<T>(List<T> runs, Func<T, double> value)
     {
         var sorted = runs.Select(value).Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;

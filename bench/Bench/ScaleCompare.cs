@@ -66,11 +66,11 @@ internal static partial class Scale
 
             Line("");
             Line(FormattableString.Invariant($"{"build",-7}{"live sessions",-16}{"req/s",9}{"CPU µs/req",12}{"Redis/req",11}{"cache hits",12}   (medians of {rounds} rounds)"));
-            double Cpu(string b, int n) => Median(rows[(b, n)].Select(r => r.Cpu));
-            double Rps(string b, int n) => Median(rows[(b, n)].Select(r => r.Rps));
+            double Cpu(string b, int n) => RedisModes.Median(rows[(b, n)], r => r.Cpu);
+            double Rps(string b, int n) => RedisModes.Median(rows[(b, n)], r => r.Rps);
             foreach (var (key, _) in builds)
                 foreach (var n in new[] { small, large })
-                    Line(FormattableString.Invariant($"{key,-7}{n,-16:N0}{Rps(key, n),9:0}{Cpu(key, n),12:0.0}{Median(rows[(key, n)].Select(r => r.RedisPerRequest)),11:0.000}{Median(rows[(key, n)].Select(r => r.HitRate)),11:0.0%}"));
+                    Line(FormattableString.Invariant($"{key,-7}{n,-16:N0}{Rps(key, n),9:0}{Cpu(key, n),12:0.0}{RedisModes.Median(rows[(key, n)], r => r.RedisPerRequest),11:0.000}{RedisModes.Median(rows[(key, n)], r => r.HitRate),11:0.0%}"));
             foreach (var (key, _) in builds)
                 Line(FormattableString.Invariant($"  {key}: CPU per request at {large:N0} is {Cpu(key, large) / Cpu(key, small):0.00}x its {small:N0}-session row; rounds (µs): {string.Join(" ", rows[(key, small)].Select(r => r.Cpu.ToString("0", CultureInfo.InvariantCulture)))} | {string.Join(" ", rows[(key, large)].Select(r => r.Cpu.ToString("0", CultureInfo.InvariantCulture)))}"));
             Line(FormattableString.Invariant($"  this build against the baseline (d/z): CPU {Cpu("d", small) / Cpu("z", small):0.000} at {small:N0}, {Cpu("d", large) / Cpu("z", large):0.000} at {large:N0}; req/s {Rps("d", small) / Rps("z", small):0.000} and {Rps("d", large) / Rps("z", large):0.000}"));
@@ -81,11 +81,5 @@ internal static partial class Scale
         {
             Processes.StopAllAndDelete(work);
         }
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }
