@@ -63,13 +63,10 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         if (!redis.Configuration!.Contains("$CONFIG", StringComparison.OrdinalIgnoreCase))
             config.CommandMap = CommandMap.Create(new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "CONFIG" }, available: false);
         config.ClientName ??= clientName;
-        // Replies (revocation messages included) are read on the .NET thread pool, not the client's own pool of reader
-        // threads: one thread hop less per reply, measured 0.913x the CPU per request at 100,000 live sessions (0.972x at
-        // 1,000; bench --scale --baseline-dll, 5 alternating rounds). The dedicated pool guards apps that block many pool
-        // threads on Redis results. The gateway's only synchronous reads are DataProtection's of the key ring: the first
-        // load (at most one attempt a second) and its background refresh, each one pool thread for one round trip, whose
-        // reply another reads (ForgedCookieFloodTests' thousand forged cookies a second on a fresh replica pass with it).
-        config.SocketManager = SocketManager.ThreadPool;
+        // Replies are read on the client's own reader threads (its default), not the .NET thread pool: with the pool
+        // (SocketManager.ThreadPool, 0.913x the CPU per request at 100,000 live sessions in one side-by-side run), a
+        // synchronous key-ring read (DataProtection's LRANGE) timed out under load with the pool's queue full, and every
+        // protected request of RedisHangTests answered 401. DataProtection's key-ring reads are synchronous by design.
         _config = config;
         _first = new(() => string.IsNullOrEmpty(config.ServiceName) ? ConnectAsync(config) : ConnectThroughSentinelAsync(config), LazyThreadSafetyMode.ExecutionAndPublication);
         if (observe) metrics.ObserveRedisConnected(() => Volatile.Read(ref _current) is { IsCompletedSuccessfully: true } current && current.Result.IsConnected);
