@@ -28,14 +28,71 @@ internal sealed class AssertionIssuer(SigningKeyRing keys, IOptions<IdentityOpti
         return token;
     }
 
-    // Written by hand rather than with JsonWebTokenHandler: the same token (each verifies under the other's validation)
-    // took 32.8 µs against 37.0 µs (1.13x), at 9.3 KB allocated against 8.3 KB (bench --assertion-signing, medians of
-    // 10 alternating rounds). One is paid on every cache miss and every shed session woken, where the time counts.
+    // Written by hand rather than with JsonWebTokenHandler (each verifies under the other's validation). One is paid on
+    // every cache miss and every shed session woken, where the time counts; so the token is built in buffers the thread
+    // reuses, the key's header encoded once, the signature made over a hash on the stack, and the token's string is the
+    // one allocation that stays: 28.8 µs and 1.2 KB against JsonWebTokenHandler's 35.9 µs and 8.3 KB (1.25x; the
+    // version before, with a writer and strings per token, measured 1.09x at 9.3 KB), bench --assertion-signing.
     internal string Sign(SigningKey key, CachedSession session, string audience, DateTimeOffset now)
     {
         var record = session.Record;
-        var header = new ArrayBufferWriterSegment();
-        using (var json = new Utf8JsonWriter(header.Writer))
+        var scratch = Scratch.ForThisThread();
+        var json = scratch.Json;
+        json.WriteStartObject();
+        json.WriteString("iss", _options.AssertionIssuer);
+        json.WriteString("aud", audience);
+        json.WriteString("sub", record.UserId);
+        if (record.Email is not null) json.WriteString("email", record.Email);
+        if (record.Name is not null) json.WriteString("name", record.Name);
+        json.WriteStartArray("roles");
+        foreach (var role in record.Roles) json.WriteStringValue(role);
+        json.WriteEndArray();
+        json.WriteString("sid_hash", session.ShortHash);
+        // The last interactive sign-in and its class, for an upstream's own finer decisions (fixed for a session: a
+        // new sign-in is a new session, so the cached assertion never carries a stale one).
+        if (record.AuthenticatedAt is { } authenticatedAt) json.WriteNumber("auth_time", authenticatedAt.ToUnixTimeSeconds());
+        if (record.Acr is not null) json.WriteString("acr", record.Acr);
+        json.WriteNumber("iat", now.ToUnixTimeSeconds());
+        json.WriteNumber("nbf", now.ToUnixTimeSeconds() - 5);
+        json.WriteNumber("exp", (now + _options.AssertionLifetime).ToUnixTimeSeconds());
+        Span<byte> jti = stackalloc byte[16];
+        RandomNumberGenerator.Fill(jti);
+        Span<char> jtiText = stackalloc char[Base64Url.GetEncodedLength(jti.Length)];
+        Base64Url.EncodeToChars(jti, jtiText);
+        json.WriteString("jti", jtiText);
+        json.WriteEndObject();
+        json.Flush();
+
+        var header = HeaderOf(key);
+        var payload = scratch.Payload.WrittenSpan;
+        var signedLength = header.Length + 1 + Base64Url.GetEncodedLength(payload.Length);
+        var token = scratch.Token(signedLength + 1 + Base64Url.GetEncodedLength(SignatureLength));
+        header.CopyTo(token);
+        token[header.Length] = (byte)'.';
+        Base64Url.EncodeToUtf8(payload, token[(header.Length + 1)..signedLength]);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(token[..signedLength], hash);
+        Span<byte> signature = stackalloc byte[SignatureLength];
+        if (!key.Algorithm.TrySignHash(hash, signature, DSASignatureFormat.IeeeP1363FixedFieldConcatenation, out var written) || written != SignatureLength)
+            throw new CryptographicException($"the signing key {key.Kid} did not give a P-256 signature");
+        token[signedLength] = (byte)'.';
+        Base64Url.EncodeToUtf8(signature, token[(signedLength + 1)..]);
+        return Encoding.ASCII.GetString(token);
+    }
+
+    // ES256: r and s of 32 bytes each.
+    private const int SignatureLength = 64;
+
+    private EncodedHeader? _header;
+
+    private sealed record EncodedHeader(string Kid, byte[] Encoded);
+
+    /// <summary>The JOSE header for <paramref name="key"/>, base64url-encoded: the same for every token the key signs.</summary>
+    private byte[] HeaderOf(SigningKey key)
+    {
+        if (Volatile.Read(ref _header) is { } held && held.Kid == key.Kid) return held.Encoded;
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(128);
+        using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
             json.WriteString("alg", "ES256");
@@ -43,36 +100,38 @@ internal sealed class AssertionIssuer(SigningKeyRing keys, IOptions<IdentityOpti
             json.WriteString("typ", "JWT");
             json.WriteEndObject();
         }
-        var payload = new ArrayBufferWriterSegment();
-        using (var json = new Utf8JsonWriter(payload.Writer))
-        {
-            json.WriteStartObject();
-            json.WriteString("iss", _options.AssertionIssuer);
-            json.WriteString("aud", audience);
-            json.WriteString("sub", record.UserId);
-            if (record.Email is not null) json.WriteString("email", record.Email);
-            if (record.Name is not null) json.WriteString("name", record.Name);
-            json.WriteStartArray("roles");
-            foreach (var role in record.Roles) json.WriteStringValue(role);
-            json.WriteEndArray();
-            json.WriteString("sid_hash", session.ShortHash);
-            // The last interactive sign-in and its class, for an upstream's own finer decisions (fixed for a session: a
-            // new sign-in is a new session, so the cached assertion never carries a stale one).
-            if (record.AuthenticatedAt is { } authenticatedAt) json.WriteNumber("auth_time", authenticatedAt.ToUnixTimeSeconds());
-            if (record.Acr is not null) json.WriteString("acr", record.Acr);
-            json.WriteNumber("iat", now.ToUnixTimeSeconds());
-            json.WriteNumber("nbf", now.ToUnixTimeSeconds() - 5);
-            json.WriteNumber("exp", (now + _options.AssertionLifetime).ToUnixTimeSeconds());
-            json.WriteString("jti", Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16)));
-            json.WriteEndObject();
-        }
-        var signingInput = $"{Base64Url.EncodeToString(header.Writer.WrittenSpan)}.{Base64Url.EncodeToString(payload.Writer.WrittenSpan)}";
-        var signature = key.Algorithm.SignData(Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
-        return $"{signingInput}.{Base64Url.EncodeToString(signature)}";
+        var encoded = Encoding.ASCII.GetBytes(Base64Url.EncodeToString(buffer.WrittenSpan));
+        Volatile.Write(ref _header, new EncodedHeader(key.Kid, encoded));
+        return encoded;
     }
 
-    private sealed class ArrayBufferWriterSegment
+    /// <summary>
+    /// What one thread reuses from token to token: the payload's writer and buffer, and the token's bytes. Sign does not
+    /// await, so nothing else runs on the thread between taking these and returning the token.
+    /// </summary>
+    private sealed class Scratch
     {
-        public System.Buffers.ArrayBufferWriter<byte> Writer { get; } = new(256);
+        [ThreadStatic] private static Scratch? _current;
+
+        private byte[] _token = new byte[1024];
+
+        private Scratch() => Json = new Utf8JsonWriter(Payload);
+
+        public System.Buffers.ArrayBufferWriter<byte> Payload { get; } = new(512);
+        public Utf8JsonWriter Json { get; }
+
+        public static Scratch ForThisThread()
+        {
+            var scratch = _current ??= new Scratch();
+            scratch.Payload.ResetWrittenCount();
+            scratch.Json.Reset(scratch.Payload);
+            return scratch;
+        }
+
+        public Span<byte> Token(int length)
+        {
+            if (_token.Length < length) _token = new byte[Math.Max(length, _token.Length * 2)];
+            return _token.AsSpan(0, length);
+        }
     }
 }
