@@ -167,9 +167,14 @@ public sealed class ConcurrentRevocationTests
         await using var mux = await redis.ConnectAsync();
         var prefix = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gateway.Configuration.GatewayOptions>>().Value.Redis.KeyPrefix;
         var mark = DateTimeOffset.FromUnixTimeMilliseconds((long)await mux.GetDatabase().StringGetAsync($"{prefix}{{u:{SessionKey.TagFor("racer")}}}:revoked"));
+        // How many racing logins fall after the mark depends on how soon this loop sees the revoke complete, which a
+        // busy machine delays (it once asserted at most two after the mark and failed 1 in 4 runs under load): the test
+        // asserts what each side of the mark must be, and that enough fell before it to have raced the batches.
         var before = racing.Where(r => r.CreatedAt <= mark).ToList();
-        Assert.True(before.Count >= 5 && before.Count >= racing.Count - 2, $"{before.Count} of {racing.Count} racing logins began before the mark");
+        Assert.True(before.Count >= 5, $"{before.Count} of {racing.Count} racing logins began before the mark");
         foreach (var (key, _) in before) Assert.Null(await sessions.ResolveAsync(key, default));
+        // Clear of the mark's millisecond: a login that began after the revocation took effect is a new session.
+        foreach (var (key, _) in racing.Where(r => r.CreatedAt > mark.AddMilliseconds(1))) Assert.NotNull(await sessions.ResolveAsync(key, default));
         await Task.Delay(5);
         Assert.NotNull(await sessions.ResolveAsync(await sessions.CreateAsync(Record(), default), default));
     }
