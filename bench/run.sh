@@ -10,6 +10,7 @@
 #                                off, tiered PGO, ReadyToRun)
 #   bench/run.sh --scale         1k/10k/100k live sessions, cache memory, 1,000 connections, two replicas;
 #                                with --baseline-dll PATH: the 1k and 100k spreads on this build and another, side by side
+#                                (--env / --baseline-env "NAME=VALUE;..." set settings or runtime knobs on one side only)
 #   bench/run.sh --cache-memory  only the in-process heap per cached session and its breakdown (seconds)
 #   bench/run.sh --miss-path     only where a cache miss spends its time, part by part (Redis wait, decrypt, ...)
 #   bench/run.sh --assertion-signing  the gateway's assertion signer beside JsonWebTokenHandler (µs, bytes per token)

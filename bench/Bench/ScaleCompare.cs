@@ -8,7 +8,8 @@ namespace Bench;
 /// once, through this build), the 1k and the largest spread measured in alternating rounds, so the machine's drift falls
 /// on both alike. Reports per build the median CPU per request and req/s of each row, the largest row against the 1k
 /// row, and this build against the baseline. Options as <c>--scale</c>, and --rounds N (3), --dll PATH (a build in this
-/// one's place).
+/// one's place), --env and --baseline-env NAME=VALUE[;NAME=VALUE] (settings or runtime knobs for one side only: the
+/// same dll twice with a setting on one side measures that setting).
 /// </summary>
 internal static partial class Scale
 {
@@ -35,14 +36,17 @@ internal static partial class Scale
             Peers.StartUpstream(work, upstreamPort);
             File.WriteAllText(Path.Combine(work, "proxy.json"), Gateways.RouteFile($"http://127.0.0.1:{upstreamPort}/"));
             // Both on the same keys and key ring: every session is valid on either, as on two replicas of a rolling update.
-            var builds = new[] { (Key: "d", Started: Gateways.Start(gatewayDll, work, redisPort)), (Key: "z", Started: Gateways.Start(baselineDll, work, redisPort)) };
+            var (env, baselineEnv) = (EnvOption(args, "--env"), EnvOption(args, "--baseline-env"));
+            if (env.Count + baselineEnv.Count > 0)
+                Line($"  d with {string.Join(' ', env.Select(e => $"{e.Key}={e.Value}"))}; z with {string.Join(' ', baselineEnv.Select(e => $"{e.Key}={e.Value}"))}");
+            var builds = new[] { (Key: "d", Started: Gateways.Start(gatewayDll, work, redisPort, env)), (Key: "z", Started: Gateways.Start(baselineDll, work, redisPort, baselineEnv)) };
             foreach (var (_, (url, _)) in builds) await Processes.WaitUpAsync($"{url}/readyz", 60);
 
             var cookies = await SignInManyAsync(builds[0].Started.Url, large);
             // Started again: a process that has just signed in 100,000 sessions measured up to a tenth more CPU per
             // request than its twin on the same code; both now come to the load with the same history.
             Processes.Stop(builds[0].Started.Process);
-            builds[0].Started = Gateways.Start(gatewayDll, work, redisPort);
+            builds[0].Started = Gateways.Start(gatewayDll, work, redisPort, env);
             await Processes.WaitUpAsync($"{builds[0].Started.Url}/readyz", 60);
             var cookieFile = Path.Combine(work, "cookies.txt");
             await File.WriteAllLinesAsync(cookieFile, cookies);
@@ -82,4 +86,9 @@ internal static partial class Scale
             Processes.StopAllAndDelete(work);
         }
     }
+
+    private static Dictionary<string, string> EnvOption(string[] args, string name) =>
+        (Options.String(args, name) ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Select(pair => pair.Split('=', 2) is [var k, var v] ? (k, v) : throw new ArgumentException($"{name} takes NAME=VALUE pairs separated by ';', not '{pair}'"))
+            .ToDictionary(p => p.k, p => p.v);
 }
