@@ -43,11 +43,15 @@ internal static partial class Scale
             foreach (var (_, (url, _)) in builds) await Processes.WaitUpAsync($"{url}/readyz", 60);
 
             var cookies = await SignInManyAsync(builds[0].Started.Url, large);
-            // Started again: a process that has just signed in 100,000 sessions measured up to a tenth more CPU per
-            // request than its twin on the same code; both now come to the load with the same history.
-            Processes.Stop(builds[0].Started.Process);
-            builds[0].Started = Gateways.Start(gatewayDll, work, redisPort, env);
-            await Processes.WaitUpAsync($"{builds[0].Started.Url}/readyz", 60);
+            // Both started again: a process that has just signed in 100,000 sessions measured up to a tenth more CPU per
+            // request than its twin on the same code, and one that sat idle through the sign-ins served a tenth fewer
+            // requests from its cache; both now come to the load with the same history.
+            for (var i = 0; i < builds.Length; i++)
+            {
+                Processes.Stop(builds[i].Started.Process);
+                builds[i].Started = Gateways.Start(i == 0 ? gatewayDll : baselineDll, work, redisPort, i == 0 ? env : baselineEnv);
+            }
+            foreach (var (_, (url, _)) in builds) await Processes.WaitUpAsync($"{url}/readyz", 60);
             var cookieFile = Path.Combine(work, "cookies.txt");
             await File.WriteAllLinesAsync(cookieFile, cookies);
             var script = Path.Combine(work, "spread.lua");
