@@ -112,6 +112,62 @@ public sealed class AssertionSigningTests
     }
 
     [Fact]
+    public async Task A_key_that_is_not_P256_fails_its_token_and_the_next_token_on_the_thread_is_whole()
+    {
+        var (issuer, options) = Issuer();
+        var key = NewKey("k1");
+        // A P-384 key cannot make an ES256 signature: refused after the payload is written and the token half built.
+        var p384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        var wrong = new SigningKey("k384", Now.AddMinutes(-1), p384, "x", "y");
+        var refused = Assert.Throws<CryptographicException>(() => issuer.Sign(wrong, Session("broken", "Broken", ["admin"]), "cms", Now));
+        Assert.Contains("k384", refused.Message);
+        var token = await ValidAsync(issuer.Sign(key, Session("whole", "Whole", ["viewer"]), "cms", Now), key, options, "cms");
+        Assert.Equal("whole", token.Subject);
+        Assert.Equal("Whole", token.GetClaim("name").Value);
+        Assert.Equal("viewer", token.GetClaim("roles").Value);
+        Assert.Equal("k1", token.Kid);
+    }
+
+    [Fact]
+    public async Task An_outsized_token_is_signed_whole_and_the_tokens_after_it_are_too()
+    {
+        var (issuer, options) = Issuer();
+        var key = NewKey("k1");
+        // Thousands of provider groups: past what a thread keeps its buffers at.
+        var groups = Enumerable.Range(0, 3000).Select(i => $"provider-group-{i:D5}").ToArray();
+        var outsized = await ValidAsync(issuer.Sign(key, Session("many", "Many", groups), "cms", Now), key, options, "cms");
+        Assert.Equal(groups.Length, outsized.Claims.Count(c => c.Type == "roles"));
+        for (var i = 0; i < 3; i++)
+        {
+            var after = await ValidAsync(issuer.Sign(key, Session($"after-{i}", null, ["editor"]), "cms", Now), key, options, "cms");
+            Assert.Equal($"after-{i}", after.Subject);
+            Assert.Equal("editor", after.GetClaim("roles").Value);
+        }
+    }
+
+    [Fact]
+    public async Task Threads_signing_with_two_keys_at_once_each_put_their_own_key_s_kid_in_the_header()
+    {
+        var (issuer, options) = Issuer();
+        var keys = new[] { NewKey("kid-a"), NewKey("kid-b-rotated") };
+        var session = Session("alice", "Alice", ["editor"]);
+        var signed = new System.Collections.Concurrent.ConcurrentBag<(SigningKey Key, string Token)>();
+        // Two threads (the machine's cores), each turning between the keys, so the header cache changes hands under them.
+        var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+        {
+            for (var i = 0; i < 400; i++)
+            {
+                var key = keys[(i + t) % 2];
+                signed.Add((key, issuer.Sign(key, session, "cms", Now)));
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        Assert.Equal(800, signed.Count);
+        foreach (var (key, token) in signed) Assert.Equal(key.Kid, (await ValidAsync(token, key, options, "cms")).Kid);
+    }
+
+    [Fact]
     public async Task The_issuer_reuses_a_session_s_assertion_for_its_audience_and_signs_anew_for_another()
     {
         var (issuer, options) = Issuer();

@@ -77,7 +77,9 @@ internal sealed class AssertionIssuer(SigningKeyRing keys, IOptions<IdentityOpti
             throw new CryptographicException($"the signing key {key.Kid} did not give a P-256 signature");
         token[signedLength] = (byte)'.';
         Base64Url.EncodeToUtf8(signature, token[(signedLength + 1)..]);
-        return Encoding.ASCII.GetString(token);
+        var text = Encoding.ASCII.GetString(token);
+        scratch.Done(token);
+        return text;
     }
 
     // ES256: r and s of 32 bytes each.
@@ -132,6 +134,20 @@ internal sealed class AssertionIssuer(SigningKeyRing keys, IOptions<IdentityOpti
         {
             if (_token.Length < length) _token = new byte[Math.Max(length, _token.Length * 2)];
             return _token.AsSpan(0, length);
+        }
+
+        // Past this, a session with an outsized claim (thousands of provider groups) would leave every thread that
+        // signed for it holding buffers of that size for its life: such a thread's scratch goes with that token.
+        private const int MaxKeptBytes = 16 * 1024;
+
+        /// <summary>
+        /// The token is out: its bytes are wiped (the string is the one copy, held by the session), and buffers grown
+        /// past <see cref="MaxKeptBytes"/> are let go.
+        /// </summary>
+        public void Done(Span<byte> token)
+        {
+            CryptographicOperations.ZeroMemory(token);
+            if (_token.Length > MaxKeptBytes || Payload.Capacity > MaxKeptBytes) _current = null;
         }
     }
 }
