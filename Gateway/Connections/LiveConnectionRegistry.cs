@@ -77,10 +77,11 @@ internal sealed partial class LiveConnectionRegistry(
     private void OnRevoked(SessionRevocation revocation)
     {
         if (_live.IsEmpty) return;
+        var hashes = SessionHandle.ShortHashesOf(revocation.SessionHashes);
         foreach (var (context, tracked) in _live)
         {
             var session = tracked.Session;
-            if (revocation.All || revocation.SessionHashes.Contains(session.ShortHash) || revocation.UserTags.Contains(session.Key.UserTag))
+            if (revocation.All || hashes.Contains(session.ShortHashBits) || revocation.UserTags.Contains(session.Key.UserTag))
                 Close(context, tracked, "revoked");
         }
     }

@@ -29,7 +29,7 @@ internal sealed class CachedSession
         _cachedUntilTicks = cachedUntil.UtcTicks;
         Key = key;
         Record = CachedRecord.Of(record);
-        ShortHash = key.ShortHash;
+        ShortHashBits = key.ShortHashBits;
         StoredDigest = stored.IsEmpty ? UInt128.Zero : DigestOf(stored);
         (EstimatedBytes, ShedBytes) = Estimate(Record);
     }
@@ -37,7 +37,11 @@ internal sealed class CachedSession
     public SessionKey Key { get; }
     /// <summary>What requests read of the record; tokens and the rest stay in the store (<see cref="CachedRecord"/>).</summary>
     public CachedRecord Record { get; }
-    public string ShortHash { get; }
+    /// <summary>The session's <see cref="SessionKey.ShortHash"/>, held as its number (the string would be 56 bytes more an entry).</summary>
+    public ulong ShortHashBits { get; }
+
+    /// <summary>Spelled out for logs and the assertion's sid_hash: not for any per-request path.</summary>
+    public string ShortHash => SessionHandle.FormatShortHash(ShortHashBits);
 
     /// <summary>Until when this replica serves the entry without asking the store; moved on by <see cref="TryExtend"/>.</summary>
     public DateTimeOffset CachedUntil => new(Volatile.Read(ref _cachedUntilTicks), TimeSpan.Zero);
@@ -210,14 +214,15 @@ internal sealed class CachedSession
 
     // Calibrated with CacheMemoryEstimateTests (heap with 20,000 entries less the heap once they are gone, after full
     // collections: 2,460 B in use, 808 B shed; 2,492 and 840 since the entry keeps the stored record's digest and its
-    // issue time for revalidation, which the estimate of 2,507 and 855 already covers) and held to it within a tenth. bench --cache-memory measures
+    // issue time for revalidation; 2,436 and 784 since it holds its short hash as a number, not a 16-character string;
+    // estimated at 2,451 and 799) and held to it within a tenth. bench --cache-memory measures
     // against the heap before the entries came, so it also counts the dictionaries' grown capacity, which stays when
     // entries go (about 2,650 and 998 B there). The objects of the entry, its key, its record, its cache node and its sliding-expiry
     // mark, before its own strings, shed; then what a signed-in request adds: the principal (claims built lazily, so
     // none), the feature, the cookie's digest in the memo with its dictionary node, and the fixed part of the signed
     // assertion, header and signature (~800; held as its ASCII bytes it would take half, but spelling the string out
     // for each request measured 1.005 to 1.072 times the CPU on the signed-in hot path, median 1.055, over three runs).
-    private const int FixedShedBytes = 709;
+    private const int FixedShedBytes = 653;
     private const int FixedDerivedBytes = 1_194;
     // Per role, beyond its characters: its quotes in the assertion and its comma in the roles header.
     private const int PerRoleBytes = 10;

@@ -226,10 +226,10 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
             DropAll();
             return;
         }
-        var hashes = revocation.SessionHashes.Concat(revocation.ChangedHashes).ToHashSet(StringComparer.Ordinal);
+        var hashes = SessionHandle.ShortHashesOf(revocation.SessionHashes.Concat(revocation.ChangedHashes));
         var users = revocation.UserTags.ToHashSet(StringComparer.Ordinal);
         foreach (var (key, entry) in _entries)
-            if (hashes.Contains(entry.ShortHash) || users.Contains(key.UserTag)) DropKey(key);
+            if (hashes.Contains(entry.ShortHashBits) || users.Contains(key.UserTag)) DropKey(key);
     }
 
     public void Distrust(string reason)

@@ -49,6 +49,9 @@ internal readonly record struct SessionKey(string UserTag, string Id)
     /// <summary>Safe to log and to publish in revocations.</summary>
     public string ShortHash => Handle.ShortHash;
 
+    /// <summary><see cref="ShortHash"/> as the number its 16 hex digits spell.</summary>
+    public ulong ShortHashBits => Handle.ShortHashBits;
+
     /// <summary>The secret the protected cookie carries.</summary>
     public string CookiePayload() => $"{UserTag}.{Id}";
 
@@ -60,13 +63,40 @@ internal readonly record struct SessionKey(string UserTag, string Id)
 internal readonly record struct SessionHandle(string UserTag, string Hash)
 {
     /// <summary>16 hex characters: what logs, revocation messages and "your sessions" name a session by.</summary>
-    public string ShortHash
+    public string ShortHash => FormatShortHash(ShortHashBits);
+
+    /// <summary>The first 64 bits of SHA-256 over the tag and hash: <see cref="ShortHash"/> as a number, which a cached session holds instead of the string.</summary>
+    public ulong ShortHashBits
     {
         get
         {
             Span<byte> hash = stackalloc byte[32];
             SHA256.HashData(Encoding.ASCII.GetBytes($"{UserTag}.{Hash}"), hash);
-            return Convert.ToHexStringLower(hash[..8]);
+            return System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(hash);
         }
+    }
+
+    public static string FormatShortHash(ulong bits) => bits.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A short hash as a revocation message names it: exactly 16 lower-case hex digits, as <see cref="ShortHash"/> spells
+    /// them; anything else names no session.
+    /// </summary>
+    public static bool TryParseShortHash(string text, out ulong bits)
+    {
+        bits = 0;
+        if (text.Length != 16) return false;
+        foreach (var c in text)
+            if (!char.IsAsciiDigit(c) && c is not (>= 'a' and <= 'f')) return false;
+        return ulong.TryParse(text, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out bits);
+    }
+
+    /// <summary>The sessions a revocation names, as <see cref="ShortHashBits"/>.</summary>
+    public static HashSet<ulong> ShortHashesOf(IEnumerable<string> hashes)
+    {
+        var set = new HashSet<ulong>();
+        foreach (var text in hashes)
+            if (TryParseShortHash(text, out var bits)) set.Add(bits);
+        return set;
     }
 }
