@@ -9,8 +9,7 @@ namespace Gateway.Tests.Security;
 /// <summary>No input can make a replica stop caching or pin memory: the session cache evicts, the login limiter is bounded.</summary>
 public sealed class ResourceExhaustionTests
 {
-    private static SessionRecord Record(string user, DateTimeOffset now) =>
-        new() { UserId = user, CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "dev" };
+    private static SessionRecord Record(string user, DateTimeOffset now) => StandaloneCache.Record(user, now);
 
     [Fact]
     public void A_cache_full_of_expired_entries_evicts_them_and_keeps_caching()

@@ -8,9 +8,6 @@ namespace Gateway.Tests.Sessions;
 /// </summary>
 public sealed class ShortHashRevocationTests
 {
-    private static SessionRecord Record(string user, DateTimeOffset now) =>
-        new() { UserId = user, CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "dev" };
-
     [Fact]
     public void The_number_a_cached_session_holds_spells_the_short_hash_logs_and_revocations_use()
     {
@@ -18,7 +15,7 @@ public sealed class ShortHashRevocationTests
         {
             var key = SessionKey.NewFor($"user-{i}");
             var now = DateTimeOffset.UtcNow;
-            var session = new CachedSession(key, Record($"user-{i}", now), now, now.AddSeconds(30));
+            var session = new CachedSession(key, StandaloneCache.Record($"user-{i}", now), now, now.AddSeconds(30));
             Assert.Matches("^[0-9a-f]{16}$", key.ShortHash);
             Assert.Equal(key.ShortHash, session.ShortHash);
             Assert.True(SessionHandle.TryParseShortHash(key.ShortHash, out var bits));
@@ -37,7 +34,7 @@ public sealed class ShortHashRevocationTests
         var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock, maxEntries: 100);
         var now = clock.GetUtcNow();
-        var session = new CachedSession(SessionKey.NewFor("alice"), Record("alice", now), now, now.AddSeconds(30));
+        var session = StandaloneCache.Entry("alice", now);
         cache.Set(session, cache.Generation);
         var hash = session.ShortHash;
         var spelled = misspelling switch
@@ -62,7 +59,7 @@ public sealed class ShortHashRevocationTests
         var clock = new FakeClock();
         var cache = StandaloneCache.Create(clock, maxEntries: 100);
         var now = clock.GetUtcNow();
-        var sessions = Enumerable.Range(0, 20).Select(i => new CachedSession(SessionKey.NewFor($"u{i}"), Record($"u{i}", now), now, now.AddSeconds(30))).ToList();
+        var sessions = Enumerable.Range(0, 20).Select(i => StandaloneCache.Entry($"u{i}", now)).ToList();
         foreach (var session in sessions) cache.Set(session, cache.Generation);
 
         cache.Apply(new SessionRevocation([sessions[7].ShortHash]) { ChangedHashes = [sessions[11].ShortHash] });
