@@ -47,8 +47,8 @@ internal sealed class AssertionIssuer(SigningKeyRing keys, IOptions<IdentityOpti
         json.WriteStartArray("roles");
         foreach (var role in record.Roles) json.WriteStringValue(role);
         json.WriteEndArray();
-        Span<char> sidHash = stackalloc char[16];
-        session.ShortHashBits.TryFormat(sidHash, out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
+        Span<char> sidHash = stackalloc char[SessionHandle.ShortHashLength];
+        SessionHandle.FormatShortHash(session.ShortHashBits, sidHash);
         json.WriteString("sid_hash", sidHash);
         // The last interactive sign-in and its class, for an upstream's own finer decisions (fixed for a session: a
         // new sign-in is a new session, so the cached assertion never carries a stale one).

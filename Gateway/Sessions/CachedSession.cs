@@ -68,6 +68,9 @@ internal sealed class CachedSession
     public bool StillHolds(StoredSession stored) =>
         StoredDigest != UInt128.Zero && DigestOf(stored.Record) == StoredDigest && !stored.Revokes(Record.IssuedAt);
 
+    /// <summary>Whether the session is over by the time this entry holds: past its absolute lifetime, or idle past <paramref name="idleTimeout"/>.</summary>
+    public bool Ended(DateTimeOffset now, TimeSpan idleTimeout) => Record.AbsoluteExpiresAt <= now || LastTouchedAt + idleTimeout <= now;
+
     /// <summary>Past its cached time, whether a store read could still keep it (<see cref="StillHolds"/>) rather than rebuild it.</summary>
     public bool Revalidatable(DateTimeOffset now) => StoredDigest != UInt128.Zero && Record.AbsoluteExpiresAt > now;
 

@@ -76,7 +76,12 @@ internal readonly record struct SessionHandle(string UserTag, string Hash)
         }
     }
 
-    public static string FormatShortHash(ulong bits) => bits.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+    public const int ShortHashLength = 16;
+
+    public static string FormatShortHash(ulong bits) => string.Create(ShortHashLength, bits, static (chars, b) => FormatShortHash(b, chars));
+
+    /// <summary>The 16 lower-case hex digits of <paramref name="bits"/> into <paramref name="chars"/> (a span of <see cref="ShortHashLength"/>).</summary>
+    public static void FormatShortHash(ulong bits, Span<char> chars) => bits.TryFormat(chars, out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
     /// A short hash as a revocation message names it: exactly 16 lower-case hex digits, as <see cref="ShortHash"/> spells
@@ -85,7 +90,7 @@ internal readonly record struct SessionHandle(string UserTag, string Hash)
     public static bool TryParseShortHash(string text, out ulong bits)
     {
         bits = 0;
-        if (text.Length != 16) return false;
+        if (text.Length != ShortHashLength) return false;
         foreach (var c in text)
             if (!char.IsAsciiDigit(c) && c is not (>= 'a' and <= 'f')) return false;
         return ulong.TryParse(text, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out bits);

@@ -59,7 +59,7 @@ internal sealed partial class SessionManager(
         var now = time.GetUtcNow();
         if (cache.TryGet(key, now, out var cached, out var stale))
         {
-            if (cached.Record.AbsoluteExpiresAt <= now || cached.LastTouchedAt + _options.IdleTimeout <= now)
+            if (cached.Ended(now, _options.IdleTimeout))
                 return ExpireAsync(cached, cancellationToken);
             // The slide is written in the background: the request does not wait for it.
             if (cached.TryClaimTouch(now, _options.TouchInterval)) touches.Claimed(cached);

@@ -277,6 +277,10 @@ internal static class Options
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
+    /// <summary>A comma list of counts (<c>--sessions 1000,100000</c>), or <paramref name="fallback"/>.</summary>
+    public static int[] Ints(string[] args, string name, params int[] fallback) =>
+        String(args, name) is { } list ? list.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : fallback;
+
     public static string? String(string[] args, string name)
     {
         var i = Array.IndexOf(args, name);

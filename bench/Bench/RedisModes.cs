@@ -99,7 +99,7 @@ internal static class RedisModes
 
     public static async Task<int> ClusterScaleAsync(string[] args)
     {
-        var sizes = (Options.String(args, "--sessions") ?? "10000,100000,1000000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var sizes = Options.Ints(args, "--sessions", 10_000, 100_000, 1_000_000);
         var duration = Options.Int(args, "--duration", 8);
         var connections = Options.Int(args, "--connections", 32);
         var root = Options.Root();

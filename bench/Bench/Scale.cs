@@ -28,7 +28,7 @@ internal static partial class Scale
     public static async Task<int> RunAsync(string[] args)
     {
         if (Options.String(args, "--baseline-dll") is { } baselineDll) return await CompareAsync(args, baselineDll);
-        var counts = (Options.String(args, "--sessions") ?? "1000,10000,100000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var counts = Options.Ints(args, "--sessions", 1_000, 10_000, 100_000);
         var duration = Options.Int(args, "--duration", 10);
         var connections = Options.Int(args, "--connections", 32);
         var root = Options.Root();

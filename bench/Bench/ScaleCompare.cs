@@ -15,7 +15,7 @@ internal static partial class Scale
 {
     private static async Task<int> CompareAsync(string[] args, string baselineDll)
     {
-        var counts = (Options.String(args, "--sessions") ?? "1000,100000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var counts = Options.Ints(args, "--sessions", 1_000, 100_000);
         var (small, large) = (counts.Min(), counts.Max());
         var duration = Options.Int(args, "--duration", 10);
         var connections = Options.Int(args, "--connections", 32);
