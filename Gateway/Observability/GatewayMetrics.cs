@@ -33,6 +33,10 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _keyRingReads;
     // Counted per payload under a key this replica does not hold, which a client can send at will: Interlocked, as above.
     private long _unknownKeyIds;
+    // One per cache miss or woken session: Interlocked, as above.
+    private long _assertionsSigned;
+    private long _assertionsRespelled;
+    private long _assertionSealMismatches;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -60,6 +64,12 @@ internal sealed class GatewayMetrics : IDisposable
         _keyRingReads = _meter.CreateCounter<long>("gateway.keyring.reads", description: "Reads of the DataProtection key ring from the shared store, by result.");
         _meter.CreateObservableCounter("gateway.keyring.unknown_key_ids", () => Interlocked.Read(ref _unknownKeyIds),
             description: "Cookies, forms and records protected under a key id this replica's key ring does not hold (forged, or a key it has yet to refresh).");
+        _meter.CreateObservableCounter("gateway.assertions", () => new[]
+        {
+            new Measurement<long>(Interlocked.Read(ref _assertionsSigned), new KeyValuePair<string, object?>("result", "signed")),
+            new Measurement<long>(Interlocked.Read(ref _assertionsRespelled), new KeyValuePair<string, object?>("result", "respelled")),
+            new Measurement<long>(Interlocked.Read(ref _assertionSealMismatches), new KeyValuePair<string, object?>("result", "seal_mismatch")),
+        }, description: "Signed assertions made for sessions: signed anew, or spelled out again from the seal a shed session kept (no signature); a seal that did not match its spelling is signed anew and should never be counted.");
         _sessionTouches = _meter.CreateCounter<long>("gateway.sessions.touches", description: "Sliding-expiry writes made in the background, by outcome (written, gone, failed, dropped).");
         _redisWriteAcks = _meter.CreateCounter<long>("gateway.redis.write_acks", description: "Writes the user is told succeeded, by how replicas acknowledged them (acknowledged, unreplicated: no replica connected, refused: not acknowledged in time).");
         _redisLatency = _meter.CreateHistogram<double>("gateway.redis.duration", unit: "ms", description: "Redis call latency.");
@@ -81,6 +91,12 @@ internal sealed class GatewayMetrics : IDisposable
         if (hit) Interlocked.Increment(ref _cacheHits);
         else Interlocked.Increment(ref _cacheMisses);
     }
+    public void AssertionIssued(AssertionOutcome outcome)
+    {
+        if (outcome == AssertionOutcome.Signed) Interlocked.Increment(ref _assertionsSigned);
+        else if (outcome == AssertionOutcome.Respelled) Interlocked.Increment(ref _assertionsRespelled);
+        else Interlocked.Increment(ref _assertionSealMismatches);
+    }
     public void CacheRevalidated() => Interlocked.Increment(ref _cacheRevalidations);
     public void CmsSession(string outcome) => _cmsSessions.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
     public void KeyRingRead(bool success) => _keyRingReads.Add(1, new KeyValuePair<string, object?>("result", success ? "success" : "failed"));
@@ -98,3 +114,6 @@ internal sealed class GatewayMetrics : IDisposable
 
     public void Dispose() => _meter.Dispose();
 }
+
+/// <summary>How a session's signed assertion was made (<c>gateway.assertions</c>).</summary>
+internal enum AssertionOutcome { Signed, Respelled, SealMismatch }

@@ -19,6 +19,7 @@ internal sealed class CachedSession
     private volatile SessionFeature? _feature;
     private volatile IdentityHeaderValues? _headerValues;
     private volatile SignedAssertion? _assertion;
+    private volatile AssertionSeal? _seal;
     private CookieDigest? _rememberedCookie;
 
     /// <param name="stored">The record's bytes as the store held them, when this entry is built from a read or a write of
@@ -98,12 +99,22 @@ internal sealed class CachedSession
     /// <summary>This session's identity header values, encoded once (computed at most a few times under a race, each the same).</summary>
     public IdentityHeaderValues HeaderValues => _headerValues ?? (_headerValues = IdentityHeaderValues.Of(Record));
 
-    /// <summary>The assertion last signed for this session (<see cref="AssertionIssuer"/> decides when it is still good).</summary>
+    /// <summary>
+    /// The assertion last signed for this session (<see cref="AssertionIssuer"/> decides when it is still good). Holding
+    /// one lets go of the seal the entry kept while shed.
+    /// </summary>
     public SignedAssertion? Assertion
     {
         get => _assertion;
-        set => _assertion = value;
+        set
+        {
+            _assertion = value;
+            if (value is not null) _seal = null;
+        }
     }
+
+    /// <summary>What shedding kept of the assertion (<see cref="AssertionSeal"/>): its next use spells it out instead of signing.</summary>
+    public AssertionSeal? Seal => _seal;
 
     /// <summary>
     /// The cookie value this session was last read from, as <see cref="VerifiedCookieMemo"/> remembers it: shedding the
@@ -143,7 +154,8 @@ internal sealed class CachedSession
     //   Used:    read by a request since the cache last looked; everything below may be built.
     //   Idle:    not read since the cache last looked (second chance: the next look sheds it).
     //   Shed:    the principals, feature, header values, assertion and remembered cookie are let go; the next request
-    //            rebuilds them from the record (a cookie check and a signature), without a store round trip.
+    //            rebuilds them from the record (a cookie check, and the assertion spelled out from the seal kept of it
+    //            while that is still good, else a signature), without a store round trip.
     //   Retired: out of the cache; counts nothing.
     internal enum Residency { Shed, Idle, Used, Retired }
 
@@ -185,7 +197,7 @@ internal sealed class CachedSession
     /// went by (each a walk of the whole cache) may build them after this: they are then held while counted as shed,
     /// until the entry's next read or its drop (its cached time bounds it).
     /// </summary>
-    internal bool TryShed(out CookieDigest? rememberedCookie)
+    internal bool TryShed(DateTimeOffset now, out CookieDigest? rememberedCookie)
     {
         rememberedCookie = null;
         if (Interlocked.CompareExchange(ref _residency, (int)Residency.Shed, (int)Residency.Idle) != (int)Residency.Idle) return false;
@@ -193,6 +205,8 @@ internal sealed class CachedSession
         _frameworkPrincipal = null;
         _feature = null;
         _headerValues = null;
+        // A session woken and shed again without a request that needed its assertion keeps the seal it had, while good.
+        _seal = AssertionSeal.Of(_assertion, now) ?? (_seal is { } kept && kept.RefreshAfter > now ? kept : null);
         _assertion = null;
         rememberedCookie = Interlocked.Exchange(ref _rememberedCookie, null);
         return true;
@@ -218,15 +232,17 @@ internal sealed class CachedSession
     // Calibrated with CacheMemoryEstimateTests (heap with 20,000 entries less the heap once they are gone, after full
     // collections: 2,460 B in use, 808 B shed; 2,492 and 840 since the entry keeps the stored record's digest and its
     // issue time for revalidation; 2,436 and 784 since it holds its short hash as a number, not a 16-character string;
-    // estimated at 2,451 and 799) and held to it within a tenth. bench --cache-memory measures
+    // 2,460 and 928 since a shed session keeps its assertion's seal, 144 B, and the assertion held its iat and jti;
+    // estimated at 2,475 and 943) and held to it within a tenth. bench --cache-memory measures
     // against the heap before the entries came, so it also counts the dictionaries' grown capacity, which stays when
-    // entries go (about 2,650 and 998 B there). The objects of the entry, its key, its record, its cache node and its sliding-expiry
-    // mark, before its own strings, shed; then what a signed-in request adds: the principal (claims built lazily, so
+    // entries go (about 2,650 and 998 B there). The objects of the entry, its key, its record, its cache node, its sliding-expiry
+    // mark and the seal of its assertion (counted for every shed entry, held by those shed with a good one), before its
+    // own strings, shed; then what a signed-in request adds: the principal (claims built lazily, so
     // none), the feature, the cookie's digest in the memo with its dictionary node, and the fixed part of the signed
     // assertion, header and signature (~800; held as its ASCII bytes it would take half, but spelling the string out
     // for each request measured 1.005 to 1.072 times the CPU on the signed-in hot path, median 1.055, over three runs).
-    private const int FixedShedBytes = 653;
-    private const int FixedDerivedBytes = 1_194;
+    private const int FixedShedBytes = 797;
+    private const int FixedDerivedBytes = 1_074;
     // Per role, beyond its characters: its quotes in the assertion and its comma in the roles header.
     private const int PerRoleBytes = 10;
     // An array's header and a string's header and terminator, for role sets a session holds on its own.

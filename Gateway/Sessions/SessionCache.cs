@@ -161,10 +161,11 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     internal int ShedIdle(bool untilRoom = false)
     {
         var shed = 0;
+        var now = time.GetUtcNow();
         foreach (var (_, entry) in _entries)
         {
             if (untilRoom && HasByteRoom()) break;
-            if (entry.TryMarkIdle() || !entry.TryShed(out var remembered)) continue;
+            if (entry.TryMarkIdle() || !entry.TryShed(now, out var remembered)) continue;
             Interlocked.Add(ref _bytes, -entry.DerivedBytes);
             if (remembered is not null) memo?.Forget(remembered);
             shed++;

@@ -14,7 +14,9 @@ namespace Bench;
 /// identity header values, and the signed assertion. Then the whole miss as a request makes it (the session resolved
 /// from the store, nothing cached), to show what the parts leave out; and the miss of an entry past its cached time
 /// whose record the read finds unchanged (kept as it is: a digest of the stored bytes instead of the decryption,
-/// deserialisation, entry, header values and signature). Medians of each part over every session, sessions
+/// deserialisation, entry, header values and signature). Then what waking a shed session adds: its cookie checked
+/// again (DataProtection's unprotect; once remembered, the memo's digest) and its assertion spelled out again from the
+/// seal it kept instead of a signature. Medians of each part over every session, sessions
 /// taken in turn so no part runs twice in a row on warm data.
 /// </summary>
 internal static class MissPath
@@ -58,6 +60,8 @@ internal static class MissPath
             var cache = app.Services.GetRequiredService<SessionCache>();
             var assertions = app.Services.GetRequiredService<AssertionIssuer>();
             var protector = app.Services.GetRequiredService<IDataProtectionProvider>().CreateProtector("Gateway.SessionRecord.v1");
+            var cookies = app.Services.GetRequiredService<SessionCookies>();
+            var memo = app.Services.GetRequiredService<VerifiedCookieMemo>();
 
             var now = DateTimeOffset.UtcNow;
             var keys = new SessionKey[count];
@@ -67,11 +71,18 @@ internal static class MissPath
                     UserId = Guid.NewGuid().ToString(), Email = $"user{i}@example.org", Name = $"User Number {i}", Roles = ["editor", "reviewer", "staff"],
                     CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "oidc", Device = "Firefox on Linux", Network = "203.0.113.0/24",
                 }, CancellationToken.None);
+            var cookieHeaders = keys.Select(key =>
+            {
+                var signIn = new DefaultHttpContext();
+                cookies.Append(signIn.Response, key);
+                return signIn.Response.Headers.SetCookie.ToString().Split(';')[0];
+            }).ToArray();
 
             var parts = new[]
             {
                 "Redis wait (MGET)", "decrypt", "deserialise", "entry + principal", "identity headers", "assertion (ES256)",
                 "same bytes? (SHA-256 of the record)", "whole miss (resolve from the store)", "whole miss of an entry kept (unchanged)",
+                "cookie check, not remembered (unprotect)", "cookie check, remembered", "assertion from its seal (shed, woken)",
             };
             var times = parts.Select(_ => new double[count]).ToArray();
             // Twice: the first pass warms every path (JIT tiers), the second is measured.
@@ -97,6 +108,21 @@ internal static class MissPath
                     times[5][i] = Lap(clock);
                     if (!entry.StillHolds(stored)) throw new InvalidOperationException("a record read twice differed");
                     times[6][i] = Lap(clock);
+                    // What waking a shed session costs besides: its cookie checked again, its assertion spelled out.
+                    var http = new DefaultHttpContext();
+                    http.Request.Headers.Cookie = cookieHeaders[i];
+                    clock.Restart();
+                    if (cookies.Read(http.Request, out _, out var remembered) != key) throw new InvalidOperationException("a bench cookie did not verify");
+                    times[9][i] = Lap(clock);
+                    if (cookies.Read(http.Request) != key) throw new InvalidOperationException("a remembered bench cookie did not verify");
+                    times[10][i] = Lap(clock);
+                    if (remembered is not null) memo.Forget(remembered);
+                    var token = entry.Assertion!.Token;
+                    if (!entry.TryMarkIdle() || !entry.TryShed(DateTimeOffset.UtcNow, out _)) throw new InvalidOperationException("a bench entry was not shed");
+                    clock.Restart();
+                    var woken = await assertions.GetAsync(entry, null, CancellationToken.None);
+                    times[11][i] = Lap(clock);
+                    if (woken != token) throw new InvalidOperationException("a woken session's assertion was not the one it had");
                     cache.Remove(key);
                     clock.Restart();
                     var fetched = await sessions.ResolveAsync(key, CancellationToken.None) ?? throw new InvalidOperationException("a bench session did not resolve");
