@@ -24,9 +24,12 @@ internal sealed class VerifiedCookieMemo
     // values being remembered while it starts over, which the bound does not need to be exact about.
     private int _count;
 
-    /// <summary>No more remembered cookies than the session cache could hold sessions in use (each at least ~1 KB).</summary>
+    /// <summary>
+    /// No more remembered cookies than the session cache could hold sessions, shed ones included (a shed session keeps
+    /// its cookie here): its entry limit, or its memory budget over the least a shed session counts.
+    /// </summary>
     public static VerifiedCookieMemo For(GatewaySessionOptions options) =>
-        new((int)Math.Max(1, Math.Min(options.CacheMaxEntries, options.CacheMaxMegabytes * 1024L * 1024L / 1024)));
+        new((int)Math.Max(1, Math.Min(options.CacheMaxEntries, options.CacheMaxMegabytes * 1024L * 1024L / CachedSession.LeastShedBytes)));
 
     public VerifiedCookieMemo(int maxEntries)
     {
@@ -84,7 +87,7 @@ internal sealed class VerifiedCookieMemo
             _entries.TryUpdate(remembered, key, held);
     }
 
-    /// <summary>Lets go of a remembered value (its session was shed or evicted): its next use takes the full check.</summary>
+    /// <summary>Lets go of a remembered value (its session was dropped for room): its next use takes the full check.</summary>
     public void Forget(CookieDigest remembered)
     {
         if (_entries.TryRemove(remembered, out _)) Interlocked.Decrement(ref _count);
