@@ -22,16 +22,28 @@ internal sealed class CachedRecord
         RolesOwned = !pooled;
         // Literals are interned: every session of a method shares one string.
         Method = record.Method switch { "oidc" => "oidc", "dev" => "dev", "adopted" => "adopted", "unknown" => "unknown", var other => other };
-        AbsoluteExpiresAt = record.AbsoluteExpiresAt;
+        _absoluteExpiresTicks = record.AbsoluteExpiresAt.UtcTicks;
         AccessToken = record.AccessToken;
-        AccessTokenExpiresAt = record.AccessTokenExpiresAt;
+        _accessTokenExpiresTicks = TicksOf(record.AccessTokenExpiresAt);
         CmsSession = record.CmsSession;
         BindingHash = record.BindingHash;
         CmsUserId = record.CmsUserId;
-        AuthenticatedAt = record.AuthenticatedAt;
+        _authenticatedTicks = TicksOf(record.AuthenticatedAt);
         Acr = record.Acr;
-        IssuedAt = record.IssuedOrCreatedAt();
+        _issuedTicks = record.IssuedOrCreatedAt().UtcTicks;
     }
+
+    // Instants as UTC ticks, 8 bytes each where a DateTimeOffset takes 16 and a nullable one 24: 48 bytes less an entry.
+    // Every reader compares instants or takes Unix seconds, which the offset does not change. Zero stands for none (the
+    // year 1, which no record holds).
+    private readonly long _absoluteExpiresTicks;
+    private readonly long _accessTokenExpiresTicks;
+    private readonly long _authenticatedTicks;
+    private readonly long _issuedTicks;
+
+    private static long TicksOf(DateTimeOffset? at) => at?.UtcTicks ?? 0;
+
+    private static DateTimeOffset? OrNone(long ticks) => ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
 
     public static CachedRecord Of(SessionRecord record) => new(record);
 
@@ -42,20 +54,20 @@ internal sealed class CachedRecord
     /// <summary>True when <see cref="Roles"/> is this session's own copy, not the shared one: its memory is this entry's.</summary>
     public bool RolesOwned { get; }
     public string Method { get; }
-    public DateTimeOffset AbsoluteExpiresAt { get; }
+    public DateTimeOffset AbsoluteExpiresAt => new(_absoluteExpiresTicks, TimeSpan.Zero);
     public string? AccessToken { get; }
-    public DateTimeOffset? AccessTokenExpiresAt { get; }
+    public DateTimeOffset? AccessTokenExpiresAt => OrNone(_accessTokenExpiresTicks);
     /// <summary>The CMS session cookie value sent upstream for this session (<c>Gateway:LegacySignIn</c>).</summary>
     public string? CmsSession { get; }
     public string? CmsUserId { get; }
     /// <summary>See <see cref="SessionRecord.BindingHash"/>.</summary>
     public string? BindingHash { get; }
     /// <summary>See <see cref="SessionRecord.AuthenticatedAt"/>.</summary>
-    public DateTimeOffset? AuthenticatedAt { get; }
+    public DateTimeOffset? AuthenticatedAt => OrNone(_authenticatedTicks);
     /// <summary>See <see cref="SessionRecord.Acr"/>.</summary>
     public string? Acr { get; }
     /// <summary>What a revoke-all mark is compared with (<see cref="SessionRecord.IssuedOrCreatedAt"/>).</summary>
-    public DateTimeOffset IssuedAt { get; }
+    public DateTimeOffset IssuedAt => new(_issuedTicks, TimeSpan.Zero);
 }
 
 /// <summary>
