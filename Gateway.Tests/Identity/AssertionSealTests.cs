@@ -59,7 +59,7 @@ public sealed class AssertionSealTests : IDisposable
     {
         session.MarkUsed();
         Assert.True(session.TryMarkIdle());
-        Assert.True(session.TryShed(_clock.GetUtcNow()));
+        Assert.True(session.TryShed(_clock.GetUtcNow(), out _));
     }
 
     /// <summary>The token, checked as an upstream checks it (the test clock's time aside) against the ring's current key.</summary>

@@ -57,8 +57,8 @@ public sealed class CacheMemoryEstimateTests(ITestOutputHelper output)
         Assert.Equal(Count, cache.ShedIdle());
         var shedHeap = Heap();
         var shedEstimate = cache.EstimatedBytes / (double)Count;
-        // Measured against the heap once these entries are gone, with their cookies' memo entries (a shed session keeps
-        // its own), not against the heap before they came: what was there before and is let go meanwhile (the memo entries the sign-ins left,
+        // Measured against the heap once these entries are gone, with the memo entries of their cookies, not against the
+        // heap before they came: what was there before and is let go meanwhile (the memo entries the sign-ins left,
         // earlier tests' remains inside the full suite) would come off the figures: 455 B a shed session there, 921 alone.
         cache.Distrust("test: empty again");
         Array.Clear(held);

@@ -6,9 +6,9 @@ using Microsoft.AspNetCore.Http;
 namespace Gateway.Tests.Sessions;
 
 /// <summary>
-/// A full cache sheds what idle sessions can rebuild before it drops any: the shed session keeps its identity, its
-/// cookie's digest in the memo and a seal of its assertion, wakes whole on its next request without the store or a
-/// signature, and every revocation still ends it.
+/// A full cache sheds what idle sessions can rebuild before it drops any: the shed session keeps its identity and a
+/// seal of its assertion, wakes whole on its next request without the store or a signature, and every revocation
+/// still ends it.
 /// </summary>
 public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper output)
 {
@@ -108,7 +108,7 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
     }
 
     [Fact]
-    public void Evicting_a_session_makes_the_memo_forget_its_cookie_while_shedding_and_expiry_leave_it()
+    public void Shedding_evicting_or_revoking_a_session_makes_the_memo_forget_its_cookie_while_expiry_leaves_it()
     {
         var clock = new FakeClock();
         var memo = new VerifiedCookieMemo(100);
@@ -127,9 +127,9 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
         cache.ShedIdle();
         Assert.True(cache.TryGet(sessions[0].Key, now, out _));
         Assert.Equal(9, cache.ShedIdle());
-        // Shed sessions keep their cookie remembered: waking one needs no cookie check.
-        for (var i = 0; i < 10; i++) Assert.True(memo.TryGet($"cookie-{i}", out var kept, out _) && kept == sessions[i].Key);
-        Assert.Equal(10, memo.Count);
+        Assert.True(memo.TryGet("cookie-0", out var kept, out _) && kept == sessions[0].Key);
+        for (var i = 1; i < 10; i++) Assert.False(memo.TryGet($"cookie-{i}", out _, out _));
+        Assert.Equal(1, memo.Count);
 
         // Past its cached time the entry is dropped on its next lookup; the cookie still verifies, so the memo keeps it.
         clock.Advance(TimeSpan.FromSeconds(31));
@@ -151,6 +151,10 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
         Assert.Equal(CachedSession.Residency.Retired, (dropped == "cookie-a" ? a : b).State);
         Assert.False(memo.TryGet(dropped, out _, out _));
         Assert.True(memo.TryGet(stayed, out _, out _));
+
+        // A revocation (a logout, say) drops the session in use and its cookie with it: the memo keeps no ended session.
+        small.Remove((dropped == "cookie-a" ? b : a).Key);
+        Assert.False(memo.TryGet(stayed, out _, out _));
     }
 
     [Fact]
@@ -282,12 +286,11 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
         // Woken, not fetched again: the same entry, the same facts, and the assertion it had, spelled out again from the
         // seal the shed entry kept (no new signature) and still valid.
         var memo = rig.Gateway.Services.GetRequiredService<VerifiedCookieMemo>();
-        // Its cookie still remembered while shed: the request that wakes it finds the key by the digest, no unprotect.
-        Assert.True(memo.TryGet(browser.Cookie("gw_session")!, out _, out _));
+        Assert.False(memo.TryGet(browser.Cookie("gw_session")!, out _, out _));
         var after = await browser.Http.GetFromJsonAsync<JsonElement>("/admin/whoami");
         Assert.Same(cached, cache.Peek(key));
         Assert.Equal(CachedSession.Residency.Used, cached.State);
-        // Still remembered, carrying the cached key's own strings.
+        // Its cookie checked again and remembered, carrying the cached key's own strings.
         Assert.True(memo.TryGet(browser.Cookie("gw_session")!, out var remembered, out _));
         Assert.Same(cached.Key.Id, remembered.Id);
         var identity = after.GetProperty("identity");
@@ -329,9 +332,9 @@ public sealed class SessionSheddingTests(SharedRedis redis, ITestOutputHelper ou
         cache.ShedIdle();
         cache.ShedIdle();
 
-        // The memo keeps the exact value while the session is shed (by its SHA-256): any other spelling has another
-        // digest, takes the full check, fails it and is never remembered.
-        Assert.True(memo.TryGet(valid, out _, out _));
+        // The memo forgot the value with the session: every spelling, the real one too, takes the full check again,
+        // and only the real one is remembered again.
+        Assert.False(memo.TryGet(valid, out _, out _));
         using var attacker = new Browser(rig.Gateway.BaseUrl, useCookies: false);
         foreach (var forged in new[] { valid[..^1] + (valid[^1] == 'A' ? 'B' : 'A'), valid[1..], valid + "A", valid.ToUpperInvariant() })
         {

@@ -65,12 +65,17 @@ internal sealed partial class BackgroundRefreshKeyRingProvider(
     /// store read found the same bytes, <see cref="Sessions.SessionManager"/>). Revoking a key after a compromise so
     /// still ends the sessions under it within <c>CacheDuration</c>. False while no ring has loaded.
     /// </summary>
-    public bool StillUnrevoked(ReadOnlySpan<byte> payload) =>
-        TryReadKeyId(payload, out var keyId) && health.Usable
-        && GetCurrentKeyRing().GetAuthenticatedEncryptorByKeyId(keyId, out var revoked) is not null && !revoked;
+    public bool StillUnrevoked(ReadOnlySpan<byte> payload) => TryReadKeyId(payload, out var keyId) && StillUnrevoked(keyId);
+
+    /// <summary>
+    /// <see cref="StillUnrevoked(ReadOnlySpan{byte})"/> by the key id read from the payload when it decrypted (the memo
+    /// of verified cookies holds it beside each value): a lookup in the ring this replica holds, nothing allocated.
+    /// </summary>
+    public bool StillUnrevoked(Guid keyId) =>
+        health.Usable && GetCurrentKeyRing().GetAuthenticatedEncryptorByKeyId(keyId, out var revoked) is not null && !revoked;
 
     /// <summary>The key id of a payload whose header is DataProtection's.</summary>
-    private static bool TryReadKeyId(ReadOnlySpan<byte> payload, out Guid keyId)
+    internal static bool TryReadKeyId(ReadOnlySpan<byte> payload, out Guid keyId)
     {
         keyId = default;
         if (payload.Length < HeaderLength || BinaryPrimitives.ReadUInt32BigEndian(payload) != MagicHeader) return false;

@@ -117,9 +117,9 @@ internal sealed class CachedSession
     public AssertionSeal? Seal => _seal;
 
     /// <summary>
-    /// The cookie value this session was last read from, as <see cref="VerifiedCookieMemo"/> remembers it (its SHA-256,
-    /// never the value): kept while the session is shed, so waking it needs no cookie check (unprotect, 14.7 µs against
-    /// 0.7 µs for the memo's digest, bench --miss-path); dropping the session for room forgets it. True when this call noted it.
+    /// The cookie value this session was last read from, as <see cref="VerifiedCookieMemo"/> remembers it: shedding the
+    /// session forgets it there too (keeping it measured no gain: 104 bytes more a shed session, so fewer held, against
+    /// 14 µs less to wake one). True when this call noted it.
     /// Called by the memo (<see cref="VerifiedCookieMemo.Attach"/>), which owns the handshake.
     /// </summary>
     internal bool NoteCookie(CookieDigest? remembered) =>
@@ -154,9 +154,9 @@ internal sealed class CachedSession
     // when a request wakes an entry while an eviction sheds or drops it.
     //   Used:    read by a request since the cache last looked; everything below may be built.
     //   Idle:    not read since the cache last looked (second chance: the next look sheds it).
-    //   Shed:    the principals, feature, header values and assertion are let go; the next request rebuilds them from
-    //            the record (the assertion spelled out from the seal kept of it while that is still good, else a
-    //            signature), without a store round trip. The memo still knows its cookie.
+    //   Shed:    the principals, feature, header values, assertion and remembered cookie are let go; the next request
+    //            rebuilds them from the record (a cookie check, and the assertion spelled out from the seal kept of it
+    //            while that is still good, else a signature), without a store round trip.
     //   Retired: out of the cache; counts nothing.
     internal enum Residency { Shed, Idle, Used, Retired }
 
@@ -192,14 +192,15 @@ internal sealed class CachedSession
 
     /// <summary>
     /// Idle to Shed: lets go of everything a request can rebuild from the record. True when this call shed it (the
-    /// cache then subtracts <see cref="DerivedBytes"/>). The remembered cookie stays, with the seal of the assertion.
+    /// cache then subtracts <see cref="DerivedBytes"/>); <paramref name="rememberedCookie"/> is the memo entry to forget.
     /// A request that wakes the entry meanwhile may have its freshly built values let go here: it is counted as in use,
     /// and its next request builds them again. The other way round, a request that read the entry before two looks
     /// went by (each a walk of the whole cache) may build them after this: they are then held while counted as shed,
     /// until the entry's next read or its drop (its cached time bounds it).
     /// </summary>
-    internal bool TryShed(DateTimeOffset now)
+    internal bool TryShed(DateTimeOffset now, out CookieDigest? rememberedCookie)
     {
+        rememberedCookie = null;
         if (Interlocked.CompareExchange(ref _residency, (int)Residency.Shed, (int)Residency.Idle) != (int)Residency.Idle) return false;
         _principal = null;
         _frameworkPrincipal = null;
@@ -208,6 +209,7 @@ internal sealed class CachedSession
         // A session woken and shed again without a request that needed its assertion keeps the seal it had, while good.
         _seal = AssertionSeal.Of(_assertion, now) ?? (_seal is { } kept && kept.RefreshAfter > now ? kept : null);
         _assertion = null;
+        rememberedCookie = Interlocked.Exchange(ref _rememberedCookie, null);
         return true;
     }
 
@@ -232,20 +234,18 @@ internal sealed class CachedSession
     // collections: 2,460 B in use, 808 B shed; 2,492 and 840 since the entry keeps the stored record's digest and its
     // issue time for revalidation; 2,436 and 784 since it holds its short hash as a number, not a 16-character string;
     // 2,460 and 928 since a shed session keeps its assertion's seal, 144 B, and the assertion held its iat and jti;
-    // 2,460 and 1,032 since a shed session keeps its cookie's memo entry, 104 B; 2,412 and 984 since the record holds
-    // its instants as ticks, 48 B; estimated at 2,427 and 999) and held to it within a tenth. bench --cache-memory measures
+    // 2,460 and 1,032 while a shed session kept its cookie's memo entry, 104 B (no measured gain, taken out again);
+    // 2,428 and 880 since the record holds its instants as ticks, 48 B, and the memo each cookie's key id, 16 B;
+    // estimated at 2,443 and 895) and held to it within a tenth. bench --cache-memory measures
     // against the heap before the entries came, so it also counts the dictionaries' grown capacity, which stays when
     // entries go (about 2,650 and 998 B there). The objects of the entry, its key, its record, its cache node, its sliding-expiry
-    // mark, the seal of its assertion (counted for every shed entry, held by those shed with a good one) and the
-    // cookie's digest in the memo with its dictionary node, before its own strings, shed; then what a signed-in request adds: the principal (claims built lazily, so
-    // none), the feature, and the fixed part of the signed assertion, header and signature, less the seal shedding
-    // keeps of it (~800; held as its ASCII bytes it would take half, but spelling the string out
+    // mark and the seal of its assertion (counted for every shed entry, held by those shed with a good one), before its
+    // own strings, shed; then what a signed-in request adds: the principal (claims built lazily, so none), the
+    // feature, the cookie's digest in the memo with its dictionary node and key id, and the fixed part of the signed
+    // assertion, header and signature, less the seal shedding keeps of it (~800; held as its ASCII bytes it would take half, but spelling the string out
     // for each request measured 1.005 to 1.072 times the CPU on the signed-in hot path, median 1.055, over three runs).
-    private const int FixedShedBytes = 853;
-
-    /// <summary>The least a cached session counts, shed: the fixed part, before its strings.</summary>
-    internal const int LeastShedBytes = FixedShedBytes;
-    private const int FixedDerivedBytes = 970;
+    private const int FixedShedBytes = 749;
+    private const int FixedDerivedBytes = 1_090;
     // Per role, beyond its characters: its quotes in the assertion and its comma in the roles header.
     private const int PerRoleBytes = 10;
     // An array's header and a string's header and terminator, for role sets a session holds on its own.

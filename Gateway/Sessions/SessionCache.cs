@@ -131,22 +131,22 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
         // request reads the store, while shedding costs a fresh entry its rebuild. Keeping them all and shedding first
         // measured 27 % of requests served without a read at 1M sessions on a Cluster, against 67 % this way.
         foreach (var (key, entry) in _entries)
-            if (entry.CachedUntil <= now && (!entry.Revalidatable(now) || entry.Ended(now, _idleTimeout) || !HasRoom())) Drop(key, entry);
+            if (entry.CachedUntil <= now && (!entry.Revalidatable(now) || entry.Ended(now, _idleTimeout) || !HasRoom())) Drop(key, entry, forgetCookie: true);
         // Two looks: the first marks idle what was read since the last one (all of it, the first time the cache
-        // fills), the second sheds what was not read in between. Shedding costs a woken session its header values and
-        // its assertion spelled out again from the seal it kept (a signature once that is due); dropping costs it a
-        // store round trip, a cookie check and a signature.
+        // fills), the second sheds what was not read in between. Shedding costs a woken session a cookie check, its
+        // header values and its assertion spelled out again from the seal it kept (a signature once that is due);
+        // dropping costs it a store round trip and a signature.
         if (!HasRoom()) ShedIdle(untilRoom: true);
         if (!HasRoom()) ShedIdle(untilRoom: true);
         foreach (var (key, entry) in _entries)
         {
             if (HasRoom()) break;
-            if (entry.State == CachedSession.Residency.Shed) Drop(key, entry, evicted: true);
+            if (entry.State == CachedSession.Residency.Shed) Drop(key, entry, forgetCookie: true);
         }
         foreach (var (key, entry) in _entries)
         {
             if (HasRoom()) break;
-            Drop(key, entry, evicted: true);
+            Drop(key, entry, forgetCookie: true);
         }
         metrics.CacheEvicted();
     }
@@ -166,8 +166,9 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
         foreach (var (_, entry) in _entries)
         {
             if (untilRoom && HasByteRoom()) break;
-            if (entry.TryMarkIdle() || !entry.TryShed(now)) continue;
+            if (entry.TryMarkIdle() || !entry.TryShed(now, out var remembered)) continue;
             Interlocked.Add(ref _bytes, -entry.DerivedBytes);
+            if (remembered is not null) memo?.Forget(remembered);
             shed++;
         }
         if (shed > 0) metrics.CacheShed(shed);
@@ -175,25 +176,27 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     }
 
     /// <summary>
-    /// Removes exactly this entry (not a newer one under the same key) and releases its estimate. An entry evicted for
-    /// room also lets the memo forget its cookie; one that expired or was revoked leaves it (the cookie still verifies,
-    /// and the store answers for the session).
+    /// Removes exactly this entry (not a newer one under the same key) and releases its estimate. An entry made room
+    /// for, or whose session ended or was revoked, also lets the memo forget its cookie (<paramref name="forgetCookie"/>),
+    /// so the memo holds the cookies of cached sessions and not of ended ones. One dropped by a lookup past its cached
+    /// time, or for a record the store changed, leaves it: its request goes on to the store under the same cookie.
     /// </summary>
-    private void Drop(SessionKey key, CachedSession entry, bool evicted = false)
+    private void Drop(SessionKey key, CachedSession entry, bool forgetCookie = false)
     {
-        if (_entries.TryRemove(new KeyValuePair<SessionKey, CachedSession>(key, entry))) Released(entry, evicted);
+        if (_entries.TryRemove(new KeyValuePair<SessionKey, CachedSession>(key, entry))) Released(entry, forgetCookie);
     }
 
+    /// <summary>Drops whatever entry the key has: a revocation's, so the memo forgets its cookie too.</summary>
     private void DropKey(SessionKey key)
     {
-        if (_entries.TryRemove(key, out var entry)) Released(entry, evicted: false);
+        if (_entries.TryRemove(key, out var entry)) Released(entry, forgetCookie: true);
     }
 
-    private void Released(CachedSession entry, bool evicted)
+    private void Released(CachedSession entry, bool forgetCookie)
     {
         Interlocked.Decrement(ref _count);
         Interlocked.Add(ref _bytes, -entry.Retire(out var remembered));
-        if (evicted && remembered is not null) memo?.Forget(remembered);
+        if (forgetCookie && remembered is not null) memo?.Forget(remembered);
     }
 
     private void DropAll()

@@ -153,7 +153,14 @@ internal sealed class SessionCookies
     {
         remembered = null;
         if (value.IsEmpty || value.Length > MaxCookieLength) return null;
-        if (_verified.TryGet(value, out var known, out remembered)) return known;
+        if (_verified.TryGet(value, out var known, out remembered))
+        {
+            if (_keys.StillUnrevoked(remembered!.KeyId)) return known;
+            // Its key was revoked (a compromise) or is gone since it verified: the memo no longer vouches for it, and
+            // the full check below refuses it.
+            _verified.Forget(remembered);
+            remembered = null;
+        }
         // The decoder skips white space and padding: without this, one valid cookie would have endless spellings.
         if (value.ContainsAnyExcept(Base64UrlCharacters)) return null;
         try
@@ -162,7 +169,7 @@ internal sealed class SessionCookies
             if (!_keys.MayHold(bytes)) return null;
             var plain = _protector.Unprotect(bytes);
             if (!SessionKey.TryParse(Encoding.ASCII.GetString(plain), out var key)) return null;
-            remembered = _verified.Remember(value, key);
+            remembered = KeyRing.BackgroundRefreshKeyRingProvider.TryReadKeyId(bytes, out var keyId) ? _verified.Remember(value, key, keyId) : null;
             return key;
         }
         catch (FormatException)

@@ -24,12 +24,9 @@ internal sealed class VerifiedCookieMemo
     // values being remembered while it starts over, which the bound does not need to be exact about.
     private int _count;
 
-    /// <summary>
-    /// No more remembered cookies than the session cache could hold sessions, shed ones included (a shed session keeps
-    /// its cookie here): its entry limit, or its memory budget over the least a shed session counts.
-    /// </summary>
+    /// <summary>No more remembered cookies than the session cache could hold sessions in use (each at least ~1 KB).</summary>
     public static VerifiedCookieMemo For(GatewaySessionOptions options) =>
-        new((int)Math.Max(1, Math.Min(options.CacheMaxEntries, options.CacheMaxMegabytes * 1024L * 1024L / CachedSession.LeastShedBytes)));
+        new((int)Math.Max(1, Math.Min(options.CacheMaxEntries, options.CacheMaxMegabytes * 1024L * 1024L / 1024)));
 
     public VerifiedCookieMemo(int maxEntries)
     {
@@ -52,8 +49,11 @@ internal sealed class VerifiedCookieMemo
         return _byDigest.TryGetValue(digest, out remembered, out key);
     }
 
-    /// <summary>Remembers a value that verified; returns its digest as held here (null when it cannot be held), for <see cref="Forget"/>.</summary>
-    public CookieDigest? Remember(ReadOnlySpan<char> value, SessionKey key)
+    /// <summary>
+    /// Remembers a value that verified under the DataProtection key <paramref name="keyId"/>; returns its digest as held
+    /// here (null when it cannot be held), for <see cref="Forget"/>.
+    /// </summary>
+    public CookieDigest? Remember(ReadOnlySpan<char> value, SessionKey key, Guid keyId = default)
     {
         Span<byte> digest = stackalloc byte[CookieDigest.Length];
         if (!TryDigest(value, digest)) return null;
@@ -62,7 +62,7 @@ internal sealed class VerifiedCookieMemo
             _entries.Clear();
             Interlocked.Exchange(ref _count, 0);
         }
-        var held = new CookieDigest(digest);
+        var held = new CookieDigest(digest, keyId);
         // A value that verified always carries the same key: one already here needs no update.
         if (_entries.TryAdd(held, key)) Interlocked.Increment(ref _count);
         // Equal digests name the same entry: this copy forgets it as well as the one held.
@@ -87,7 +87,7 @@ internal sealed class VerifiedCookieMemo
             _entries.TryUpdate(remembered, key, held);
     }
 
-    /// <summary>Lets go of a remembered value (its session was dropped for room): its next use takes the full check.</summary>
+    /// <summary>Lets go of a remembered value (its session was shed, dropped for room, ended or revoked): its next use takes the full check.</summary>
     public void Forget(CookieDigest remembered)
     {
         if (_entries.TryRemove(remembered, out _)) Interlocked.Decrement(ref _count);
@@ -102,18 +102,25 @@ internal sealed class VerifiedCookieMemo
     }
 }
 
-/// <summary>A verified cookie value as the memo holds it: the SHA-256 of its characters, never the value.</summary>
+/// <summary>
+/// A verified cookie value as the memo holds it: the SHA-256 of its characters, never the value, and the id of the
+/// DataProtection key it was protected under, so that revoking that key still refuses the value at once.
+/// </summary>
 internal sealed class CookieDigest
 {
     public const int Length = 32;
 
     private readonly ulong _a, _b, _c, _d;
 
-    public CookieDigest(ReadOnlySpan<byte> digest)
+    public CookieDigest(ReadOnlySpan<byte> digest, Guid keyId = default)
     {
         var words = MemoryMarshal.Cast<byte, ulong>(digest);
         (_a, _b, _c, _d) = (words[0], words[1], words[2], words[3]);
+        KeyId = keyId;
     }
+
+    /// <summary>The DataProtection key the value was protected under (not part of its identity here: equal values have equal keys).</summary>
+    public Guid KeyId { get; }
 
     private bool Is(ReadOnlySpan<byte> digest)
     {

@@ -118,7 +118,7 @@ internal static class MissPath
                     times[10][i] = Lap(clock);
                     if (remembered is not null) memo.Forget(remembered);
                     var token = entry.Assertion!.Token;
-                    if (!entry.TryMarkIdle() || !entry.TryShed(DateTimeOffset.UtcNow)) throw new InvalidOperationException("a bench entry was not shed");
+                    if (!entry.TryMarkIdle() || !entry.TryShed(DateTimeOffset.UtcNow, out _)) throw new InvalidOperationException("a bench entry was not shed");
                     clock.Restart();
                     var woken = await assertions.GetAsync(entry, null, CancellationToken.None);
                     times[11][i] = Lap(clock);
