@@ -201,5 +201,10 @@ public sealed class CachedRecordTests
         Assert.Null(bare.AuthenticatedAt);
         // A record from before IssuedAt existed is compared with revoke-all marks by its creation.
         Assert.Equal(plus2.UtcTicks, bare.IssuedAt.UtcTicks);
+
+        // The earliest instant there is stays an instant: an access token expiring then is long expired, not unknown.
+        var earliest = CachedRecord.Of(record with { AccessTokenExpiresAt = DateTimeOffset.MinValue, AuthenticatedAt = DateTimeOffset.MinValue });
+        Assert.Equal(DateTimeOffset.MinValue, earliest.AccessTokenExpiresAt);
+        Assert.Equal(DateTimeOffset.MinValue, earliest.AuthenticatedAt);
     }
 }

@@ -34,16 +34,18 @@ internal sealed class CachedRecord
     }
 
     // Instants as UTC ticks, 8 bytes each where a DateTimeOffset takes 16 and a nullable one 24: 48 bytes less an entry.
-    // Every reader compares instants or takes Unix seconds, which the offset does not change. Zero stands for none (the
-    // year 1, which no record holds).
+    // Every reader compares instants or takes Unix seconds, which the offset does not change. None is a negative count,
+    // which no instant has (the year 1 is zero: an expiry there must still read as long past, not as none).
     private readonly long _absoluteExpiresTicks;
     private readonly long _accessTokenExpiresTicks;
     private readonly long _authenticatedTicks;
     private readonly long _issuedTicks;
 
-    private static long TicksOf(DateTimeOffset? at) => at?.UtcTicks ?? 0;
+    private const long None = -1;
 
-    private static DateTimeOffset? OrNone(long ticks) => ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+    private static long TicksOf(DateTimeOffset? at) => at?.UtcTicks ?? None;
+
+    private static DateTimeOffset? OrNone(long ticks) => ticks == None ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
 
     public static CachedRecord Of(SessionRecord record) => new(record);
 
