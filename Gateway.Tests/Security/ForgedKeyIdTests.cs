@@ -147,7 +147,7 @@ public sealed class ForgedKeyIdTests
 
         // A request still running while the host stops: expiring the ring must not throw ObjectDisposedException (a 500).
         keys.ExpireCachedRing();
-        Assert.False(provider.MayHold(ForgedPayload()));
+        Assert.False(provider.MayHold(ForgedPayload(), out _));
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using System.Buffers.Text;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using System.Text;
+using Gateway.Sessions;
 
 namespace Gateway.Identity;
 
@@ -18,14 +18,14 @@ internal sealed class AssertionSeal
     private readonly UInt128 _signedHash;
     private Signature _signature;
 
-    private AssertionSeal(SignedAssertion held, ReadOnlySpan<byte> signedHash, ReadOnlySpan<byte> signature)
+    private AssertionSeal(SignedAssertion held, UInt128 signedHash, ReadOnlySpan<byte> signature)
     {
         Audience = held.Audience;
         Kid = held.Kid;
         _refreshAfterTicks = held.RefreshAfter.UtcTicks;
         IssuedAt = held.IssuedAt;
         _jti = held.Jti;
-        _signedHash = System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(signedHash);
+        _signedHash = signedHash;
         signature.CopyTo(_signature);
     }
 
@@ -37,16 +37,11 @@ internal sealed class AssertionSeal
     public DateTimeOffset RefreshAfter => new(_refreshAfterTicks, TimeSpan.Zero);
     public ReadOnlySpan<byte> SignatureBytes => _signature;
 
-    /// <summary>Whether the assertion may still be spelled out for this request (the same rule as <see cref="SignedAssertion.ServesFor"/>).</summary>
-    public bool ServesFor(string audience, string kid, DateTimeOffset now) => _refreshAfterTicks > now.UtcTicks && Audience == audience && Kid == kid;
+    /// <summary>Whether the assertion may still be spelled out for this request: the rule a held one serves by.</summary>
+    public bool ServesFor(string audience, string kid, DateTimeOffset now) => SignedAssertion.Serves(RefreshAfter, Audience, Kid, audience, kid, now);
 
     /// <summary>True when <paramref name="signingInput"/> (header.payload as ASCII) hashes to what the signature covers.</summary>
-    public bool Covers(ReadOnlySpan<byte> signingInput)
-    {
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(signingInput, hash);
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(hash) == _signedHash;
-    }
+    public bool Covers(ReadOnlySpan<byte> signingInput) => CachedSession.DigestOf(signingInput) == _signedHash;
 
     // Past this the token is not kept this way: its next use signs anew (a session with thousands of provider groups).
     private const int MaxTokenLength = 4096;
@@ -68,9 +63,7 @@ internal sealed class AssertionSeal
             return null;
         Span<byte> signingInput = stackalloc byte[lastDot];
         if (Ascii.FromUtf16(token[..lastDot], signingInput, out _) != System.Buffers.OperationStatus.Done) return null;
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(signingInput, hash);
-        return new AssertionSeal(held, hash, signature[..written]);
+        return new AssertionSeal(held, CachedSession.DigestOf(signingInput), signature[..written]);
     }
 
     [InlineArray(AssertionIssuer.SignatureLength)]

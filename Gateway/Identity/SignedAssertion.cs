@@ -14,5 +14,13 @@ internal sealed record SignedAssertion(string Audience, string Kid, string Token
 
     public UInt128 Jti { get; init; }
 
-    public bool ServesFor(string audience, string kid, DateTimeOffset now) => RefreshAfter > now && Audience == audience && Kid == kid;
+    public bool ServesFor(string audience, string kid, DateTimeOffset now) => Serves(RefreshAfter, Audience, Kid, audience, kid, now);
+
+    /// <summary>
+    /// When an assertion made for <paramref name="heldAudience"/> under <paramref name="heldKid"/> may be sent again: for
+    /// the same audience, while the same key signs, until <paramref name="refreshAfter"/>. The held token and the seal a
+    /// shed session keeps of it (<see cref="AssertionSeal"/>) both serve by this rule.
+    /// </summary>
+    internal static bool Serves(DateTimeOffset refreshAfter, string heldAudience, string heldKid, string audience, string kid, DateTimeOffset now) =>
+        refreshAfter > now && heldAudience == audience && heldKid == kid;
 }

@@ -51,10 +51,11 @@ internal sealed partial class BackgroundRefreshKeyRingProvider(
     /// Whether a DataProtection payload could decrypt here: its header is DataProtection's and its key id is one the
     /// ring holds (an unknown id asks for a background refresh). No exception, so a flood of forged cookies costs a
     /// header check each. True while no ring has loaded: the caller's Unprotect then reports the ring as unusable.
+    /// <paramref name="keyId"/> is the id the header names (the memo of verified cookies keeps it beside the value).
     /// </summary>
-    public bool MayHold(ReadOnlySpan<byte> payload)
+    public bool MayHold(ReadOnlySpan<byte> payload, out Guid keyId)
     {
-        if (!TryReadKeyId(payload, out var keyId)) return false;
+        if (!TryReadKeyId(payload, out keyId)) return false;
         if (!health.Usable) return true;
         return GetCurrentKeyRing().GetAuthenticatedEncryptorByKeyId(keyId, out _) is not null;
     }
@@ -75,7 +76,7 @@ internal sealed partial class BackgroundRefreshKeyRingProvider(
         health.Usable && GetCurrentKeyRing().GetAuthenticatedEncryptorByKeyId(keyId, out var revoked) is not null && !revoked;
 
     /// <summary>The key id of a payload whose header is DataProtection's.</summary>
-    internal static bool TryReadKeyId(ReadOnlySpan<byte> payload, out Guid keyId)
+    private static bool TryReadKeyId(ReadOnlySpan<byte> payload, out Guid keyId)
     {
         keyId = default;
         if (payload.Length < HeaderLength || BinaryPrimitives.ReadUInt32BigEndian(payload) != MagicHeader) return false;

@@ -54,6 +54,7 @@ internal sealed class CachedSession
     /// </summary>
     public UInt128 StoredDigest { get; }
 
+    /// <summary>The first 128 bits of SHA-256 as a number: the stored record's digest, and what an assertion's seal compares.</summary>
     internal static UInt128 DigestOf(ReadOnlySpan<byte> stored)
     {
         Span<byte> hash = stackalloc byte[32];

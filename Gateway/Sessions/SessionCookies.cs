@@ -166,10 +166,10 @@ internal sealed class SessionCookies
         try
         {
             var bytes = Base64Url.DecodeFromChars(value);
-            if (!_keys.MayHold(bytes)) return null;
+            if (!_keys.MayHold(bytes, out var keyId)) return null;
             var plain = _protector.Unprotect(bytes);
             if (!SessionKey.TryParse(Encoding.ASCII.GetString(plain), out var key)) return null;
-            remembered = KeyRing.BackgroundRefreshKeyRingProvider.TryReadKeyId(bytes, out var keyId) ? _verified.Remember(value, key, keyId) : null;
+            remembered = _verified.Remember(value, key, keyId);
             return key;
         }
         catch (FormatException)
