@@ -40,6 +40,7 @@ public sealed class SigningKeySourceTests(SharedRedis redis)
         await using var gateway = await GatewayHost.StartAsync(new GatewayConfig().Set("Gateway:Identity:SigningKeyOverlap", overlap));
         using var browser = gateway.Browser();
         var response = await browser.Http.GetAsync("/.well-known/jwks.json");
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}\n{gateway.Logs.All}");
         Assert.Equal(expected, response.Headers.CacheControl!.ToString());
     }
 

@@ -13,8 +13,9 @@ public sealed class ObservabilityTests(SharedRedis redis)
             .Set("Logging:LogLevel:Default", "Information").Set("Gateway:Logout:Paths:1", null);
         config.Environment = "Production";
         await using var gateway = await GatewayProcess.StartAsync(config, port);
-        using var browser = await gateway.SignedInBrowserAsync("alice", "wrong-password");
-        await browser.LoginAsync("alice", "alice-password");
+        using var browser = gateway.Browser();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.LoginAsync("alice", "wrong-password")).StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync("alice", "alice-password")).StatusCode);
         var cookie = browser.Cookie("gw_session")!;
         await browser.ApiGetAsync("/api/whoami");
         browser.SetCookie("gw_session", cookie[..^6] + "AAAAAA");

@@ -68,7 +68,7 @@ public sealed class RedisDeploymentTests(ITestOutputHelper output)
         // The CMS keeps its sessions in memory here: only the gateway's Redis access is under test.
         await using var cms = await NodeApp.StartAsync("cms.mjs", "CMS_LISTENING", new Dictionary<string, string?> { ["SESSION_SECRET"] = GatewayConfig.CmsSecret });
         var config = new GatewayConfig { UpstreamUrl = cms.BaseUrl + "/" }.WithRedis($"{redis.Configuration},user=gateway,password=not-the-password");
-        await using var gateway = await GatewayHost.StartAsync(config);
+        await using var gateway = await GatewayHost.StartAsync(config, awaitKeyRing: false);
         using var browser = gateway.Browser();
         var login = await browser.NavigateAsync("/login");
         Assert.True(login.StatusCode == HttpStatusCode.ServiceUnavailable, $"{login.StatusCode}: {await login.Content.ReadAsStringAsync()}\n{gateway.Logs.All}");

@@ -19,7 +19,10 @@ internal sealed partial class Browser : IDisposable
         var browser = new Browser(baseUrl);
         try
         {
-            await browser.LoginAsync(user, password);
+            // A sign-in that did not happen fails here, by name, not later as a puzzling 401 on a "signed-in" browser.
+            using var response = await browser.LoginAsync(user, password);
+            if (response.StatusCode != HttpStatusCode.SeeOther)
+                throw new InvalidOperationException($"Signing in as {user} answered {(int)response.StatusCode}, not 303: {await response.Content.ReadAsStringAsync()}");
             return browser;
         }
         catch

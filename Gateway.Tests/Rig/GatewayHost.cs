@@ -36,13 +36,28 @@ internal sealed class GatewayHost : IAsyncDisposable
         File.Move(next, RouteFilePath, overwrite: true);
     }
 
+    /// <summary>
+    /// Starts the gateway and, unless <paramref name="awaitKeyRing"/> is false (a replica started during an outage on
+    /// purpose), waits until its key ring has loaded: what Kubernetes' readiness probe waits for before it sends traffic.
+    /// Without that, a first key-ring write slower than the client's sync timeout (a busy CI machine) left the first
+    /// sign-ins of a test answering 503 and the test asserting on browsers that were never signed in.
+    /// </summary>
     public static async Task<GatewayHost> StartAsync(GatewayConfig config, TimeProvider? time = null, string url = "http://127.0.0.1:0",
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, bool awaitKeyRing = true)
     {
         var app = Build(config, time, url, out var root, out var logs, services);
         await app.PrepareGatewayAsync();
         await app.StartAsync();
-        return new GatewayHost(app, root, logs);
+        var host = new GatewayHost(app, root, logs);
+        if (!awaitKeyRing) return host;
+        var keyRing = app.Services.GetRequiredService<Gateway.KeyRing.KeyRingHealth>();
+        if (await Poll.Until(() => Task.FromResult<bool?>(keyRing.TryLoad() ? true : null), 30_000) is null)
+        {
+            var output = logs.All;
+            await host.DisposeAsync();
+            throw new TimeoutException($"The gateway's key ring did not load within 30 s:\n{output}");
+        }
+        return host;
     }
 
     /// <summary>Builds and prepares without starting, for start-up validation tests.</summary>

@@ -31,24 +31,35 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return new GatewayProcess(process, root, chosen);
     }
 
+    /// <summary>Launches the gateway and waits until it is live and its key ring has loaded (see GatewayHost.StartAsync).</summary>
     public static async Task<GatewayProcess> StartAsync(GatewayConfig config, int? port = null)
     {
         var gateway = Launch(config, port: port);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(30);
+        var waitingFor = "/healthz";
         while (DateTime.UtcNow < deadline)
         {
             if (gateway._process.HasExited) throw new InvalidOperationException($"The gateway exited with {gateway._process.ExitCode}:\n{gateway.Output}");
             try
             {
-                if ((await http.GetAsync($"{gateway.BaseUrl}/healthz")).IsSuccessStatusCode) return gateway;
+                if (waitingFor == "/healthz" && (await http.GetAsync($"{gateway.BaseUrl}/healthz")).IsSuccessStatusCode) waitingFor = "/readyz";
+                if (waitingFor == "/readyz" && KeyRingUsable(await (await http.GetAsync($"{gateway.BaseUrl}/readyz")).Content.ReadAsStringAsync())) return gateway;
             }
             catch (HttpRequestException) { }
             catch (TaskCanceledException) { }
             await Task.Delay(100);
         }
         await gateway.DisposeAsync();
-        throw new TimeoutException($"The gateway did not answer /healthz within 30 s:\n{gateway.Output}");
+        throw new TimeoutException($"The gateway did not answer {waitingFor} with a loaded key ring within 30 s:\n{gateway.Output}");
+    }
+
+    // /readyz may be 503 for reasons a test sets up on purpose (an upstream that is down); only the key ring is awaited.
+    private static bool KeyRingUsable(string readyz)
+    {
+        using var body = System.Text.Json.JsonDocument.Parse(readyz);
+        return body.RootElement.TryGetProperty("keyRing", out var keyRing)
+            && keyRing.TryGetProperty("usable", out var usable) && usable.ValueKind == System.Text.Json.JsonValueKind.True;
     }
 
     public Browser Browser() => new(BaseUrl);

@@ -63,6 +63,44 @@ public sealed class RedisHangTests
     }
 
     [Fact]
+    public async Task A_replica_whose_first_key_write_hangs_past_its_timeout_is_not_ready_then_signs_in_once_redis_answers()
+    {
+        // What CI met once: the first key-ring write at start-up outlived the client's sync timeout, so the replica
+        // came up without a ring. It must say so (/readyz 503, sign-in 503, never a session it cannot read back) and
+        // load the ring once Redis answers; the rig waits for that, as Kubernetes' readiness probe does.
+        await using var redis = await RedisServer.StartAsync();
+        await using var upstream = await RecordingUpstream.StartAsync();
+        var config = new GatewayConfig { UpstreamUrl = upstream.BaseUrl + "/" }.WithRedis(redis.Configuration);
+        await redis.PauseAsync();
+        GatewayHost? gateway = null;
+        try
+        {
+            gateway = await GatewayHost.StartAsync(config, awaitKeyRing: false);
+            using var early = gateway.Browser();
+            var ready = await early.Http.GetAsync("/readyz");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Contains("\"usable\": false", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            // The sign-in form needs a ring for its anti-forgery token: not a form that could never be accepted, a 503.
+            var form = await early.NavigateAsync("/login");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, form.StatusCode);
+            Assert.Null(early.Cookie("gw_session"));
+        }
+        finally
+        {
+            await redis.ResumeAsync();
+        }
+        await using (gateway)
+        {
+            using var probe = gateway.Browser();
+            var loaded = await Poll.Until(async () =>
+                (await probe.Http.GetAsync("/readyz")).StatusCode is var s && s == HttpStatusCode.OK ? (HttpStatusCode?)s : null, 15_000);
+            Assert.Equal(HttpStatusCode.OK, loaded);
+            using var alice = await gateway.SignedInBrowserAsync("alice", "alice-password");
+            Assert.Equal(HttpStatusCode.OK, (await alice.ApiGetAsync("/api/whoami")).StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task Readyz_with_redis_hanging_answers_within_its_budget_and_never_500()
     {
         await using var redis = await RedisServer.StartAsync();
