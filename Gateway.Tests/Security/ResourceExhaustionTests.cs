@@ -46,6 +46,49 @@ public sealed class ResourceExhaustionTests
     }
 
     [Fact]
+    public async Task Requests_filling_the_cache_at_once_run_one_eviction_at_a_time_and_never_pass_its_limits_by_more_than_a_twentieth()
+    {
+        // One eviction runs at a time; the requests that find the cache full meanwhile go on without waiting, and their
+        // entries are cached only while the cache is within a twentieth of each limit.
+        var clock = new FakeClock();
+        const int MaxEntries = 2_000;
+        var cache = StandaloneCache.Create(clock, maxEntries: MaxEntries, megabytes: 1);
+        var now = clock.GetUtcNow();
+        const int Threads = 8;
+        var entryBytes = new CachedSession(SessionKey.NewFor("probe"), Record("user-probe@example.org", now) with { Roles = ["editor"] }, now, now.AddSeconds(30)).EstimatedBytes;
+        long worstBytes = 0, worstCount = 0;
+        using var start = new Barrier(Threads);
+        var workers = Enumerable.Range(0, Threads).Select(t => Task.Run(() =>
+        {
+            start.SignalAndWait();
+            for (var i = 0; i < 3_000; i++)
+            {
+                var user = $"user-{t}-{i}@example.org";
+                var session = new CachedSession(SessionKey.NewFor(user), Record(user, now) with { Roles = ["editor"] }, now, now.AddSeconds(30));
+                cache.Set(session, cache.Generation);
+                // Woken entries take memory back too.
+                if (i % 3 == 0) cache.TryGet(session.Key, now, out _);
+                InterlockedMax(ref worstBytes, cache.EstimatedBytes);
+                InterlockedMax(ref worstCount, cache.Count);
+            }
+        })).ToArray();
+        await Task.WhenAll(workers);
+
+        // Each of the other threads may have checked the limit just before one more entry went in.
+        Assert.InRange(worstBytes, 1, 1024 * 1024 + 1024 * 1024 / 20 + Threads * entryBytes);
+        Assert.InRange(worstCount, 1, MaxEntries + MaxEntries / 20 + Threads);
+        Assert.InRange(cache.EstimatedBytes, 1, 1024 * 1024 + 1024 * 1024 / 20 + Threads * entryBytes);
+        // And the cache kept caching: the last entries went in.
+        Assert.True(cache.Count > 0);
+
+        static void InterlockedMax(ref long target, long value)
+        {
+            for (var seen = Interlocked.Read(ref target); value > seen; seen = Interlocked.Read(ref target))
+                if (Interlocked.CompareExchange(ref target, value, seen) == seen) return;
+        }
+    }
+
+    [Fact]
     public void A_cache_over_its_memory_budget_makes_room_and_stays_within_it()
     {
         var clock = new FakeClock();

@@ -27,6 +27,12 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     private int _count;
     private long _generation;
     private volatile bool _trusted = true;
+    // One eviction at a time: requests that find the cache full while one runs go on without waiting for it (their
+    // entry is cached while the cache is within HardSlack of its limits, else not this time).
+    private int _evicting;
+    // The clock hand: where the last look over the entries stopped, so the next one goes on from there instead of
+    // walking again the entries the last one had just marked or shed. Moved only by the one eviction running.
+    private IEnumerator<KeyValuePair<SessionKey, CachedSession>>? _hand;
 
     public bool IsTrusted => _trusted;
 
@@ -64,7 +70,7 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     // Waking a shed entry takes memory back: past the budget, room is made as for a new entry.
     private void Woken(CachedSession session)
     {
-        if (session.MarkUsed() && Interlocked.Add(ref _bytes, session.DerivedBytes) > _maxBytes) Evict();
+        if (session.MarkUsed() && Interlocked.Add(ref _bytes, session.DerivedBytes) > _maxBytes) TryEvict();
     }
 
     /// <summary>
@@ -95,7 +101,11 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     {
         // A retired entry (dropped by a revocation, say) never comes back: it would count nothing when dropped again.
         if (!_trusted || _maxEntries == 0 || session.EstimatedBytes > _maxBytes || session.State == CachedSession.Residency.Retired) return;
-        if (Count >= _maxEntries || EstimatedBytes + session.EstimatedBytes > _maxBytes) Evict();
+        if (Count >= _maxEntries || EstimatedBytes + session.EstimatedBytes > _maxBytes)
+        {
+            // Another request is making room: this one does not wait for it, and is cached only within the slack.
+            if (!TryEvict() && (Count >= _maxEntries + _maxEntries / HardSlack || EstimatedBytes + session.EstimatedBytes > _maxBytes + _maxBytes / HardSlack)) return;
+        }
         // Not AddOrUpdate: its update callback may run more than once under contention, and must account exactly once.
         while (true)
         {
@@ -123,6 +133,23 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     /// are shed (second chance: one read since the last look keeps an entry whole); then entries go, shed ones first
     /// (they are fetched again on their next request). A full cache never stops caching.
     /// </summary>
+    private bool TryEvict()
+    {
+        if (Interlocked.CompareExchange(ref _evicting, 1, 0) != 0) return false;
+        try
+        {
+            Evict();
+        }
+        finally
+        {
+            Volatile.Write(ref _evicting, 0);
+        }
+        return true;
+    }
+
+    // How far past its limits the cache may go while an eviction runs: a twentieth of each.
+    private const int HardSlack = 20;
+
     private void Evict()
     {
         var now = time.GetUtcNow();
@@ -156,16 +183,33 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     private bool HasByteRoom() => EstimatedBytes <= _maxBytes * 9 / 10;
 
     /// <summary>
-    /// One look over the entries: one read since the last look marks an entry idle, an entry still idle is shed. With
-    /// <paramref name="untilRoom"/>, stops once a tenth of each limit is free. Returns how many were shed.
+    /// One look over the entries: one read since the last look marks an entry idle, an entry still idle is shed.
+    /// Returns how many were shed.
     /// </summary>
-    internal int ShedIdle(bool untilRoom = false)
+    internal int ShedIdle()
+    {
+        // The hand is the eviction's: a look asked for while one runs has nothing to add to it.
+        if (Interlocked.CompareExchange(ref _evicting, 1, 0) != 0) return 0;
+        try
+        {
+            return ShedIdle(untilRoom: false);
+        }
+        finally
+        {
+            Volatile.Write(ref _evicting, 0);
+        }
+    }
+
+    /// <summary>A look as in <see cref="ShedIdle()"/>; with <paramref name="untilRoom"/>, it stops once a tenth of memory is free.</summary>
+    private int ShedIdle(bool untilRoom)
     {
         var shed = 0;
         var now = time.GetUtcNow();
-        foreach (var (_, entry) in _entries)
+        // One look is one turn of the hand, as many steps as there are entries, starting where the last look stopped.
+        for (var steps = Count; steps > 0; steps--)
         {
             if (untilRoom && HasByteRoom()) break;
+            if (!TryAdvanceHand(out var entry)) break;
             if (entry.TryMarkIdle() || !entry.TryShed(now, out var remembered)) continue;
             Interlocked.Add(ref _bytes, -entry.DerivedBytes);
             if (remembered is not null) memo?.Forget(remembered);
@@ -173,6 +217,29 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
         }
         if (shed > 0) metrics.CacheShed(shed);
         return shed;
+    }
+
+    /// <summary>
+    /// The entry under the hand, which then moves on; past the last entry it starts over. A dictionary's enumerator
+    /// tolerates concurrent change: an entry added meanwhile may wait for the next turn, one removed is not shown.
+    /// </summary>
+    private bool TryAdvanceHand([NotNullWhen(true)] out CachedSession? entry)
+    {
+        for (var fresh = false; ; fresh = true)
+        {
+            _hand ??= _entries.GetEnumerator();
+            if (_hand.MoveNext())
+            {
+                entry = _hand.Current.Value;
+                return true;
+            }
+            _hand = null;
+            if (fresh)
+            {
+                entry = null;
+                return false;
+            }
+        }
     }
 
     /// <summary>
