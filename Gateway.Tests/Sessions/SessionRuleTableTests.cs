@@ -99,10 +99,43 @@ public sealed class SessionRuleTableTests
     public void Session_keys_never_print_their_secret()
     {
         var key = SessionKey.NewFor("alice");
-        Assert.DoesNotContain(key.Id, key.ToString());
-        Assert.DoesNotContain(key.Id, key.Handle.Hash);
+        var id = key.CookiePayload().Split('.')[1];
+        Assert.Equal(43, id.Length);
+        Assert.DoesNotContain(id, key.ToString());
+        Assert.DoesNotContain(id, key.Handle.Hash);
         Assert.Equal($"session {key.ShortHash}", key.ToString());
         Assert.True(SessionKey.TryParse(key.CookiePayload(), out var parsed));
         Assert.Equal(key, parsed);
+        Assert.Equal(key.GetHashCode(), parsed.GetHashCode());
+        Assert.NotEqual(key, SessionKey.NewFor("alice"));
+    }
+
+    [Fact]
+    public void A_session_key_is_the_store_handle_and_tag_it_always_was()
+    {
+        // Held as bytes now: the handle the store keys a session by must be what the strings gave, or every session
+        // signed in before an upgrade would be lost (SHA-256 of the id's base64url spelling; the tag, the first 16
+        // characters of the base64url SHA-256 of the user id).
+        Assert.True(SessionKey.TryParse("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", out var key));
+        Assert.Equal("Qp0kZ8n1yvFz3mJr", key.UserTag);
+        var expectedHash = System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.SHA256.HashData("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"u8));
+        Assert.Equal(new SessionHandle("Qp0kZ8n1yvFz3mJr", expectedHash), key.Handle);
+        Assert.Equal(System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.SHA256.HashData("alice"u8))[..16], SessionKey.TagFor("alice"));
+        Assert.Equal(SessionKey.TagFor("alice"), SessionKey.NewFor("alice").UserTag);
+        Assert.Equal("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", key.CookiePayload());
+    }
+
+    [Theory]
+    [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9", "unused low bits set: the same bytes by a second spelling")]
+    [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "padding")]
+    [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd Hh8", "white space the decoder would skip")]
+    [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh", "one character short")]
+    [InlineData("Qp0kZ8n1yvFz3mJrXAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", "no dot")]
+    [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdH+8", "a character outside base64url")]
+    [InlineData("Qp0kZ8n1yvFz3m/r.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", "a tag character outside base64url")]
+    [InlineData("", "empty")]
+    public void A_session_key_has_exactly_one_spelling(string payload, string why)
+    {
+        Assert.False(SessionKey.TryParse(payload, out _), why);
     }
 }

@@ -78,10 +78,11 @@ internal sealed partial class LiveConnectionRegistry(
     {
         if (_live.IsEmpty) return;
         var hashes = SessionHandle.ShortHashesOf(revocation.SessionHashes);
+        var users = SessionKey.TagBitsOf(revocation.UserTags);
         foreach (var (context, tracked) in _live)
         {
             var session = tracked.Session;
-            if (revocation.All || hashes.Contains(session.ShortHashBits) || revocation.UserTags.Contains(session.Key.UserTag))
+            if (revocation.All || hashes.Contains(session.ShortHashBits) || users.Contains(session.Key.TagBits))
                 Close(context, tracked, "revoked");
         }
     }

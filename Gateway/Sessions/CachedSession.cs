@@ -214,11 +214,22 @@ internal sealed class CachedSession
         return true;
     }
 
-    /// <summary>Out of the cache: what the cache counted for it (zero if already retired).</summary>
+    /// <summary>
+    /// Out of the cache: what the cache counted for it (zero if already retired). What a request builds again is let
+    /// go as in shedding, seal and all: a revoked or ended session's assertion is not kept for whatever still refers to
+    /// the entry (a request in flight, the cache's clock hand).
+    /// </summary>
     internal int Retire(out CookieDigest? rememberedCookie)
     {
         rememberedCookie = Volatile.Read(ref _rememberedCookie);
-        return BytesIn((Residency)Interlocked.Exchange(ref _residency, (int)Residency.Retired));
+        var counted = BytesIn((Residency)Interlocked.Exchange(ref _residency, (int)Residency.Retired));
+        _principal = null;
+        _frameworkPrincipal = null;
+        _feature = null;
+        _headerValues = null;
+        _assertion = null;
+        _seal = null;
+        return counted;
     }
 
     /// <summary>What the cache counts for this entry now.</summary>
@@ -237,7 +248,8 @@ internal sealed class CachedSession
     // 2,460 and 928 since a shed session keeps its assertion's seal, 144 B, and the assertion held its iat and jti;
     // 2,460 and 1,032 while a shed session kept its cookie's memo entry, 104 B (no measured gain, taken out again);
     // 2,428 and 880 since the record holds its instants as ticks, 48 B, and the memo each cookie's key id, 16 B;
-    // estimated at 2,443 and 895) and held to it within a tenth. bench --cache-memory measures
+    // 2,356 and 776 since the session key holds its 44 bytes instead of its two strings (the memo's copy of the key
+    // grows by 32 B, so an entry in use saves less); estimated at 2,356 and 776) and held to it within a tenth. bench --cache-memory measures
     // against the heap before the entries came, so it also counts the dictionaries' grown capacity, which stays when
     // entries go (about 2,650 and 998 B there). The objects of the entry, its key, its record, its cache node, its sliding-expiry
     // mark and the seal of its assertion (counted for every shed entry, held by those shed with a good one), before its
@@ -245,8 +257,8 @@ internal sealed class CachedSession
     // feature, the cookie's digest in the memo with its dictionary node and key id, and the fixed part of the signed
     // assertion, header and signature, less the seal shedding keeps of it (~800; held as its ASCII bytes it would take half, but spelling the string out
     // for each request measured 1.005 to 1.072 times the CPU on the signed-in hot path, median 1.055, over three runs).
-    private const int FixedShedBytes = 749;
-    private const int FixedDerivedBytes = 1_090;
+    private const int FixedShedBytes = 630;
+    private const int FixedDerivedBytes = 1_122;
     // Per role, beyond its characters: its quotes in the assertion and its comma in the roles header.
     private const int PerRoleBytes = 10;
     // An array's header and a string's header and terminator, for role sets a session holds on its own.

@@ -8,7 +8,7 @@ namespace Gateway.Sessions;
 /// unknown cookie is anonymous; a store that cannot answer is anonymous too, marked so that a protected route
 /// answers 503 instead of sending the user to sign in again.
 /// </summary>
-internal sealed partial class SessionAuthenticator(SessionCookies cookies, SessionManager sessions, VerifiedCookieMemo memo, GatewayMetrics metrics,
+internal sealed partial class SessionAuthenticator(SessionCookies cookies, SessionManager sessions, GatewayMetrics metrics,
     ILogger<SessionAuthenticator> logger, ISessionAdopter? adopter = null)
 {
     /// <summary>The request's live session (also set as <see cref="SessionFeature"/>), or null for anonymous.</summary>
@@ -38,7 +38,7 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
                 LogCookieRejected(logger);
                 return null;
             }
-            memo.Attach(session, remembered);
+            VerifiedCookieMemo.Attach(session, remembered);
             context.Features.Set(session.Feature);
             return session;
         }

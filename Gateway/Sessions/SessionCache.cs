@@ -28,11 +28,14 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     private long _generation;
     private volatile bool _trusted = true;
     // One eviction at a time: requests that find the cache full while one runs go on without waiting for it (their
-    // entry is cached while the cache is within HardSlack of its limits, else not this time).
-    private int _evicting;
+    // entry is cached while the cache is within HardSlack of its limits, else not this time). Only a woken entry past
+    // that waits its turn, since its request has already taken the memory back.
+    private readonly Lock _eviction = new();
     // The clock hand: where the last look over the entries stopped, so the next one goes on from there instead of
     // walking again the entries the last one had just marked or shed. Moved only by the one eviction running.
     private IEnumerator<KeyValuePair<SessionKey, CachedSession>>? _hand;
+    // Set when every entry goes (a revoke-all, a change of trust): the hand's enumerator would keep them reachable.
+    private volatile bool _handStale;
 
     public bool IsTrusted => _trusted;
 
@@ -70,7 +73,12 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     // Waking a shed entry takes memory back: past the budget, room is made as for a new entry.
     private void Woken(CachedSession session)
     {
-        if (session.MarkUsed() && Interlocked.Add(ref _bytes, session.DerivedBytes) > _maxBytes) TryEvict();
+        if (!session.MarkUsed() || Interlocked.Add(ref _bytes, session.DerivedBytes) <= _maxBytes || TryEvict()) return;
+        if (EstimatedBytes <= _maxBytes + _maxBytes / HardSlack) return;
+        lock (_eviction)
+        {
+            if (!HasRoom()) Evict();
+        }
     }
 
     /// <summary>
@@ -135,14 +143,15 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     /// </summary>
     private bool TryEvict()
     {
-        if (Interlocked.CompareExchange(ref _evicting, 1, 0) != 0) return false;
+        if (!_eviction.TryEnter()) return false;
         try
         {
-            Evict();
+            // An eviction that just finished made room for this request too.
+            if (!HasRoom()) Evict();
         }
         finally
         {
-            Volatile.Write(ref _evicting, 0);
+            _eviction.Exit();
         }
         return true;
     }
@@ -189,14 +198,14 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     internal int ShedIdle()
     {
         // The hand is the eviction's: a look asked for while one runs has nothing to add to it.
-        if (Interlocked.CompareExchange(ref _evicting, 1, 0) != 0) return 0;
+        if (!_eviction.TryEnter()) return 0;
         try
         {
             return ShedIdle(untilRoom: false);
         }
         finally
         {
-            Volatile.Write(ref _evicting, 0);
+            _eviction.Exit();
         }
     }
 
@@ -221,10 +230,18 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
 
     /// <summary>
     /// The entry under the hand, which then moves on; past the last entry it starts over. A dictionary's enumerator
-    /// tolerates concurrent change: an entry added meanwhile may wait for the next turn, one removed is not shown.
+    /// tolerates concurrent change: an entry added meanwhile may wait for the next turn, and one removed may still be
+    /// shown (retired, so a look leaves it alone). After the dictionary grows, the rest of a turn walks the table it
+    /// began on, which keeps what that table held reachable until the turn ends: entries dropped since then hold only
+    /// what shedding keeps (<see cref="CachedSession.Retire"/>), and a revoke-all or change of trust ends the turn.
     /// </summary>
     private bool TryAdvanceHand([NotNullWhen(true)] out CachedSession? entry)
     {
+        if (_handStale)
+        {
+            _handStale = false;
+            _hand = null;
+        }
         for (var fresh = false; ; fresh = true)
         {
             _hand ??= _entries.GetEnumerator();
@@ -269,6 +286,7 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     private void DropAll()
     {
         foreach (var (key, entry) in _entries) Drop(key, entry);
+        _handStale = true;
     }
 
     /// <summary>The cached copy, if any, without counting a lookup or checking its age (the warm-up checks its own entry is still there).</summary>
@@ -298,9 +316,9 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
             return;
         }
         var hashes = SessionHandle.ShortHashesOf(revocation.SessionHashes.Concat(revocation.ChangedHashes));
-        var users = revocation.UserTags.ToHashSet(StringComparer.Ordinal);
+        var users = SessionKey.TagBitsOf(revocation.UserTags);
         foreach (var (key, entry) in _entries)
-            if (hashes.Contains(entry.ShortHashBits) || users.Contains(key.UserTag)) DropKey(key);
+            if (hashes.Contains(entry.ShortHashBits) || users.Contains(key.TagBits)) DropKey(key);
     }
 
     public void Distrust(string reason)

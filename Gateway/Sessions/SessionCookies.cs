@@ -168,7 +168,10 @@ internal sealed class SessionCookies
             var bytes = Base64Url.DecodeFromChars(value);
             if (!_keys.MayHold(bytes, out var keyId)) return null;
             var plain = _protector.Unprotect(bytes);
-            if (!SessionKey.TryParse(Encoding.ASCII.GetString(plain), out var key)) return null;
+            if (plain.Length != SessionKey.PayloadLength) return null;
+            Span<char> payload = stackalloc char[SessionKey.PayloadLength];
+            Encoding.ASCII.GetChars(plain, payload);
+            if (!SessionKey.TryParse(payload, out var key)) return null;
             remembered = _verified.Remember(value, key, keyId);
             return key;
         }

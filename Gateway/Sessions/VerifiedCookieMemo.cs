@@ -71,21 +71,9 @@ internal sealed class VerifiedCookieMemo
 
     /// <summary>
     /// Ties a remembered value to the cached session it resolved to, once per residency: the session holds the digest
-    /// so that shedding or evicting it makes this memo forget the value (<see cref="Forget"/>), and the value here
-    /// carries the session's own key strings instead of the second copy that checking the cookie made.
+    /// so that shedding or evicting it makes this memo forget the value (<see cref="Forget"/>).
     /// </summary>
-    public void Attach(CachedSession session, CookieDigest? remembered)
-    {
-        if (session.NoteCookie(remembered)) Canonicalize(remembered!, session.Key);
-    }
-
-    /// <summary>Makes a remembered value carry <paramref name="key"/>'s own strings (an equal key), so the two share them.</summary>
-    internal void Canonicalize(CookieDigest remembered, SessionKey key)
-    {
-        if (_entries.TryGetValue(remembered, out var held) && held == key
-            && !(ReferenceEquals(held.UserTag, key.UserTag) && ReferenceEquals(held.Id, key.Id)))
-            _entries.TryUpdate(remembered, key, held);
-    }
+    public static void Attach(CachedSession session, CookieDigest? remembered) => session.NoteCookie(remembered);
 
     /// <summary>Lets go of a remembered value (its session was shed, dropped for room, ended or revoked): its next use takes the full check.</summary>
     public void Forget(CookieDigest remembered)
