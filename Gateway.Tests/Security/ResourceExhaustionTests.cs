@@ -142,6 +142,35 @@ public sealed class ResourceExhaustionTests
     }
 
     [Fact]
+    public void A_revoke_all_leaves_nothing_of_the_dropped_sessions_reachable_through_the_eviction_hand()
+    {
+        // The hand is a dictionary enumerator: it holds the node it last showed (and, after a resize, the old table).
+        // While distrusted nothing evicts, so a hand kept past a revoke-all would keep sessions the revocation ended.
+        var clock = new FakeClock();
+        var cache = StandaloneCache.Create(clock);
+        var dropped = FillAndLook(cache, clock.GetUtcNow());
+        cache.Distrust("test: revoke-all");
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        Assert.Equal(0, cache.Count);
+        Assert.All(dropped, session => Assert.False(session.IsAlive));
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static List<WeakReference> FillAndLook(SessionCache cache, DateTimeOffset now)
+    {
+        var sessions = Enumerable.Range(0, 10).Select(i => new CachedSession(SessionKey.NewFor($"u{i}"), Record($"u{i}", now), now, now.AddSeconds(30))).ToList();
+        foreach (var session in sessions) cache.Set(session, cache.Generation);
+        cache.ShedIdle();
+        // Grown past its first table while the hand is partway through a turn.
+        for (var i = 0; i < 2_000; i++) cache.Set(new CachedSession(SessionKey.NewFor($"v{i}"), Record($"v{i}", now), now, now.AddSeconds(30)), cache.Generation);
+        return sessions.Select(s => new WeakReference(s)).ToList();
+    }
+
+    [Fact]
     public async Task Under_concurrent_reads_sheds_sets_and_revocations_the_cache_counts_exactly_what_it_holds()
     {
         var clock = new FakeClock();

@@ -129,6 +129,8 @@ public sealed class SessionRuleTableTests
     [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9", "unused low bits set: the same bytes by a second spelling")]
     [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "padding")]
     [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd Hh8", "white space the decoder would skip")]
+    [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd h8", "white space in place of a character, the same length")]
+    [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd.h8", "a second dot inside the id, the same length")]
     [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh", "one character short")]
     [InlineData("Qp0kZ8n1yvFz3mJrXAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", "no dot")]
     [InlineData("Qp0kZ8n1yvFz3mJr.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdH+8", "a character outside base64url")]

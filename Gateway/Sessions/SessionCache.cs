@@ -286,7 +286,17 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     private void DropAll()
     {
         foreach (var (key, entry) in _entries) Drop(key, entry);
-        _handStale = true;
+        // Let go of the hand now when no eviction holds it: while distrusted nothing evicts, and the hand would keep the
+        // table it walks (and what its entries held) reachable until the next eviction.
+        if (_eviction.TryEnter())
+        {
+            _hand = null;
+            _eviction.Exit();
+        }
+        else
+        {
+            _handStale = true;
+        }
     }
 
     /// <summary>The cached copy, if any, without counting a lookup or checking its age (the warm-up checks its own entry is still there).</summary>

@@ -72,7 +72,11 @@ internal readonly struct SessionKey : IEquatable<SessionKey>
         if (value.Length != PayloadLength || value[TagLength] != '.') return false;
         Span<byte> tag = stackalloc byte[TagBytes];
         Span<byte> id = stackalloc byte[IdBytes];
-        if (!TryDecodeExactly(value[..TagLength], tag) || !TryDecodeExactly(value[(TagLength + 1)..], id)) return false;
+        if (!TryDecodeExactly(value[..TagLength], tag) || !TryDecodeExactly(value[(TagLength + 1)..], id))
+        {
+            CryptographicOperations.ZeroMemory(id);
+            return false;
+        }
         key = new SessionKey(tag, id);
         CryptographicOperations.ZeroMemory(id);
         return true;
@@ -95,7 +99,9 @@ internal readonly struct SessionKey : IEquatable<SessionKey>
             return false;
         }
         Span<char> spelled = stackalloc char[IdLength];
-        return Base64Url.TryEncodeToChars(bytes, spelled, out var length) && spelled[..length].SequenceEqual(text);
+        var exact = Base64Url.TryEncodeToChars(bytes, spelled, out var length) && spelled[..length].SequenceEqual(text);
+        spelled.Clear();
+        return exact;
     }
 
     /// <summary>The user tag as the store and revocation messages spell it (allocates: not for a per-request path).</summary>
