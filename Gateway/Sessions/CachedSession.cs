@@ -242,21 +242,25 @@ internal sealed class CachedSession
         _ => EstimatedBytes,
     };
 
-    // Calibrated with CacheMemoryEstimateTests (heap with 20,000 entries less the heap once they are gone, after full
-    // collections: 2,460 B in use, 808 B shed; 2,492 and 840 since the entry keeps the stored record's digest and its
-    // issue time for revalidation; 2,436 and 784 since it holds its short hash as a number, not a 16-character string;
-    // 2,460 and 928 since a shed session keeps its assertion's seal, 144 B, and the assertion held its iat and jti;
-    // 2,460 and 1,032 while a shed session kept its cookie's memo entry, 104 B (no measured gain, taken out again);
-    // 2,428 and 880 since the record holds its instants as ticks, 48 B, and the memo each cookie's key id, 16 B;
-    // 2,356 and 776 since the session key holds its 44 bytes instead of its two strings (the memo's copy of the key
-    // grows by 32 B, so an entry in use saves less); estimated at 2,356 and 776) and held to it within a tenth. bench --cache-memory measures
-    // against the heap before the entries came, so it also counts the dictionaries' grown capacity, which stays when
-    // entries go (about 2,650 and 998 B there). The objects of the entry, its key, its record, its cache node, its sliding-expiry
-    // mark and the seal of its assertion (counted for every shed entry, held by those shed with a good one), before its
-    // own strings, shed; then what a signed-in request adds: the principal (claims built lazily, so none), the
-    // feature, the cookie's digest in the memo with its dictionary node and key id, and the fixed part of the signed
-    // assertion, header and signature, less the seal shedding keeps of it (~800; held as its ASCII bytes it would take half, but spelling the string out
-    // for each request measured 1.005 to 1.072 times the CPU on the signed-in hot path, median 1.055, over three runs).
+    // Calibrated with CacheMemoryEstimateTests: the heap with 20,000 entries less the heap once they are gone, after
+    // full collections, held to the estimate within a tenth. In use and shed, as the entry changed:
+    //   2,460 and 808 B at first;
+    //   2,492 and 840 keeping the stored record's digest and its issue time, for revalidation;
+    //   2,436 and 784 holding its short hash as a number, not a 16-character string;
+    //   2,460 and 928 with a shed session keeping its assertion's seal (144 B), the assertion holding its iat and jti;
+    //   2,460 and 1,032 while a shed session kept its cookie's memo entry (104 B; no measured gain, taken out again);
+    //   2,428 and 880 with the record's instants as ticks (48 B) and the memo holding each cookie's key id (16 B);
+    //   2,356 and 776 with the session key as its 44 bytes instead of two strings (the memo's copy of the key grows by
+    //   32 B, so an entry in use saves less than a shed one).
+    // bench --cache-memory measures against the heap before the entries came, so it also counts the dictionaries'
+    // grown capacity, which stays when entries go (about 2,600 and 1,020 B there).
+    // What is counted: the objects of the entry, its key, its record, its cache node, its sliding-expiry mark and the
+    // seal of its assertion (counted for every shed entry, held by those shed with a good one), before its own
+    // strings, shed; then what a signed-in request adds: the principal (claims built lazily, so none), the feature,
+    // the cookie's digest in the memo with its dictionary node and key id, and the fixed part of the signed assertion,
+    // header and signature, less the seal shedding keeps of it (~800 B). Held as its ASCII bytes the assertion would
+    // take half, but spelling the string out for each request measured 1.005 to 1.072 times the CPU on the signed-in
+    // hot path (median 1.055 over three runs).
     private const int FixedShedBytes = 630;
     private const int FixedDerivedBytes = 1_122;
     // Per role, beyond its characters: its quotes in the assertion and its comma in the roles header.
