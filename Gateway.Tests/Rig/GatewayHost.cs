@@ -88,7 +88,18 @@ internal sealed class GatewayHost : IAsyncDisposable
 
     public Browser Browser() => new(BaseUrl);
 
-    public Task<Browser> SignedInBrowserAsync(string user, string password) => Rig.Browser.SignedInAsync(BaseUrl, user, password);
+    /// <summary>A browser signed in through the login form; a sign-in that did not happen fails with this gateway's log.</summary>
+    public async Task<Browser> SignedInBrowserAsync(string user, string password)
+    {
+        try
+        {
+            return await Rig.Browser.SignedInAsync(BaseUrl, user, password);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new InvalidOperationException(ex.Message + "\n" + Logs.All, ex);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -193,7 +193,7 @@ public sealed class ResourceExhaustionTests
                         // A read wakes a shed entry while others shed, replace or drop it.
                         if (cache.TryGet(key, now, out var session))
                         {
-                            VerifiedCookieMemo.Attach(session, memo.Remember(key.CookiePayload(), key));
+                            session.NoteCookie(memo.Remember(key.CookiePayload(), key));
                             session.Assertion = new SignedAssertion("aud", "kid", "assertion", now.AddMinutes(5));
                             _ = session.HeaderValues;
                         }

@@ -38,7 +38,7 @@ internal sealed partial class SessionAuthenticator(SessionCookies cookies, Sessi
                 LogCookieRejected(logger);
                 return null;
             }
-            VerifiedCookieMemo.Attach(session, remembered);
+            session.NoteCookie(remembered);
             context.Features.Set(session.Feature);
             return session;
         }

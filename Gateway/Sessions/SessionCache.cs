@@ -74,7 +74,7 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     private void Woken(CachedSession session)
     {
         if (!session.MarkUsed() || Interlocked.Add(ref _bytes, session.DerivedBytes) <= _maxBytes || TryEvict()) return;
-        if (EstimatedBytes <= _maxBytes + _maxBytes / HardSlack) return;
+        if (!PastSlack(EstimatedBytes)) return;
         lock (_eviction)
         {
             if (!HasRoom()) Evict();
@@ -112,7 +112,7 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
         if (Count >= _maxEntries || EstimatedBytes + session.EstimatedBytes > _maxBytes)
         {
             // Another request is making room: this one does not wait for it, and is cached only within the slack.
-            if (!TryEvict() && (Count >= _maxEntries + _maxEntries / HardSlack || EstimatedBytes + session.EstimatedBytes > _maxBytes + _maxBytes / HardSlack)) return;
+            if (!TryEvict() && (Count >= _maxEntries + _maxEntries / HardSlack || PastSlack(EstimatedBytes + session.EstimatedBytes))) return;
         }
         // Not AddOrUpdate: its update callback may run more than once under contention, and must account exactly once.
         while (true)
@@ -158,6 +158,8 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
 
     // How far past its limits the cache may go while an eviction runs: a twentieth of each.
     private const int HardSlack = 20;
+
+    private bool PastSlack(long bytes) => bytes > _maxBytes + _maxBytes / HardSlack;
 
     private void Evict()
     {

@@ -130,7 +130,7 @@ internal sealed class SessionCookies
 
     /// <summary>
     /// <see cref="Read(HttpRequest)"/>, also telling whether the session cookie was there at all (one parse of the
-    /// header), and the value as the memo of verified cookies holds it (<see cref="VerifiedCookieMemo.Attach"/>).
+    /// header), and the value as the memo of verified cookies holds it (<see cref="CachedSession.NoteCookie"/>).
     /// </summary>
     public SessionKey? Read(HttpRequest request, out bool present, out CookieDigest? remembered)
     {

@@ -28,8 +28,7 @@ internal readonly struct SessionKey : IEquatable<SessionKey>
 
     private SessionKey(ReadOnlySpan<byte> tag, ReadOnlySpan<byte> id)
     {
-        _tag0 = BinaryPrimitives.ReadUInt64LittleEndian(tag);
-        _tag1 = BinaryPrimitives.ReadUInt32LittleEndian(tag[8..]);
+        (_tag0, _tag1) = TagBitsOf(tag);
         _id0 = BinaryPrimitives.ReadUInt64LittleEndian(id);
         _id1 = BinaryPrimitives.ReadUInt64LittleEndian(id[8..]);
         _id2 = BinaryPrimitives.ReadUInt64LittleEndian(id[16..]);
@@ -125,9 +124,12 @@ internal readonly struct SessionKey : IEquatable<SessionKey>
         Span<byte> bytes = stackalloc byte[TagBytes];
         foreach (var text in tags)
             if (text.Length == TagLength && TryDecodeExactly(text, bytes))
-                set.Add((BinaryPrimitives.ReadUInt64LittleEndian(bytes), BinaryPrimitives.ReadUInt32LittleEndian(bytes[8..])));
+                set.Add(TagBitsOf(bytes));
         return set;
     }
+
+    private static (ulong, uint) TagBitsOf(ReadOnlySpan<byte> tag) =>
+        (BinaryPrimitives.ReadUInt64LittleEndian(tag), BinaryPrimitives.ReadUInt32LittleEndian(tag[8..]));
 
     /// <summary>
     /// 64 of the id's random bits: tells sessions apart within this process (the sliding-expiry marks), never leaves it.

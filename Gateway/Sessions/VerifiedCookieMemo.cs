@@ -69,12 +69,6 @@ internal sealed class VerifiedCookieMemo
         return held;
     }
 
-    /// <summary>
-    /// Ties a remembered value to the cached session it resolved to, once per residency: the session holds the digest
-    /// so that shedding or evicting it makes this memo forget the value (<see cref="Forget"/>).
-    /// </summary>
-    public static void Attach(CachedSession session, CookieDigest? remembered) => session.NoteCookie(remembered);
-
     /// <summary>Lets go of a remembered value (its session was shed, dropped for room, ended or revoked): its next use takes the full check.</summary>
     public void Forget(CookieDigest remembered)
     {
