@@ -4,7 +4,8 @@ namespace Gateway.Tests.Sessions;
 
 /// <summary>
 /// A cached session holds its short hash as a number; a revocation names sessions by the 16 hex digits. Only the exact
-/// spelling names a session: the cache drops that one and no other, whatever else the message carries.
+/// spelling names a session: the cache drops that one and no other, whatever else the message carries. A session key
+/// holds its user tag as bits too; a revocation naming a user by tag is matched the same way.
 /// </summary>
 public sealed class ShortHashRevocationTests
 {
@@ -66,5 +67,52 @@ public sealed class ShortHashRevocationTests
 
         for (var i = 0; i < sessions.Count; i++)
             Assert.Equal(i is not (7 or 11), cache.TryGet(sessions[i].Key, now, out _));
+    }
+
+    [Fact]
+    public void A_revocation_naming_a_user_tag_drops_every_session_of_that_user_and_no_other()
+    {
+        var clock = new FakeClock();
+        var cache = StandaloneCache.Create(clock, maxEntries: 100);
+        var now = clock.GetUtcNow();
+        var alice = Enumerable.Range(0, 3).Select(_ => StandaloneCache.Entry("alice", now)).ToList();
+        var bob = StandaloneCache.Entry("bob", now);
+        foreach (var session in alice.Append(bob)) cache.Set(session, cache.Generation);
+
+        cache.Apply(new SessionRevocation([]) { UserTags = [SessionKey.TagFor("alice")] });
+
+        Assert.All(alice, session => Assert.False(cache.TryGet(session.Key, now, out _)));
+        Assert.True(cache.TryGet(bob.Key, now, out _));
+    }
+
+    [Theory]
+    [InlineData("lower")]
+    [InlineData("short")]
+    [InlineData("padded")]
+    [InlineData("base64")]
+    [InlineData("spaced")]
+    public void A_revocation_that_misspells_a_user_tag_drops_nothing(string misspelling)
+    {
+        var clock = new FakeClock();
+        var cache = StandaloneCache.Create(clock, maxEntries: 100);
+        var now = clock.GetUtcNow();
+        // A user whose tag has a '-', so its standard base64 spelling differs.
+        var session = StandaloneCache.Entry("user-4", now);
+        cache.Set(session, cache.Generation);
+        var tag = SessionKey.TagFor("user-4");
+        var spelled = misspelling switch
+        {
+            "lower" => tag.ToLowerInvariant(),
+            "short" => tag[..15],
+            "padded" => tag + "=",
+            // The same bytes in standard base64: '+' and '/' where base64url has '-' and '_'.
+            "base64" => tag.Replace('-', '+').Replace('_', '/'),
+            _ => tag[..8] + " " + tag[9..],
+        };
+        Assert.NotEqual(tag, spelled);
+
+        cache.Apply(new SessionRevocation([]) { UserTags = [spelled, "", "!!!!!!!!!!!!!!!!"] });
+
+        Assert.True(cache.TryGet(session.Key, now, out _));
     }
 }
