@@ -34,6 +34,41 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task One_slide_call_for_several_users_answers_each_session_in_order_slides_the_live_and_unlists_the_gone()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var config = new GatewayConfig().WithRedis(redis.Configuration);
+        await using var host = await GatewayHost.StartAsync(config);
+        var store = host.Services.GetRequiredService<ISessionStore>();
+        var prefix = config.Settings["Gateway:Redis:KeyPrefix"];
+        await using var mux = await redis.ConnectAsync();
+        var db = mux.GetDatabase();
+        var first = SessionKey.NewFor("batch-user-1").Handle;
+        var vanished = SessionKey.NewFor("batch-user-1").Handle;
+        var second = SessionKey.NewFor("batch-user-2").Handle;
+        foreach (var session in new[] { first, vanished, second }) await store.CreateAsync(session, [1], TimeSpan.FromMinutes(1), default);
+        // Gone from Redis behind the index's back (expired, say): its entry is still listed.
+        await db.KeyDeleteAsync($"{prefix}{{u:{vanished.UserTag}}}:s:{vanished.Hash}");
+        var never = SessionKey.NewFor("batch-user-2").Handle;
+
+        var slid = await store.TouchAsync(
+            [new(first, TimeSpan.FromMinutes(10)), new(vanished, TimeSpan.FromMinutes(10)), new(second, TimeSpan.FromMinutes(15)), new(never, TimeSpan.FromMinutes(10))], default);
+
+        Assert.Equal([true, false, true, false], slid);
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (session, minutes) in new[] { (first, 10), (second, 15) })
+        {
+            Assert.InRange((await db.KeyTimeToLiveAsync($"{prefix}{{u:{session.UserTag}}}:s:{session.Hash}"))!.Value, TimeSpan.FromMinutes(minutes - 0.1), TimeSpan.FromMinutes(minutes));
+            Assert.InRange(await db.SortedSetScoreAsync($"{prefix}{{u:{session.UserTag}}}:idx", session.Hash) ?? 0,
+                now.AddMinutes(minutes - 0.1).ToUnixTimeMilliseconds(), now.AddMinutes(minutes).ToUnixTimeMilliseconds() + 1);
+        }
+        Assert.Null(await db.SortedSetScoreAsync($"{prefix}{{u:{vanished.UserTag}}}:idx", vanished.Hash));
+        Assert.Null(await db.SortedSetScoreAsync($"{prefix}{{u:{never.UserTag}}}:idx", never.Hash));
+        Assert.Equal([first], (await store.ListByUserAsync(first.UserTag, 100, default)).Select(s => s.Handle));
+        Assert.Empty(await store.TouchAsync([], default));
+    }
+
+    [Fact]
     public async Task Last_used_is_read_from_the_index_entry_a_slide_moves_and_the_list_puts_the_least_recently_used_first()
     {
         await using var redis = await RedisServer.StartAsync();
@@ -49,9 +84,9 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
         var prefix = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gateway.Configuration.GatewayOptions>>().Value.Redis.KeyPrefix;
         await mux.GetDatabase().SortedSetAddAsync($"{prefix}{{u:{user}}}:idx", earlier.Hash, DateTimeOffset.UtcNow.AddMinutes(15).ToUnixTimeMilliseconds());
         // A slide never moves an entry back (GT), and never adds one for a session that ended (XX).
-        Assert.True(await store.TouchAsync(recent, TimeSpan.FromMinutes(1), default));
         var gone = SessionKey.NewFor("listed-user").Handle;
-        Assert.False(await store.TouchAsync(gone, TimeSpan.FromMinutes(20), default));
+        var slid = await store.TouchAsync([new(recent, TimeSpan.FromMinutes(1)), new(gone, TimeSpan.FromMinutes(20))], default);
+        Assert.Equal([true, false], slid);
 
         var listed = await store.ListByUserAsync(user, 100, default);
 
@@ -86,7 +121,8 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
         // as long as a session could live; the end takes the seen entry too.
         var listed = await store.ListByUserAsync(user, 100, default);
         Assert.InRange(Assert.Single(listed).LastUsed, expiry.AddMinutes(-20).AddSeconds(-2), expiry.AddMinutes(-20).AddSeconds(2));
-        Assert.True(await store.TouchAsync(old, TimeSpan.FromMinutes(20), default));
+        var slid = await store.TouchAsync([new(old, TimeSpan.FromMinutes(20))], default);
+        Assert.Equal([true], slid);
         Assert.InRange(await db.SortedSetScoreAsync(index, old.Hash) ?? 0, DateTimeOffset.UtcNow.AddMinutes(19.9).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.AddMinutes(20).ToUnixTimeMilliseconds());
         await store.CreateAsync(SessionKey.NewFor("upgraded-user").Handle, [1], TimeSpan.FromMinutes(20), default);
         Assert.InRange((await db.KeyTimeToLiveAsync(index))!.Value, TimeSpan.FromHours(7.99), TimeSpan.FromHours(8));

@@ -26,11 +26,13 @@ public sealed class SessionStoreContractTests(SharedRedis redis)
         var key = SessionKey.NewFor("user-1").Handle;
         await store.CreateAsync(key, [1, 2, 3], TimeSpan.FromMinutes(5), default);
         Assert.Equal(new byte[] { 1, 2, 3 }, (await store.GetAsync(key, default))!.Record);
-        Assert.True(await store.TouchAsync(key, TimeSpan.FromMinutes(5), default));
+        var slidLive = await store.TouchAsync([new(key, TimeSpan.FromMinutes(5))], default);
+        Assert.Equal([true], slidLive);
         Assert.True(await store.DeleteAsync(key, default));
         Assert.Null(await store.GetAsync(key, default));
         Assert.False(await store.DeleteAsync(key, default));
-        Assert.False(await store.TouchAsync(key, TimeSpan.FromMinutes(5), default));
+        var slidGone = await store.TouchAsync([new(key, TimeSpan.FromMinutes(5))], default);
+        Assert.Equal([false], slidGone);
     }
 
     [Theory]

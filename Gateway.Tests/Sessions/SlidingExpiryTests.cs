@@ -57,6 +57,90 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
         Assert.InRange(await RecordTtlAsync("gwslide1:"), TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20));
     }
 
+    /// <summary>
+    /// <paramref name="count"/> sessions of one user, signed in five minutes ago, their records brought within a minute of
+    /// their idle expiry by hand; each is read once (every read is served): the first while the store's slide calls are
+    /// held, so its slide goes out alone and waits there, and the others after that, so theirs queue behind it.
+    /// </summary>
+    private async Task<HeldSlides> ReadBehindAHeldSlideAsync(GatewayHost gateway, TouchCountingStore store, FakeClock clock, string prefix, int count)
+    {
+        var held = new HeldSlides(await ConnectionMultiplexer.ConnectAsync(redis.Configuration));
+        for (var i = 0; i < count; i++) held.Browsers.Add(await gateway.SignedInBrowserAsync("alice", "alice-password"));
+        clock.Advance(TimeSpan.FromMinutes(5));
+        held.Records.AddRange(held.Redis.GetServer(held.Redis.GetEndPoints()[0]).Keys(pattern: prefix + "*:s:*"));
+        Assert.Equal(count, held.Records.Count);
+        foreach (var record in held.Records) await held.Redis.GetDatabase().KeyExpireAsync(record, TimeSpan.FromMinutes(1));
+        store.Hold = held.Hold;
+        Assert.Equal(HttpStatusCode.OK, (await held.Browsers[0].ApiGetAsync("/api/whoami")).StatusCode);
+        await Poll.Until(() => Task.FromResult<object?>(store.Calls.Count == 1 ? true : null));
+        foreach (var browser in held.Browsers.Skip(1)) Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        return held;
+    }
+
+    private sealed class HeldSlides(ConnectionMultiplexer redis) : IAsyncDisposable
+    {
+        public ConnectionMultiplexer Redis { get; } = redis;
+        public List<Browser> Browsers { get; } = [];
+        public List<RedisKey> Records { get; } = [];
+        public TaskCompletionSource Hold { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Each record's time to live now.</summary>
+        public async Task<TimeSpan[]> TtlsAsync() =>
+            await Task.WhenAll(Records.Select(async r => (await Redis.GetDatabase().KeyTimeToLiveAsync(r))!.Value));
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var browser in Browsers) browser.Dispose();
+            await Redis.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Slides_queued_while_a_write_is_out_go_to_the_store_together_in_one_call_and_each_lands()
+    {
+        var clock = new FakeClock();
+        var (gateway, store, upstream) = await StartAsync(clock, "gwslide5:");
+        await using var _ = gateway;
+        await using var __ = upstream;
+        await using var held = await ReadBehindAHeldSlideAsync(gateway, store, clock, "gwslide5:", count: 4);
+
+        held.Hold.SetResult();
+
+        await Poll.Until(() => Task.FromResult<object?>(store.Touches == 4 ? true : null));
+        Assert.Equal([1, 3], store.Calls);
+        Assert.All(await held.TtlsAsync(), ttl => Assert.InRange(ttl, TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20)));
+    }
+
+    [Fact]
+    public async Task Every_slide_of_a_batch_the_store_fails_is_claimed_again_and_lands_once_the_store_is_back()
+    {
+        var clock = new FakeClock();
+        var (gateway, store, upstream) = await StartAsync(clock, "gwslide6:");
+        await using var _ = gateway;
+        await using var __ = upstream;
+        // Both calls (one slide alone, then two together) fail, as in an outage; the requests were served all the same.
+        store.Failure = new StoreUnavailableException("Redis session.touch failed: RedisTimeoutException");
+        await using var held = await ReadBehindAHeldSlideAsync(gateway, store, clock, "gwslide6:", count: 3);
+
+        held.Hold.SetResult();
+        await Poll.Until(() => Task.FromResult<object?>(store.Calls.Count == 2 ? true : null));
+        Assert.Equal([1, 2], store.Calls);
+        Assert.Equal(0, store.Touches);
+        Assert.All(await held.TtlsAsync(), ttl => Assert.InRange(ttl, TimeSpan.Zero, TimeSpan.FromMinutes(1)));
+
+        // Back: a session read again is slid again, whether its entry was kept (its next claim, a touch interval after
+        // the one that failed) or fetched anew (its next request), and the slide lands.
+        store.Failure = null;
+        store.Hold = null;
+        clock.Advance(TimeSpan.FromSeconds(61));
+        foreach (var browser in held.Browsers) Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
+        await Poll.Until(() => Task.FromResult<object?>(store.Touches == 3 ? true : null));
+        Assert.All(await held.TtlsAsync(), ttl => Assert.InRange(ttl, TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20)));
+        // Logged once for the outage (at most once in ten seconds), with the store's reason and nothing of a session.
+        var failed = Assert.Single(gateway.Logs.Lines, l => l.Event.Name == "SessionTouchFailed");
+        Assert.Contains("RedisTimeoutException", failed.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_session_read_from_the_store_again_and_again_is_slid_once_per_touch_interval()
     {

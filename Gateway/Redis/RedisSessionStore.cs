@@ -147,26 +147,48 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         }, cancellationToken);
 
     /// <summary>
-    /// Two commands sent together (one round trip, no script): PEXPIRE on the record, and ZADD XX GT moving its index
-    /// entry to the new expiry (XX: never adds an entry for a session that ended; GT: never moves one back). A record
-    /// gone takes its entry out. PEXPIRE, never EXPIRE (which the documented ACL does not grant): the client sends
-    /// EXPIRE for whole seconds, so a whole-second TTL is sent a millisecond short.
+    /// Two commands a session, the batch's all sent together in one call (one round trip, no script, one pass through
+    /// the breaker and timeout for the lot): PEXPIRE on the record, and ZADD XX GT moving its index entry to the new
+    /// expiry (XX: never adds an entry for a session that ended; GT: never moves one back). A record gone takes its
+    /// entry out. PEXPIRE, never EXPIRE (which the documented ACL does not grant): the client sends EXPIRE for whole
+    /// seconds, so a whole-second TTL is sent a millisecond short.
     /// </summary>
-    public async Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task<bool[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken)
     {
-        var ms = Math.Max(1, Ms(ttl));
-        if (ms % 1000 == 0) ms--;
-        var expiresAt = NowMs() + ms;
+        if (slides.Count == 0) return [];
+        var now = NowMs();
         var slid = await redis.WriteAsync("session.touch", async db =>
         {
-            var record = db.KeyExpireAsync(SessionKeyOf(session), TimeSpan.FromMilliseconds(ms));
-            var index = db.SortedSetAddAsync(IndexKeyOf(session.UserTag), session.Hash, expiresAt, SortedSetWhen.Exists | SortedSetWhen.GreaterThan);
-            await index;
-            return await record;
+            var records = new Task<bool>[slides.Count];
+            var indexes = new Task<bool>[slides.Count];
+            for (var i = 0; i < slides.Count; i++)
+            {
+                var (session, ttl) = slides[i];
+                var ms = Math.Max(1, Ms(ttl));
+                if (ms % 1000 == 0) ms--;
+                records[i] = db.KeyExpireAsync(SessionKeyOf(session), TimeSpan.FromMilliseconds(ms));
+                indexes[i] = db.SortedSetAddAsync(IndexKeyOf(session.UserTag), session.Hash, now + ms, SortedSetWhen.Exists | SortedSetWhen.GreaterThan);
+            }
+            await Task.WhenAll(indexes);
+            await Task.WhenAll(records);
+            var result = new bool[slides.Count];
+            for (var i = 0; i < result.Length; i++) result[i] = records[i].Result;
+            return result;
         }, cancellationToken);
-        if (!slid) await redis.WriteAsync("session.touch", db => db.SortedSetRemoveAsync(IndexKeyOf(session.UserTag), session.Hash), cancellationToken);
+        if (Array.IndexOf(slid, false) >= 0) await RemoveFromIndexesAsync(slides, slid, cancellationToken);
         return slid;
     }
+
+    /// <summary>The index entries of the sessions a slide found gone, in one round trip.</summary>
+    private Task<bool> RemoveFromIndexesAsync(IReadOnlyList<SessionSlide> slides, bool[] slid, CancellationToken cancellationToken) =>
+        redis.WriteAsync("session.touch", async db =>
+        {
+            var removals = new List<Task<bool>>();
+            for (var i = 0; i < slid.Length; i++)
+                if (!slid[i]) removals.Add(db.SortedSetRemoveAsync(IndexKeyOf(slides[i].Session.UserTag), slides[i].Session.Hash));
+            await Task.WhenAll(removals);
+            return true;
+        }, cancellationToken);
 
     public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) =>
         redis.WriteAsync("session.replace", db => db.StringSetAsync(SessionKeyOf(session), record, null, keepTtl: true, when: When.Exists), cancellationToken);

@@ -19,8 +19,11 @@ internal interface ISessionStore
     /// </summary>
     Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken);
 
-    /// <summary>Extends the expiry to <paramref name="ttl"/>; false when the session is gone.</summary>
-    Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken);
+    /// <summary>
+    /// Extends each session's expiry to its <see cref="SessionSlide.Ttl"/>, the lot in one round trip: for each, in order,
+    /// false when the session is gone. An outage fails the whole call (<see cref="StoreUnavailableException"/>).
+    /// </summary>
+    Task<bool[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken);
 
     /// <summary>Replaces the record of a live session, keeping its expiry; false when the session is gone.</summary>
     Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken);
@@ -79,6 +82,9 @@ internal interface ISessionStore
     /// <summary>Moves the revoke-all mark of the user (or, with null, of everyone) to <paramref name="revokedBefore"/>.</summary>
     Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken);
 }
+
+/// <summary>One sliding-expiry write: the session, and the time to live it gets from now.</summary>
+internal readonly record struct SessionSlide(SessionHandle Session, TimeSpan Ttl);
 
 /// <summary>A session in the user's index: its handle and when the sliding-expiry touch last saw it used.</summary>
 internal sealed record IndexedSession(SessionHandle Handle, DateTimeOffset LastUsed);

@@ -36,12 +36,19 @@ internal sealed class InMemorySessionStore(TimeProvider time) : ISessionStore
         return Task.FromResult<StoredSession?>(new StoredSession(entry.Record, marker));
     }
 
-    public Task<bool> TouchAsync(SessionHandle session, TimeSpan ttl, CancellationToken cancellationToken)
+    public Task<bool[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken)
     {
-        if (!TryGetLive(session, out var entry)) return Task.FromResult(false);
+        var slid = new bool[slides.Count];
+        for (var i = 0; i < slides.Count; i++) slid[i] = Touch(slides[i].Session, slides[i].Ttl);
+        return Task.FromResult(slid);
+    }
+
+    private bool Touch(SessionHandle session, TimeSpan ttl)
+    {
+        if (!TryGetLive(session, out var entry)) return false;
         _sessions.TryUpdate(session, (entry.Record, time.GetUtcNow() + ttl), entry);
         _lastUsed[session] = time.GetUtcNow();
-        return Task.FromResult(true);
+        return true;
     }
 
     private readonly ConcurrentDictionary<(SessionHandle, string), (string Holder, DateTimeOffset Until)> _locks = new();

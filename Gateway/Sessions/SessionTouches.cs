@@ -67,39 +67,50 @@ internal sealed partial class SessionTouches(ISessionStore store, SessionCache c
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var batch = new List<Pending>(Batch);
-        var writes = new List<Task>(Batch);
+        var slides = new List<SessionSlide>(Batch);
+        var sent = new List<Pending>(Batch);
         while (await _pending.Reader.WaitToReadAsync(stoppingToken))
         {
             while (batch.Count < Batch && _pending.Reader.TryRead(out var next)) batch.Add(next);
             var now = time.GetUtcNow();
-            // All sent at once: the client pipelines them, so a batch costs about one round trip.
-            foreach (var pending in batch) writes.Add(TouchAsync(pending, now, stoppingToken));
-            await Task.WhenAll(writes);
+            foreach (var pending in batch)
+            {
+                var absoluteLeft = pending.AbsoluteExpiresAt - now;
+                if (absoluteLeft <= TimeSpan.Zero) Gone(pending.Key);
+                else
+                {
+                    slides.Add(new SessionSlide(pending.Key.Handle, absoluteLeft < _options.IdleTimeout ? absoluteLeft : _options.IdleTimeout));
+                    sent.Add(pending);
+                }
+            }
+            // One call for the batch: the store sends it as one pipelined round trip, and the breaker and timeout around
+            // each Redis call are paid once for the lot instead of once a session.
+            if (slides.Count > 0) await WriteAsync(slides, sent, now, stoppingToken);
             batch.Clear();
-            writes.Clear();
+            slides.Clear();
+            sent.Clear();
         }
     }
 
-    private async Task TouchAsync(Pending pending, DateTimeOffset now, CancellationToken stoppingToken)
+    private async Task WriteAsync(List<SessionSlide> slides, List<Pending> sent, DateTimeOffset now, CancellationToken stoppingToken)
     {
-        var absoluteLeft = pending.AbsoluteExpiresAt - now;
         try
         {
-            if (absoluteLeft <= TimeSpan.Zero || !await store.TouchAsync(pending.Key.Handle, absoluteLeft < _options.IdleTimeout ? absoluteLeft : _options.IdleTimeout, stoppingToken))
+            var landed = await store.TouchAsync(slides, stoppingToken);
+            for (var i = 0; i < landed.Length; i++)
             {
-                // Ended meanwhile (revoked, expired): no copy of it may outlive this.
-                cache.Remove(pending.Key);
-                Unmark(pending.Key);
-                metrics.SessionTouch("gone");
-                return;
+                if (landed[i]) metrics.SessionTouch("written");
+                else Gone(sent[i].Key);
             }
-            metrics.SessionTouch("written");
         }
         catch (StoreUnavailableException ex)
         {
-            // The store is down: the session's next request (or its cache entry's next claim) tries again.
-            Unmark(pending.Key);
-            metrics.SessionTouch("failed");
+            // The store is down: each session's next request (or its cache entry's next claim) tries again.
+            foreach (var failed in sent)
+            {
+                Unmark(failed.Key);
+                metrics.SessionTouch("failed");
+            }
             var nowTicks = now.UtcTicks;
             var last = Interlocked.Read(ref _lastFailureLog);
             if (nowTicks - last > TimeSpan.TicksPerSecond * 10 && Interlocked.CompareExchange(ref _lastFailureLog, nowTicks, last) == last)
@@ -108,6 +119,14 @@ internal sealed partial class SessionTouches(ISessionStore store, SessionCache c
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+    }
+
+    /// <summary>Ended meanwhile (revoked, expired): no copy of it may outlive this.</summary>
+    private void Gone(SessionKey key)
+    {
+        cache.Remove(key);
+        Unmark(key);
+        metrics.SessionTouch("gone");
     }
 
     private void Unmark(SessionKey key) => Unmark(Digest(key));
