@@ -19,6 +19,15 @@ public sealed class RedisClusterTests
         foreach (var key in keys) Assert.Equal(new byte[] { 7 }, (await store.GetAsync(key, default))!.Record);
         Assert.Single(await store.ListByUserAsync(keys[3].UserTag, 100, default));
         Assert.True(await store.DeleteAsync(keys[0], default));
+        // One slide call for sessions on every master: each answered in order, the deleted one as gone, the rest slid.
+        var slid = await store.TouchAsync([.. keys.Select(k => new SessionSlide(k, TimeSpan.FromMinutes(10)))], default);
+        Assert.Equal([false, .. Enumerable.Repeat(true, 11)], slid);
+        await using (var direct = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Configuration))
+        {
+            var prefix = config.Settings["Gateway:Redis:KeyPrefix"];
+            foreach (var key in keys.Skip(1))
+                Assert.InRange((await direct.GetDatabase().KeyTimeToLiveAsync($"{prefix}{{u:{key.UserTag}}}:s:{key.Hash}"))!.Value, TimeSpan.FromMinutes(9.9), TimeSpan.FromMinutes(10));
+        }
         Assert.Equal(1, await store.DeleteByUserAsync(keys[1].UserTag, DateTimeOffset.UtcNow, TimeSpan.FromHours(1), default));
         Assert.Equal(10, await store.DeleteAllAsync(DateTimeOffset.UtcNow, TimeSpan.FromHours(1), default));
 
