@@ -33,39 +33,99 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
         Assert.Equal(2, (await store.ListByUserAsync(user, 100, default)).Count);
     }
 
+    /// <summary>A gateway's own Redis session store on a redis-server of its own, and a direct connection to look at the keys.</summary>
+    private sealed class StoreRig : IAsyncDisposable
+    {
+        public required RedisServer Redis { get; init; }
+        public required GatewayHost Host { get; init; }
+        public required ConnectionMultiplexer Direct { get; init; }
+        public required string Prefix { get; init; }
+        public ISessionStore Store => Host.Services.GetRequiredService<ISessionStore>();
+        public IDatabase Db => Direct.GetDatabase();
+
+        public static async Task<StoreRig> StartAsync()
+        {
+            var redis = await RedisServer.StartAsync();
+            var config = new GatewayConfig().WithRedis(redis.Configuration);
+            return new StoreRig { Redis = redis, Host = await GatewayHost.StartAsync(config), Direct = await redis.ConnectAsync(), Prefix = config.Settings["Gateway:Redis:KeyPrefix"]! };
+        }
+
+        public string RecordOf(SessionHandle session) => $"{Prefix}{{u:{session.UserTag}}}:s:{session.Hash}";
+        public string IndexOf(SessionHandle session) => $"{Prefix}{{u:{session.UserTag}}}:idx";
+
+        public async ValueTask DisposeAsync()
+        {
+            await Direct.DisposeAsync();
+            await Host.DisposeAsync();
+            await Redis.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task One_slide_call_for_several_users_answers_each_session_in_order_slides_the_live_and_unlists_the_gone()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var config = new GatewayConfig().WithRedis(redis.Configuration);
-        await using var host = await GatewayHost.StartAsync(config);
-        var store = host.Services.GetRequiredService<ISessionStore>();
-        var prefix = config.Settings["Gateway:Redis:KeyPrefix"];
-        await using var mux = await redis.ConnectAsync();
-        var db = mux.GetDatabase();
+        await using var rig = await StoreRig.StartAsync();
+        var store = rig.Store;
         var first = SessionKey.NewFor("batch-user-1").Handle;
         var vanished = SessionKey.NewFor("batch-user-1").Handle;
         var second = SessionKey.NewFor("batch-user-2").Handle;
         foreach (var session in new[] { first, vanished, second }) await store.CreateAsync(session, [1], TimeSpan.FromMinutes(1), default);
         // Gone from Redis behind the index's back (expired, say): its entry is still listed.
-        await db.KeyDeleteAsync($"{prefix}{{u:{vanished.UserTag}}}:s:{vanished.Hash}");
+        await rig.Db.KeyDeleteAsync(rig.RecordOf(vanished));
         var never = SessionKey.NewFor("batch-user-2").Handle;
 
         var slid = await store.TouchAsync(
             [new(first, TimeSpan.FromMinutes(10)), new(vanished, TimeSpan.FromMinutes(10)), new(second, TimeSpan.FromMinutes(15)), new(never, TimeSpan.FromMinutes(10))], default);
 
-        Assert.Equal([true, false, true, false], slid);
+        Assert.Equal([SlideOutcome.Slid, SlideOutcome.Gone, SlideOutcome.Slid, SlideOutcome.Gone], slid);
         var now = DateTimeOffset.UtcNow;
         foreach (var (session, minutes) in new[] { (first, 10), (second, 15) })
         {
-            Assert.InRange((await db.KeyTimeToLiveAsync($"{prefix}{{u:{session.UserTag}}}:s:{session.Hash}"))!.Value, TimeSpan.FromMinutes(minutes - 0.1), TimeSpan.FromMinutes(minutes));
-            Assert.InRange(await db.SortedSetScoreAsync($"{prefix}{{u:{session.UserTag}}}:idx", session.Hash) ?? 0,
+            Assert.InRange((await rig.Db.KeyTimeToLiveAsync(rig.RecordOf(session)))!.Value, TimeSpan.FromMinutes(minutes - 0.1), TimeSpan.FromMinutes(minutes));
+            Assert.InRange(await rig.Db.SortedSetScoreAsync(rig.IndexOf(session), session.Hash) ?? 0,
                 now.AddMinutes(minutes - 0.1).ToUnixTimeMilliseconds(), now.AddMinutes(minutes).ToUnixTimeMilliseconds() + 1);
         }
-        Assert.Null(await db.SortedSetScoreAsync($"{prefix}{{u:{vanished.UserTag}}}:idx", vanished.Hash));
-        Assert.Null(await db.SortedSetScoreAsync($"{prefix}{{u:{never.UserTag}}}:idx", never.Hash));
+        Assert.Null(await rig.Db.SortedSetScoreAsync(rig.IndexOf(vanished), vanished.Hash));
+        Assert.Null(await rig.Db.SortedSetScoreAsync(rig.IndexOf(never), never.Hash));
         Assert.Equal([first], (await store.ListByUserAsync(first.UserTag, 100, default)).Select(s => s.Handle));
         Assert.Empty(await store.TouchAsync([], default));
+    }
+
+    [Fact]
+    public async Task A_slide_call_answers_each_session_by_its_own_commands_and_fails_whole_only_when_redis_is_down()
+    {
+        await using var rig = await StoreRig.StartAsync();
+        var store = rig.Store;
+        var live = SessionKey.NewFor("outcome-user-1").Handle;
+        var broken = SessionKey.NewFor("outcome-user-2").Handle;
+        var goneBroken = SessionKey.NewFor("outcome-user-3").Handle;
+        var gone = SessionKey.NewFor("outcome-user-1").Handle;
+        foreach (var session in new[] { live, broken, goneBroken, gone }) await store.CreateAsync(session, [1], TimeSpan.FromMinutes(1), default);
+        // Two users' indexes are not sorted sets any more, so each ZADD (and ZREM) there fails with WRONGTYPE while the
+        // commands beside it in the same pipeline succeed: what one failing shard of a cluster does to a batch.
+        foreach (var session in new[] { broken, goneBroken })
+        {
+            await rig.Db.KeyDeleteAsync(rig.IndexOf(session));
+            await rig.Db.StringSetAsync(rig.IndexOf(session), "not an index");
+        }
+        await rig.Db.KeyDeleteAsync(rig.RecordOf(goneBroken));
+        await rig.Db.KeyDeleteAsync(rig.RecordOf(gone));
+
+        var slid = await store.TouchAsync([.. new[] { live, broken, goneBroken, gone }.Select(s => new SessionSlide(s, TimeSpan.FromMinutes(10)))], default);
+
+        // Slid; failed (its record slid, its index entry did not move, so it is slid again); gone, whatever its index did,
+        // and its failed unlisting leaves the answers as they are; gone, and its entry unlisted in the same round trip.
+        Assert.Equal([SlideOutcome.Slid, SlideOutcome.Failed, SlideOutcome.Gone, SlideOutcome.Gone], slid);
+        Assert.InRange((await rig.Db.KeyTimeToLiveAsync(rig.RecordOf(live)))!.Value, TimeSpan.FromMinutes(9.9), TimeSpan.FromMinutes(10));
+        Assert.NotNull(await rig.Db.SortedSetScoreAsync(rig.IndexOf(live), live.Hash));
+        Assert.Null(await rig.Db.SortedSetScoreAsync(rig.IndexOf(gone), gone.Hash));
+
+        // Nothing answers, Redis hanging or gone: the whole call fails as the store being down, no session answered.
+        await rig.Redis.PauseAsync();
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => store.TouchAsync([new(live, TimeSpan.FromMinutes(10)), new(gone, TimeSpan.FromMinutes(10))], default));
+        await rig.Redis.ResumeAsync();
+        await rig.Redis.StopAsync();
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => store.TouchAsync([new(live, TimeSpan.FromMinutes(10)), new(gone, TimeSpan.FromMinutes(10))], default));
     }
 
     [Fact]
@@ -86,7 +146,7 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
         // A slide never moves an entry back (GT), and never adds one for a session that ended (XX).
         var gone = SessionKey.NewFor("listed-user").Handle;
         var slid = await store.TouchAsync([new(recent, TimeSpan.FromMinutes(1)), new(gone, TimeSpan.FromMinutes(20))], default);
-        Assert.Equal([true, false], slid);
+        Assert.Equal([SlideOutcome.Slid, SlideOutcome.Gone], slid);
 
         var listed = await store.ListByUserAsync(user, 100, default);
 
@@ -122,7 +182,7 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
         var listed = await store.ListByUserAsync(user, 100, default);
         Assert.InRange(Assert.Single(listed).LastUsed, expiry.AddMinutes(-20).AddSeconds(-2), expiry.AddMinutes(-20).AddSeconds(2));
         var slid = await store.TouchAsync([new(old, TimeSpan.FromMinutes(20))], default);
-        Assert.Equal([true], slid);
+        Assert.Equal([SlideOutcome.Slid], slid);
         Assert.InRange(await db.SortedSetScoreAsync(index, old.Hash) ?? 0, DateTimeOffset.UtcNow.AddMinutes(19.9).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.AddMinutes(20).ToUnixTimeMilliseconds());
         await store.CreateAsync(SessionKey.NewFor("upgraded-user").Handle, [1], TimeSpan.FromMinutes(20), default);
         Assert.InRange((await db.KeyTimeToLiveAsync(index))!.Value, TimeSpan.FromHours(7.99), TimeSpan.FromHours(8));

@@ -7,7 +7,7 @@ internal abstract class DelegatingSessionStore(ISessionStore inner) : ISessionSt
 {
     protected ISessionStore Inner { get; } = inner;
 
-    public virtual Task<bool[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken) => Inner.TouchAsync(slides, cancellationToken);
+    public virtual Task<SlideOutcome[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken) => Inner.TouchAsync(slides, cancellationToken);
     public virtual Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken) => Inner.GetAsync(session, cancellationToken);
     public virtual Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken) => Inner.TakeAsync(session, cancellationToken);
     public virtual Task<int> CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken) => Inner.CreateAsync(session, record, ttl, cancellationToken);

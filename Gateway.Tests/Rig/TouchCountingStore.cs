@@ -13,7 +13,7 @@ internal sealed class TouchCountingStore(ISessionStore inner) : DelegatingSessio
     public int Touches => Volatile.Read(ref _touches);
 
     /// <summary>How many sessions each call to the store carried, in the order the calls came.</summary>
-    public IReadOnlyList<int> Calls { get { lock (_calls) return [.. _calls]; } }
+    public IReadOnlyList<int> CallSizes { get { lock (_calls) return [.. _calls]; } }
 
     private readonly List<int> _calls = [];
 
@@ -22,7 +22,7 @@ internal sealed class TouchCountingStore(ISessionStore inner) : DelegatingSessio
     /// <summary>While set, each call that comes fails with it (after <see cref="Hold"/>), as the Redis store does in an outage.</summary>
     public StoreUnavailableException? Failure { get; set; }
 
-    public override async Task<bool[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken)
+    public override async Task<SlideOutcome[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken)
     {
         var failure = Failure;
         lock (_calls) _calls.Add(slides.Count);

@@ -21,7 +21,7 @@ public sealed class RedisClusterTests
         Assert.True(await store.DeleteAsync(keys[0], default));
         // One slide call for sessions on every master: each answered in order, the deleted one as gone, the rest slid.
         var slid = await store.TouchAsync([.. keys.Select(k => new SessionSlide(k, TimeSpan.FromMinutes(10)))], default);
-        Assert.Equal([false, .. Enumerable.Repeat(true, 11)], slid);
+        Assert.Equal([SlideOutcome.Gone, .. Enumerable.Repeat(SlideOutcome.Slid, 11)], slid);
         await using (var direct = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Configuration))
         {
             var prefix = config.Settings["Gateway:Redis:KeyPrefix"];

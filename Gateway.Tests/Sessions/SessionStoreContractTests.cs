@@ -27,12 +27,12 @@ public sealed class SessionStoreContractTests(SharedRedis redis)
         await store.CreateAsync(key, [1, 2, 3], TimeSpan.FromMinutes(5), default);
         Assert.Equal(new byte[] { 1, 2, 3 }, (await store.GetAsync(key, default))!.Record);
         var slidLive = await store.TouchAsync([new(key, TimeSpan.FromMinutes(5))], default);
-        Assert.Equal([true], slidLive);
+        Assert.Equal([SlideOutcome.Slid], slidLive);
         Assert.True(await store.DeleteAsync(key, default));
         Assert.Null(await store.GetAsync(key, default));
         Assert.False(await store.DeleteAsync(key, default));
         var slidGone = await store.TouchAsync([new(key, TimeSpan.FromMinutes(5))], default);
-        Assert.Equal([false], slidGone);
+        Assert.Equal([SlideOutcome.Gone], slidGone);
     }
 
     [Theory]

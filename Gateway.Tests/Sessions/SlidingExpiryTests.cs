@@ -11,13 +11,17 @@ namespace Gateway.Tests.Sessions;
 /// </summary>
 public sealed class SlidingExpiryTests(SharedRedis redis)
 {
-    private async Task<(GatewayHost Gateway, TouchCountingStore Store, RecordingUpstream Upstream)> StartAsync(FakeClock clock, string prefix, string cacheDuration = "00:00:00")
+    /// <param name="cacheMaxEntries">0: nothing is cached, so every request fetches its session anew (no entry is kept
+    /// for a read to revalidate).</param>
+    private async Task<(GatewayHost Gateway, TouchCountingStore Store, RecordingUpstream Upstream)> StartAsync(FakeClock clock, string prefix,
+        string cacheDuration = "00:00:00", int? cacheMaxEntries = null)
     {
         TouchCountingStore? store = null;
         var upstream = await RecordingUpstream.StartAsync();
         var config = new GatewayConfig { UpstreamUrl = upstream.BaseUrl + "/" }.WithRedis(redis.Configuration, prefix)
             // No cache (every request reads the store) unless a test wants one.
             .Set("Gateway:Session:CacheDuration", cacheDuration);
+        if (cacheMaxEntries is { } entries) config.Set("Gateway:Session:CacheMaxEntries", entries.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var gateway = await GatewayHost.StartAsync(config, clock, services: s =>
             s.AddSingleton<ISessionStore>(sp => store = new TouchCountingStore(ActivatorUtilities.CreateInstance<RedisSessionStore>(sp))));
         gateway.Services.GetRequiredService<ISessionStore>();
@@ -72,7 +76,7 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
         foreach (var record in held.Records) await held.Redis.GetDatabase().KeyExpireAsync(record, TimeSpan.FromMinutes(1));
         store.Hold = held.Hold;
         Assert.Equal(HttpStatusCode.OK, (await held.Browsers[0].ApiGetAsync("/api/whoami")).StatusCode);
-        await Poll.Until(() => Task.FromResult<object?>(store.Calls.Count == 1 ? true : null));
+        await Poll.Until(() => Task.FromResult<object?>(store.CallSizes.Count == 1 ? true : null));
         foreach (var browser in held.Browsers.Skip(1)) Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
         return held;
     }
@@ -107,32 +111,33 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
         held.Hold.SetResult();
 
         await Poll.Until(() => Task.FromResult<object?>(store.Touches == 4 ? true : null));
-        Assert.Equal([1, 3], store.Calls);
+        Assert.Equal([1, 3], store.CallSizes);
         Assert.All(await held.TtlsAsync(), ttl => Assert.InRange(ttl, TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20)));
     }
 
     [Fact]
-    public async Task Every_slide_of_a_batch_the_store_fails_is_claimed_again_and_lands_once_the_store_is_back()
+    public async Task Every_slide_of_a_batch_the_store_fails_is_queued_again_by_its_sessions_next_request_and_lands_once_the_store_is_back()
     {
         var clock = new FakeClock();
-        var (gateway, store, upstream) = await StartAsync(clock, "gwslide6:");
+        var (gateway, store, upstream) = await StartAsync(clock, "gwslide6:", cacheMaxEntries: 0);
         await using var _ = gateway;
         await using var __ = upstream;
+        using var metrics = new MetricsRecorder(gateway.Services, "gateway.sessions.touches");
         // Both calls (one slide alone, then two together) fail, as in an outage; the requests were served all the same.
         store.Failure = new StoreUnavailableException("Redis session.touch failed: RedisTimeoutException");
         await using var held = await ReadBehindAHeldSlideAsync(gateway, store, clock, "gwslide6:", count: 3);
 
         held.Hold.SetResult();
-        await Poll.Until(() => Task.FromResult<object?>(store.Calls.Count == 2 ? true : null));
-        Assert.Equal([1, 2], store.Calls);
+        await Poll.Until(() => Task.FromResult<object?>(metrics.Sum("gateway.sessions.touches", "outcome=failed") == 3 ? true : null));
+        Assert.Equal([1, 2], store.CallSizes);
         Assert.Equal(0, store.Touches);
         Assert.All(await held.TtlsAsync(), ttl => Assert.InRange(ttl, TimeSpan.Zero, TimeSpan.FromMinutes(1)));
 
-        // Back: a session read again is slid again, whether its entry was kept (its next claim, a touch interval after
-        // the one that failed) or fetched anew (its next request), and the slide lands.
+        // Back, seconds later, well inside the touch interval: each session's next request queues its slide again (it was
+        // not left marked as slid), and it lands.
         store.Failure = null;
         store.Hold = null;
-        clock.Advance(TimeSpan.FromSeconds(61));
+        clock.Advance(TimeSpan.FromSeconds(5));
         foreach (var browser in held.Browsers) Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
         await Poll.Until(() => Task.FromResult<object?>(store.Touches == 3 ? true : null));
         Assert.All(await held.TtlsAsync(), ttl => Assert.InRange(ttl, TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20)));
@@ -142,10 +147,56 @@ public sealed class SlidingExpiryTests(SharedRedis redis)
     }
 
     [Fact]
-    public async Task A_session_read_from_the_store_again_and_again_is_slid_once_per_touch_interval()
+    public async Task A_slide_that_failed_in_a_batch_whose_other_slides_landed_is_queued_again_by_its_sessions_next_request()
     {
         var clock = new FakeClock();
-        var (gateway, store, upstream) = await StartAsync(clock, "gwslide2:");
+        var (gateway, store, upstream) = await StartAsync(clock, "gwslide7:", cacheMaxEntries: 0);
+        await using var _ = gateway;
+        await using var __ = upstream;
+        using var metrics = new MetricsRecorder(gateway.Services, "gateway.sessions.touches");
+        await using var direct = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var db = direct.GetDatabase();
+        RedisKey[] Records() => [.. direct.GetServer(direct.GetEndPoints()[0]).Keys(pattern: "gwslide7:*:s:*")];
+        using var alice = await gateway.SignedInBrowserAsync("alice", "alice-password");
+        var aliceRecord = Assert.Single(Records());
+        using var admin = await gateway.SignedInBrowserAsync("admin", "admin-password");
+        var adminRecord = Assert.Single(Records(), k => k != aliceRecord);
+        clock.Advance(TimeSpan.FromMinutes(5));
+        foreach (var record in new[] { aliceRecord, adminRecord }) await db.KeyExpireAsync(record, TimeSpan.FromMinutes(1));
+        // Alice's index is not a sorted set any more: her slide's ZADD fails with WRONGTYPE while the rest lands, as when
+        // one shard of a cluster fails.
+        var aliceIndex = ((string)aliceRecord!)[..((string)aliceRecord!).IndexOf(":s:", StringComparison.Ordinal)] + ":idx";
+        var entries = await db.SortedSetRangeByRankWithScoresAsync(aliceIndex);
+        await db.KeyDeleteAsync(aliceIndex);
+        await db.StringSetAsync(aliceIndex, "not an index");
+
+        Assert.Equal(HttpStatusCode.OK, (await alice.ApiGetAsync("/api/whoami")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.ApiGetAsync("/api/whoami")).StatusCode);
+        await Poll.Until(() => Task.FromResult<object?>(
+            metrics.Sum("gateway.sessions.touches", "outcome=failed") == 1 && metrics.Sum("gateway.sessions.touches", "outcome=written") == 1 ? true : null));
+        Assert.InRange((await db.KeyTimeToLiveAsync(adminRecord))!.Value, TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20));
+        Assert.Contains(gateway.Logs.Lines, l => l.Event.Name == "SessionTouchFailed" && l.Message.Contains("1 of ", StringComparison.Ordinal));
+
+        // Mended: alice's next request, seconds later, queues her slide again, and this time her index entry moves too.
+        await db.KeyDeleteAsync(aliceIndex);
+        await db.SortedSetAddAsync(aliceIndex, entries);
+        clock.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal(HttpStatusCode.OK, (await alice.ApiGetAsync("/api/whoami")).StatusCode);
+        await Poll.Until(() => Task.FromResult<object?>(metrics.Sum("gateway.sessions.touches", "outcome=written") == 2 ? true : null));
+        var aliceHash = ((string)aliceRecord!)[(((string)aliceRecord!).IndexOf(":s:", StringComparison.Ordinal) + 3)..];
+        Assert.InRange(await db.SortedSetScoreAsync(aliceIndex, aliceHash) ?? 0,
+            DateTimeOffset.UtcNow.AddMinutes(19.9).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.AddMinutes(20).ToUnixTimeMilliseconds());
+        Assert.InRange((await db.KeyTimeToLiveAsync(aliceRecord))!.Value, TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_session_read_from_the_store_again_and_again_is_slid_once_per_touch_interval(bool nothingCached)
+    {
+        var clock = new FakeClock();
+        // Kept in the cache, the entry holds when it was last slid; with nothing cached, this replica's marks do.
+        var (gateway, store, upstream) = await StartAsync(clock, nothingCached ? "gwslide2n:" : "gwslide2:", cacheMaxEntries: nothingCached ? 0 : null);
         await using var _ = gateway;
         await using var __ = upstream;
         using var browser = await gateway.SignedInBrowserAsync("alice", "alice-password");

@@ -153,41 +153,64 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     /// entry out. PEXPIRE, never EXPIRE (which the documented ACL does not grant): the client sends EXPIRE for whole
     /// seconds, so a whole-second TTL is sent a millisecond short.
     /// </summary>
-    public async Task<bool[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken)
+    public async Task<SlideOutcome[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken)
     {
         if (slides.Count == 0) return [];
         var now = NowMs();
-        var slid = await redis.WriteAsync("session.touch", async db =>
+        var outcomes = await redis.WriteAsync("session.touch", async db =>
         {
-            var records = new Task<bool>[slides.Count];
-            var indexes = new Task<bool>[slides.Count];
+            // Records first, index entries after: a session's two commands are i and n + i.
+            var sent = new Task<bool>[slides.Count * 2];
             for (var i = 0; i < slides.Count; i++)
             {
                 var (session, ttl) = slides[i];
                 var ms = Math.Max(1, Ms(ttl));
                 if (ms % 1000 == 0) ms--;
-                records[i] = db.KeyExpireAsync(SessionKeyOf(session), TimeSpan.FromMilliseconds(ms));
-                indexes[i] = db.SortedSetAddAsync(IndexKeyOf(session.UserTag), session.Hash, now + ms, SortedSetWhen.Exists | SortedSetWhen.GreaterThan);
+                sent[i] = db.KeyExpireAsync(SessionKeyOf(session), TimeSpan.FromMilliseconds(ms));
+                sent[slides.Count + i] = db.SortedSetAddAsync(IndexKeyOf(session.UserTag), session.Hash, now + ms, SortedSetWhen.Exists | SortedSetWhen.GreaterThan);
             }
-            await Task.WhenAll(indexes);
-            await Task.WhenAll(records);
-            var result = new bool[slides.Count];
-            for (var i = 0; i < result.Length; i++) result[i] = records[i].Result;
-            return result;
+            try
+            {
+                await Task.WhenAll(sent);
+            }
+            // Some answered (one shard of a cluster failing, say): only the sessions whose commands failed are failed.
+            // Nothing answered is the store failing, for the breaker to count.
+            catch (Exception) when (Array.Exists(sent, command => command.IsCompletedSuccessfully))
+            {
+            }
+            var answers = new SlideOutcome[slides.Count];
+            for (var i = 0; i < answers.Length; i++) answers[i] = OutcomeOf(sent[i], sent[slides.Count + i]);
+            return answers;
         }, cancellationToken);
-        if (Array.IndexOf(slid, false) >= 0) await RemoveFromIndexesAsync(slides, slid, cancellationToken);
-        return slid;
+        if (Array.IndexOf(outcomes, SlideOutcome.Gone) >= 0)
+        {
+            try
+            {
+                await UnlistAsync(slides, outcomes, cancellationToken);
+            }
+            // The answers stand: an entry left behind is past its score (the record's expiry), so no list shows it and the
+            // user's next login prunes it.
+            catch (StoreUnavailableException)
+            {
+            }
+        }
+        return outcomes;
     }
 
+    /// <summary>A record found gone is gone whatever its index entry did; a slide counts only with both commands done.</summary>
+    private static SlideOutcome OutcomeOf(Task<bool> record, Task<bool> index) =>
+        !record.IsCompletedSuccessfully ? SlideOutcome.Failed
+        : !record.Result ? SlideOutcome.Gone
+        : index.IsCompletedSuccessfully ? SlideOutcome.Slid : SlideOutcome.Failed;
+
     /// <summary>The index entries of the sessions a slide found gone, in one round trip.</summary>
-    private Task<bool> RemoveFromIndexesAsync(IReadOnlyList<SessionSlide> slides, bool[] slid, CancellationToken cancellationToken) =>
-        redis.WriteAsync("session.touch", async db =>
+    private async Task UnlistAsync(IReadOnlyList<SessionSlide> slides, SlideOutcome[] outcomes, CancellationToken cancellationToken) =>
+        await redis.WriteAsync("session.unlist", async db =>
         {
             var removals = new List<Task<bool>>();
-            for (var i = 0; i < slid.Length; i++)
-                if (!slid[i]) removals.Add(db.SortedSetRemoveAsync(IndexKeyOf(slides[i].Session.UserTag), slides[i].Session.Hash));
-            await Task.WhenAll(removals);
-            return true;
+            for (var i = 0; i < outcomes.Length; i++)
+                if (outcomes[i] == SlideOutcome.Gone) removals.Add(db.SortedSetRemoveAsync(IndexKeyOf(slides[i].Session.UserTag), slides[i].Session.Hash));
+            return await Task.WhenAll(removals);
         }, cancellationToken);
 
     public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) =>

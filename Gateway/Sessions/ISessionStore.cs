@@ -20,10 +20,11 @@ internal interface ISessionStore
     Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Extends each session's expiry to its <see cref="SessionSlide.Ttl"/>, the lot in one round trip: for each, in order,
-    /// false when the session is gone. An outage fails the whole call (<see cref="StoreUnavailableException"/>).
+    /// Extends each session's expiry to its <see cref="SessionSlide.Ttl"/>, the lot in one round trip, and answers for
+    /// each, in order. An outage fails the whole call (<see cref="StoreUnavailableException"/>); a part of the store
+    /// failing (one shard of a cluster) fails only the sessions it holds.
     /// </summary>
-    Task<bool[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken);
+    Task<SlideOutcome[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken);
 
     /// <summary>Replaces the record of a live session, keeping its expiry; false when the session is gone.</summary>
     Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken);
@@ -85,6 +86,9 @@ internal interface ISessionStore
 
 /// <summary>One sliding-expiry write: the session, and the time to live it gets from now.</summary>
 internal readonly record struct SessionSlide(SessionHandle Session, TimeSpan Ttl);
+
+/// <summary>What one slide found: the session's expiry moved, the session gone, or nothing known (the store failed for it).</summary>
+internal enum SlideOutcome { Slid, Gone, Failed }
 
 /// <summary>A session in the user's index: its handle and when the sliding-expiry touch last saw it used.</summary>
 internal sealed record IndexedSession(SessionHandle Handle, DateTimeOffset LastUsed);

@@ -36,11 +36,11 @@ internal sealed class InMemorySessionStore(TimeProvider time) : ISessionStore
         return Task.FromResult<StoredSession?>(new StoredSession(entry.Record, marker));
     }
 
-    public Task<bool[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken)
+    public Task<SlideOutcome[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken)
     {
-        var slid = new bool[slides.Count];
-        for (var i = 0; i < slides.Count; i++) slid[i] = Touch(slides[i].Session, slides[i].Ttl);
-        return Task.FromResult(slid);
+        var outcomes = new SlideOutcome[slides.Count];
+        for (var i = 0; i < slides.Count; i++) outcomes[i] = Touch(slides[i].Session, slides[i].Ttl) ? SlideOutcome.Slid : SlideOutcome.Gone;
+        return Task.FromResult(outcomes);
     }
 
     private bool Touch(SessionHandle session, TimeSpan ttl)

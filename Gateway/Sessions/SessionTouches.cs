@@ -68,57 +68,73 @@ internal sealed partial class SessionTouches(ISessionStore store, SessionCache c
     {
         var batch = new List<Pending>(Batch);
         var slides = new List<SessionSlide>(Batch);
-        var sent = new List<Pending>(Batch);
         while (await _pending.Reader.WaitToReadAsync(stoppingToken))
         {
             while (batch.Count < Batch && _pending.Reader.TryRead(out var next)) batch.Add(next);
             var now = time.GetUtcNow();
             foreach (var pending in batch)
+                if (pending.AbsoluteExpiresAt <= now) Gone(pending.Key);
+            batch.RemoveAll(pending => pending.AbsoluteExpiresAt <= now);
+            // slides[i] is batch[i]'s: one call for the lot, which the store sends as one pipelined round trip, so the
+            // breaker and timeout around each Redis call are paid once a batch instead of once a session.
+            foreach (var pending in batch)
             {
                 var absoluteLeft = pending.AbsoluteExpiresAt - now;
-                if (absoluteLeft <= TimeSpan.Zero) Gone(pending.Key);
-                else
-                {
-                    slides.Add(new SessionSlide(pending.Key.Handle, absoluteLeft < _options.IdleTimeout ? absoluteLeft : _options.IdleTimeout));
-                    sent.Add(pending);
-                }
+                slides.Add(new SessionSlide(pending.Key.Handle, absoluteLeft < _options.IdleTimeout ? absoluteLeft : _options.IdleTimeout));
             }
-            // One call for the batch: the store sends it as one pipelined round trip, and the breaker and timeout around
-            // each Redis call are paid once for the lot instead of once a session.
-            if (slides.Count > 0) await WriteAsync(slides, sent, now, stoppingToken);
+            if (slides.Count > 0) await WriteAsync(slides, batch, now, stoppingToken);
             batch.Clear();
             slides.Clear();
-            sent.Clear();
         }
     }
 
     private async Task WriteAsync(List<SessionSlide> slides, List<Pending> sent, DateTimeOffset now, CancellationToken stoppingToken)
     {
+        SlideOutcome[] outcomes;
         try
         {
-            var landed = await store.TouchAsync(slides, stoppingToken);
-            for (var i = 0; i < landed.Length; i++)
-            {
-                if (landed[i]) metrics.SessionTouch("written");
-                else Gone(sent[i].Key);
-            }
+            outcomes = await store.TouchAsync(slides, stoppingToken);
         }
         catch (StoreUnavailableException ex)
         {
-            // The store is down: each session's next request (or its cache entry's next claim) tries again.
-            foreach (var failed in sent)
-            {
-                Unmark(failed.Key);
-                metrics.SessionTouch("failed");
-            }
-            var nowTicks = now.UtcTicks;
-            var last = Interlocked.Read(ref _lastFailureLog);
-            if (nowTicks - last > TimeSpan.TicksPerSecond * 10 && Interlocked.CompareExchange(ref _lastFailureLog, nowTicks, last) == last)
-                LogFailed(logger, ex.Message);
+            foreach (var pending in sent) Failed(pending.Key);
+            NoteFailure(now, ex.Message);
+            return;
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+            return;
         }
+        var failed = 0;
+        for (var i = 0; i < sent.Count; i++)
+        {
+            // A session the store did not answer for counts as failed, like one it failed.
+            switch (i < outcomes.Length ? outcomes[i] : SlideOutcome.Failed)
+            {
+                case SlideOutcome.Slid: metrics.SessionTouch("written"); break;
+                case SlideOutcome.Gone: Gone(sent[i].Key); break;
+                default: Failed(sent[i].Key); failed++; break;
+            }
+        }
+        if (failed > 0) NoteFailure(now, $"{failed} of {sent.Count} sessions' writes failed");
+    }
+
+    /// <summary>
+    /// Not written (the store down, or the part of it holding the session): the session's next request tries again, or
+    /// its cache entry's next claim, a touch interval after this one (the idle timeout is many intervals long).
+    /// </summary>
+    private void Failed(SessionKey key)
+    {
+        Unmark(key);
+        metrics.SessionTouch("failed");
+    }
+
+    private void NoteFailure(DateTimeOffset now, string reason)
+    {
+        var nowTicks = now.UtcTicks;
+        var last = Interlocked.Read(ref _lastFailureLog);
+        if (nowTicks - last > TimeSpan.TicksPerSecond * 10 && Interlocked.CompareExchange(ref _lastFailureLog, nowTicks, last) == last)
+            LogFailed(logger, reason);
     }
 
     /// <summary>Ended meanwhile (revoked, expired): no copy of it may outlive this.</summary>
@@ -139,15 +155,19 @@ internal sealed partial class SessionTouches(ISessionStore store, SessionCache c
     // The id is 256 random bits: 64 of them tell sessions apart; they never leave the process.
     private static long Digest(SessionKey key) => key.Fingerprint;
 
-    /// <summary>Bounded: past twice the cache's entries, what is older than the interval goes (it would be written again anyway).</summary>
+    // Twice the cache's entries, and never fewer than the writes that may be pending: with a small cache, or none, these
+    // marks are all that holds a session read again and again to one slide a touch interval (about 50 bytes a mark).
+    private readonly int _maxMarks = Math.Max(2 * options.Value.CacheMaxEntries, Capacity);
+
+    /// <summary>Bounded: past <see cref="_maxMarks"/>, what is older than the interval goes (it would be written again anyway).</summary>
     private void Forget(int count, DateTimeOffset now)
     {
-        if (count <= 2 * _options.CacheMaxEntries) return;
+        if (count <= _maxMarks) return;
         var cutoff = now.UtcTicks - _options.TouchInterval.Ticks;
         foreach (var (digest, ticks) in _touchedAt)
             if (ticks < cutoff) Unmark(digest);
         // Still full of recent ones: forgetting only costs a write that would have been skipped.
-        if (Volatile.Read(ref _touchedCount) > 2 * _options.CacheMaxEntries)
+        if (Volatile.Read(ref _touchedCount) > _maxMarks)
         {
             _touchedAt.Clear();
             Volatile.Write(ref _touchedCount, 0);
