@@ -12,7 +12,8 @@
 #                                with --baseline-dll PATH: the 1k and 100k spreads on this build and another, side by side
 #                                (--env / --baseline-env "NAME=VALUE;..." set settings or runtime knobs on one side only)
 #   bench/run.sh --cache-memory  only the in-process heap per cached session and its breakdown (seconds)
-#   bench/run.sh --miss-path     only where a cache miss spends its time, part by part (Redis wait, decrypt, ...)
+#   bench/run.sh --miss-path     only where a cache miss spends its time, part by part (Redis wait, decrypt, ...), and
+#                                what a batch of sliding-expiry writes costs as one call against a call a session
 #   bench/run.sh --assertion-signing  the gateway's assertion signer beside JsonWebTokenHandler (µs, bytes per token)
 #   bench/run.sh --login-cost    what waiting for a replica (WAIT) costs a login, side by side with not waiting
 #   bench/run.sh --cluster-scale a 3-primary Redis Cluster at 10k/100k/1M sessions: logins/s, cached and uncached

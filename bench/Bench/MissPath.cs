@@ -17,7 +17,8 @@ namespace Bench;
 /// deserialisation, entry, header values and signature). Then what waking a shed session adds: its cookie checked
 /// again (DataProtection's unprotect; once remembered, the memo's digest) and its assertion spelled out again from the
 /// seal it kept instead of a signature. Medians of each part over every session, sessions
-/// taken in turn so no part runs twice in a row on warm data.
+/// taken in turn so no part runs twice in a row on warm data. Last, what a batch of sliding-expiry writes costs sent as
+/// one call against a call a session.
 /// </summary>
 internal static class MissPath
 {
@@ -138,6 +139,7 @@ internal static class MissPath
             var lines = new List<string> { FormattableString.Invariant($"a cache miss, part by part ({count:N0} sessions, Redis on loopback, medians in µs; the parts in this process's code run on its CPU, the Redis wait mostly does not):") };
             for (var p = 0; p < parts.Length; p++)
                 lines.Add(FormattableString.Invariant($"  {parts[p],-42}{Median(times[p]),8:0.0}"));
+            lines.AddRange(await SlideCostAsync(store, keys));
             await app.StopAsync();
             return [.. lines];
         }
@@ -145,6 +147,51 @@ internal static class MissPath
         {
             Processes.StopAllAndDelete(work);
         }
+    }
+
+    /// <summary>
+    /// The sliding-expiry writes of <paramref name="batch"/> sessions at a time, two ways side by side: each session its own
+    /// call to the store, all sent at once (how the background writer sent them before it batched), against the lot as
+    /// one call (how it sends them now). This process's CPU a slide (every thread's, the Redis client's reader too; from
+    /// the totals of alternating rounds, as the process's CPU clock counts in 10 ms ticks) and the wall time a batch.
+    /// </summary>
+    private static async Task<string[]> SlideCostAsync(ISessionStore store, SessionKey[] keys, int rounds = 21, int batchesPerRound = 10, int batch = 512)
+    {
+        var ttl = TimeSpan.FromMinutes(20);
+        var cpu = new double[2];
+        var walls = new[] { new List<double>(), new List<double>() };
+        var slid = 0L;
+        using var process = Process.GetCurrentProcess();
+        // Two rounds first, unmeasured: both ways warm (JIT tiers, the client's buffers).
+        for (var round = -2; round < rounds; round++)
+        {
+            foreach (var eachAlone in round % 2 == 0 ? new[] { true, false } : [false, true])
+            {
+                process.Refresh();
+                var cpuBefore = process.TotalProcessorTime;
+                for (var b = 0; b < batchesPerRound; b++)
+                {
+                    var first = (int)(slid++ * batch % keys.Length);
+                    var slides = Enumerable.Range(first, batch).Select(i => new SessionSlide(keys[i % keys.Length].Handle, ttl)).ToArray();
+                    var clock = Stopwatch.StartNew();
+                    var outcomes = eachAlone
+                        ? (await Task.WhenAll(slides.Select(slide => store.TouchAsync([slide], CancellationToken.None)))).SelectMany(o => o).ToArray()
+                        : await store.TouchAsync(slides, CancellationToken.None);
+                    if (round >= 0) walls[eachAlone ? 0 : 1].Add(clock.Elapsed.TotalMilliseconds);
+                    if (outcomes.Length != batch || outcomes.Any(o => o != SlideOutcome.Slid)) throw new InvalidOperationException("a bench session was not slid");
+                }
+                process.Refresh();
+                if (round >= 0) cpu[eachAlone ? 0 : 1] += (process.TotalProcessorTime - cpuBefore).TotalMicroseconds;
+            }
+        }
+        var perSlide = cpu.Select(total => total / ((double)rounds * batchesPerRound * batch)).ToArray();
+        return
+        [
+            FormattableString.Invariant($"sliding-expiry writes, {batch} sessions at a time ({rounds} alternating rounds of {batchesPerRound} batches each way; CPU µs a slide from the totals, wall ms a batch, median):"),
+            FormattableString.Invariant($"  {"one call a session (before)",-42}{perSlide[0],8:0.0}{Median([.. walls[0]]),8:0.00}"),
+            FormattableString.Invariant($"  {"one call a batch (now)",-42}{perSlide[1],8:0.0}{Median([.. walls[1]]),8:0.00}"),
+            FormattableString.Invariant($"  one call a batch against one a session: CPU {perSlide[1] / perSlide[0]:0.000}x"),
+        ];
     }
 
     public static async Task<int> ReportAsync()
