@@ -49,6 +49,77 @@ public sealed class CachedRecordTests
         Assert.Equal(DateTimeOffset.UnixEpoch.AddHours(8), session.Record.AbsoluteExpiresAt);
     }
 
+    private static CachedSession Shed(CachedSession session)
+    {
+        Assert.True(session.TryMarkIdle());
+        Assert.True(session.TryShed(DateTimeOffset.UnixEpoch, out _));
+        return session;
+    }
+
+    [Fact]
+    public void A_shed_sessions_ascii_identity_is_held_as_its_bytes_reads_back_exactly_and_is_strings_again_once_woken()
+    {
+        foreach (var (email, name) in new[] { ("u42@example.test", "User Forty-Two"), (null, "User Forty-Two"), ("u42@example.test", null), ((string?)null, (string?)null) })
+        {
+            var session = new CachedSession(SessionKey.NewFor("u-42"), OidcRecord(["editor"]) with { Email = email, Name = name },
+                DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddSeconds(30));
+            Assert.Contains("u-42", ReachableStrings(session));
+
+            Shed(session);
+            Assert.DoesNotContain("u-42", ReachableStrings(session));
+            Assert.Equal(("u-42", email, name), (session.Record.UserId, session.Record.Email, session.Record.Name));
+
+            Assert.True(session.MarkUsed());
+            Assert.Contains("u-42", ReachableStrings(session));
+            Assert.Equal(("u-42", email, name), (session.Record.UserId, session.Record.Email, session.Record.Name));
+        }
+    }
+
+    [Fact]
+    public void A_shed_sessions_identity_that_is_not_all_ascii_stays_its_strings_so_no_two_users_read_back_as_one()
+    {
+        // Lone surrogates have no byte form: held as bytes, these two ids would both read back as "u-\uFFFD".
+        foreach (var (userId, email, name) in new[] { ("u-\ud800", (string?)null, (string?)null), ("u-\udc00", null, null), ("zoë", "zoë@example.test", "Zoë"), ("u-7", "u7@example.test", "名前") })
+        {
+            var session = new CachedSession(SessionKey.NewFor(userId), OidcRecord([]) with { UserId = userId, Email = email, Name = name },
+                DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddSeconds(30));
+            Shed(session);
+            Assert.Contains(userId, ReachableStrings(session));
+            Assert.Equal((userId, email, name), (session.Record.UserId, session.Record.Email, session.Record.Name));
+        }
+    }
+
+    [Fact]
+    public async Task Readers_see_the_same_identity_while_the_record_is_packed_and_unpacked_under_them()
+    {
+        var record = CachedRecord.Of(OidcRecord([]));
+        var done = 0;
+        using var reading = new CountdownEvent(2);
+        var flipper = Task.Run(() =>
+        {
+            reading.Wait();
+            for (var i = 0; i < 200_000; i++)
+            {
+                Assert.True(record.Pack());
+                record.Unpack();
+            }
+            Volatile.Write(ref done, 1);
+        });
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
+        {
+            var reads = 0;
+            do
+            {
+                Assert.Equal(("u-42", "u42@example.test", "User Forty-Two"), (record.UserId, record.Email, record.Name));
+                if (reads++ == 0) reading.Signal();
+            }
+            while (Volatile.Read(ref done) == 0);
+            return reads;
+        })).ToArray();
+        await flipper;
+        Assert.All(await Task.WhenAll(readers), reads => Assert.True(reads > 1));
+    }
+
     [Fact]
     public void Sessions_with_the_same_roles_share_one_copy_that_no_caller_can_change()
     {

@@ -157,7 +157,8 @@ internal sealed class CachedSession
     //   Idle:    not read since the cache last looked (second chance: the next look sheds it).
     //   Shed:    the principals, feature, header values, assertion and remembered cookie are let go; the next request
     //            rebuilds them from the record (a cookie check, and the assertion spelled out from the seal kept of it
-    //            while that is still good, else a signature), without a store round trip.
+    //            while that is still good, else a signature), without a store round trip. The record holds its
+    //            user's identity as bytes meanwhile (CachedRecord.Pack), as strings again once woken.
     //   Retired: out of the cache; counts nothing.
     internal enum Residency { Shed, Idle, Used, Retired }
 
@@ -183,7 +184,10 @@ internal sealed class CachedSession
         {
             var state = Volatile.Read(ref _residency);
             if (state is (int)Residency.Used or (int)Residency.Retired) return false;
-            if (Interlocked.CompareExchange(ref _residency, (int)Residency.Used, state) == state) return state == (int)Residency.Shed;
+            if (Interlocked.CompareExchange(ref _residency, (int)Residency.Used, state) != state) continue;
+            if (state != (int)Residency.Shed) return false;
+            Record.Unpack();
+            return true;
         }
     }
 
@@ -204,6 +208,7 @@ internal sealed class CachedSession
         rememberedCookie = null;
         if (Interlocked.CompareExchange(ref _residency, (int)Residency.Shed, (int)Residency.Idle) != (int)Residency.Idle) return false;
         LetGoOfRebuilt();
+        Record.Pack();
         // A session woken and shed again without a request that needed its assertion keeps the seal it had, while good.
         _seal = AssertionSeal.Of(_assertion, now) ?? (_seal is { } kept && kept.RefreshAfter > now ? kept : null);
         _assertion = null;
@@ -254,9 +259,11 @@ internal sealed class CachedSession
     //   2,460 and 1,032 while a shed session kept its cookie's memo entry (104 B; no measured gain, taken out again);
     //   2,428 and 880 with the record's instants as ticks (48 B) and the memo holding each cookie's key id (16 B);
     //   2,356 and 776 with the session key as its 44 bytes instead of two strings (the memo's copy of the key grows by
-    //   32 B, so an entry in use saves less than a shed one).
+    //   32 B, so an entry in use saves less than a shed one);
+    //   2,365 and 621 with a shed entry's identity held as its ASCII bytes (CachedRecord.Pack), the strings in an array
+    //   of three while in use (bench --cache-memory: 2,607 and 863 B against 2,598 and 1,018).
     // bench --cache-memory measures against the heap before the entries came, so it also counts the dictionaries'
-    // grown capacity, which stays when entries go (about 2,600 and 1,020 B there).
+    // grown capacity, which stays when entries go (about 2,600 and 860 B there).
     // What is counted: the objects of the entry, its key, its record, its cache node, its sliding-expiry mark and the
     // seal of its assertion (counted for every shed entry, held by those shed with a good one), before its own
     // strings, shed; then what a signed-in request adds: the principal (claims built lazily, so none), the feature,
@@ -264,7 +271,7 @@ internal sealed class CachedSession
     // header and signature, less the seal shedding keeps of it (~800 B). Held as its ASCII bytes the assertion would
     // take half, but spelling the string out for each request measured 1.005 to 1.072 times the CPU on the signed-in
     // hot path (median 1.055 over three runs).
-    private const int FixedShedBytes = 630;
+    private const int FixedShedBytes = 524;
     private const int FixedDerivedBytes = 1_122;
     // Per role, beyond its characters: its quotes in the assertion and its comma in the roles header.
     private const int PerRoleBytes = 10;
@@ -273,19 +280,26 @@ internal sealed class CachedSession
     private const int OwnedRoleBytes = 22;
     // A string's header and terminator, for the access token (the identity strings' are in the fixed part).
     private const int StringBytes = 24;
+    // The identity's array of three and three strings' headers and terminators.
+    private const int IdentityStringsBytes = 48 + 3 * 24;
 
     private static (int Estimated, int Shed) Estimate(CachedRecord record)
     {
-        long identityChars = Len(record.UserId) + Len(record.Email) + Len(record.Name);
-        var ownChars = identityChars + Len(record.AccessToken) + Len(record.CmsSession) + Len(record.CmsUserId) + Len(record.BindingHash);
-        long shed = FixedShedBytes + 2 * ownChars + (record.AccessToken is null ? 0 : StringBytes) + (record.CmsSession is null ? 0 : 2 * StringBytes);
+        long identityChars = record.IdentityChars;
+        var ownChars = Len(record.AccessToken) + Len(record.CmsSession) + Len(record.CmsUserId) + Len(record.BindingHash);
+        // The identity as strings (in use, or shed when not all ASCII), or as its bytes (shed): CachedRecord.Pack.
+        long asStrings = IdentityStringsBytes + 2 * identityChars;
+        long asBytes = ArrayBytes + identityChars;
+        long shed = FixedShedBytes + (record.Packable ? asBytes : asStrings) + 2 * ownChars
+            + (record.AccessToken is null ? 0 : StringBytes) + (record.CmsSession is null ? 0 : 2 * StringBytes);
         // A role set the pool did not take: its array and strings are this entry's alone.
         var roleChars = RoleSets.CharsOf(record.Roles);
         if (record.RolesOwned) shed += ArrayBytes + record.Roles.Length * (OwnedRoleBytes + 8) + 2 * roleChars;
         // Each identity string is spelled out again in a header value and (base64url, 4/3) in the assertion, two bytes
         // a character; the role strings themselves are shared between sessions (RoleSets), their spelling in the
         // header and assertion is not.
-        var derived = FixedDerivedBytes + (identityChars + roleChars) * 14 / 3 + record.Roles.Length * PerRoleBytes;
+        var derived = FixedDerivedBytes + (identityChars + roleChars) * 14 / 3 + record.Roles.Length * PerRoleBytes
+            + (record.Packable ? asStrings - asBytes : 0);
         return ((int)Math.Min(int.MaxValue, shed + derived), (int)Math.Min(int.MaxValue, shed));
     }
 
