@@ -59,7 +59,11 @@ public sealed class CachedRecordTests
     [Fact]
     public void A_shed_sessions_ascii_identity_is_held_as_its_bytes_reads_back_exactly_and_is_strings_again_once_woken()
     {
-        foreach (var (email, name) in new[] { ("u42@example.test", "User Forty-Two"), (null, "User Forty-Two"), ("u42@example.test", null), ((string?)null, (string?)null) })
+        foreach (var (email, name) in new[]
+        {
+            ("u42@example.test", "User Forty-Two"), (null, "User Forty-Two"), ("u42@example.test", null), ((string?)null, (string?)null),
+            ("", "Bo"), ("a@b.c", ""), ("", ""), ("a-much-longer-address-than-the-name@example.test", "Al"),
+        })
         {
             var session = new CachedSession(SessionKey.NewFor("u-42"), OidcRecord(["editor"]) with { Email = email, Name = name },
                 DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddSeconds(30));
@@ -97,7 +101,7 @@ public sealed class CachedRecordTests
         using var reading = new CountdownEvent(2);
         var flipper = Task.Run(() =>
         {
-            reading.Wait();
+            Assert.True(reading.Wait(TimeSpan.FromMinutes(1)), "the readers never started");
             for (var i = 0; i < 200_000; i++)
             {
                 Assert.True(record.Pack());
@@ -108,12 +112,20 @@ public sealed class CachedRecordTests
         var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
         {
             var reads = 0;
-            do
+            try
             {
-                Assert.Equal(("u-42", "u42@example.test", "User Forty-Two"), (record.UserId, record.Email, record.Name));
-                if (reads++ == 0) reading.Signal();
+                do
+                {
+                    Assert.Equal(("u-42", "u42@example.test", "User Forty-Two"), (record.UserId, record.Email, record.Name));
+                    if (reads++ == 0) reading.Signal();
+                }
+                while (Volatile.Read(ref done) == 0);
             }
-            while (Volatile.Read(ref done) == 0);
+            finally
+            {
+                // A reader that failed before its first read must not leave the flipper waiting.
+                if (reads == 0) reading.Signal();
+            }
             return reads;
         })).ToArray();
         await flipper;

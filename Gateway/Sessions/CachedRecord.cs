@@ -96,6 +96,9 @@ internal sealed class CachedRecord
     /// <summary>The identity values' characters, for the cache's estimate of what an entry derives from them.</summary>
     internal int IdentityChars => _userIdLength + Math.Max(0, _emailLength) + Math.Max(0, _nameLength);
 
+    /// <summary>How many of the identity values there are (the id, and the email and name when present), for the cache's estimate.</summary>
+    internal int IdentityStrings => 1 + (_emailLength < 0 ? 0 : 1) + (_nameLength < 0 ? 0 : 1);
+
     /// <summary>Whether a shed entry holds the identity as bytes (<see cref="Pack"/>), for the cache's estimate.</summary>
     internal bool Packable => _packable;
     public ImmutableArray<string> Roles { get; }

@@ -209,6 +209,8 @@ internal sealed class CachedSession
         if (Interlocked.CompareExchange(ref _residency, (int)Residency.Shed, (int)Residency.Idle) != (int)Residency.Idle) return false;
         LetGoOfRebuilt();
         Record.Pack();
+        // Woken meanwhile (a request's MarkUsed came between the exchange above and the packing): strings again.
+        if (State != Residency.Shed) Record.Unpack();
         // A session woken and shed again without a request that needed its assertion keeps the seal it had, while good.
         _seal = AssertionSeal.Of(_assertion, now) ?? (_seal is { } kept && kept.RefreshAfter > now ? kept : null);
         _assertion = null;
@@ -260,7 +262,7 @@ internal sealed class CachedSession
     //   2,428 and 880 with the record's instants as ticks (48 B) and the memo holding each cookie's key id (16 B);
     //   2,356 and 776 with the session key as its 44 bytes instead of two strings (the memo's copy of the key grows by
     //   32 B, so an entry in use saves less than a shed one);
-    //   2,365 and 621 with a shed entry's identity held as its ASCII bytes (CachedRecord.Pack), the strings in an array
+    //   2,370 and 621 with a shed entry's identity held as its ASCII bytes (CachedRecord.Pack), the strings in an array
     //   of three while in use (bench --cache-memory: 2,607 and 863 B against 2,598 and 1,018).
     // bench --cache-memory measures against the heap before the entries came, so it also counts the dictionaries'
     // grown capacity, which stays when entries go (about 2,600 and 860 B there).
@@ -280,15 +282,15 @@ internal sealed class CachedSession
     private const int OwnedRoleBytes = 22;
     // A string's header and terminator, for the access token (the identity strings' are in the fixed part).
     private const int StringBytes = 24;
-    // The identity's array of three and three strings' headers and terminators.
-    private const int IdentityStringsBytes = 48 + 3 * 24;
+    // The identity's array of three strings, while they are strings.
+    private const int IdentityArrayBytes = 48;
 
     private static (int Estimated, int Shed) Estimate(CachedRecord record)
     {
         long identityChars = record.IdentityChars;
         var ownChars = Len(record.AccessToken) + Len(record.CmsSession) + Len(record.CmsUserId) + Len(record.BindingHash);
         // The identity as strings (in use, or shed when not all ASCII), or as its bytes (shed): CachedRecord.Pack.
-        long asStrings = IdentityStringsBytes + 2 * identityChars;
+        long asStrings = IdentityArrayBytes + StringBytes * record.IdentityStrings + 2 * identityChars;
         long asBytes = ArrayBytes + identityChars;
         long shed = FixedShedBytes + (record.Packable ? asBytes : asStrings) + 2 * ownChars
             + (record.AccessToken is null ? 0 : StringBytes) + (record.CmsSession is null ? 0 : 2 * StringBytes);
