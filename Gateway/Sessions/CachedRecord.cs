@@ -61,36 +61,40 @@ internal sealed class CachedRecord
     private readonly int _nameLength;
     private readonly bool _packable;
 
-    public string UserId => Identity(0, 0, _userIdLength)!;
-    public string? Email => Identity(1, _userIdLength, _emailLength);
-    public string? Name => Identity(2, _userIdLength + Math.Max(0, _emailLength), _nameLength);
+    public string UserId => Identity(0)!;
+    public string? Email => Identity(1);
+    public string? Name => Identity(2);
 
-    private string? Identity(int index, int at, int length) => Volatile.Read(ref _identity) switch
+    private string? Identity(int index) => Volatile.Read(ref _identity) switch
     {
         string?[] strings => strings[index],
-        var packed => length < 0 ? null : Encoding.ASCII.GetString((byte[])packed, at, length),
+        var packed => Spelled((byte[])packed, index),
     };
 
-    /// <summary>The identity held as its bytes (the entry is shed); false when its values are not all ASCII.</summary>
-    internal bool Pack()
+    /// <summary>Value <paramref name="index"/> (id, email, name) read from the packed bytes.</summary>
+    private string? Spelled(byte[] packed, int index) => index switch
     {
-        if (!_packable) return false;
-        if (Volatile.Read(ref _identity) is string?[] strings)
-        {
-            var packed = new byte[_userIdLength + Math.Max(0, _emailLength) + Math.Max(0, _nameLength)];
-            var at = 0;
-            foreach (var value in strings)
-                if (value is not null) at += Encoding.ASCII.GetBytes(value, packed.AsSpan(at));
-            Interlocked.CompareExchange(ref _identity, packed, strings);
-        }
-        return true;
+        0 => Encoding.ASCII.GetString(packed, 0, _userIdLength),
+        1 => _emailLength < 0 ? null : Encoding.ASCII.GetString(packed, _userIdLength, _emailLength),
+        _ => _nameLength < 0 ? null : Encoding.ASCII.GetString(packed, _userIdLength + Math.Max(0, _emailLength), _nameLength),
+    };
+
+    /// <summary>The identity held as its bytes (the entry is shed), when its values are all ASCII (<see cref="Packable"/>).</summary>
+    internal void Pack()
+    {
+        if (!_packable || Volatile.Read(ref _identity) is not string?[] strings) return;
+        var packed = new byte[IdentityChars];
+        var at = 0;
+        foreach (var value in strings)
+            if (value is not null) at += Encoding.ASCII.GetBytes(value, packed.AsSpan(at));
+        Interlocked.CompareExchange(ref _identity, packed, strings);
     }
 
     /// <summary>The identity spelled out as strings again (the entry is in use).</summary>
     internal void Unpack()
     {
         if (Volatile.Read(ref _identity) is byte[] packed)
-            Interlocked.CompareExchange(ref _identity, new[] { Identity(0, 0, _userIdLength), Email, Name }, packed);
+            Interlocked.CompareExchange(ref _identity, new[] { Spelled(packed, 0), Spelled(packed, 1), Spelled(packed, 2) }, packed);
     }
 
     /// <summary>The identity values' characters, for the cache's estimate of what an entry derives from them.</summary>

@@ -280,7 +280,7 @@ internal sealed class CachedSession
     // An array's header and a string's header and terminator, for role sets a session holds on its own.
     private const int ArrayBytes = 24;
     private const int OwnedRoleBytes = 22;
-    // A string's header and terminator, for the access token (the identity strings' are in the fixed part).
+    // A string's header and terminator: the access token's, and each identity value's while it is a string.
     private const int StringBytes = 24;
     // The identity's array of three strings, while they are strings.
     private const int IdentityArrayBytes = 48;
