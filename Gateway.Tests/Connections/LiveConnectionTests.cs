@@ -8,6 +8,7 @@ namespace Gateway.Tests.Connections;
 /// No WebSocket or event stream outlives its session: logout or revocation on another replica closes it within
 /// a second, expiry closes it too, and another user's connection stays open.
 /// </summary>
+[Collection(nameof(LiveConnectionTests))]
 public sealed class LiveConnectionTests(SharedRedis redis, ITestOutputHelper output)
 {
     private sealed record Replicas(NodeApp Cms, GatewayHost A, GatewayHost B) : IAsyncDisposable
@@ -78,8 +79,8 @@ public sealed class LiveConnectionTests(SharedRedis redis, ITestOutputHelper out
         var admin = await SignInAsync(r.A, "admin", "admin-password");
         using var aliceSocket = await OpenSocketAsync(r.A, alice);
         using var adminSocket = await OpenSocketAsync(r.A, admin);
-        Assert.Equal("hello alice", await ReceiveAsync(aliceSocket, TimeSpan.FromSeconds(5)));
-        Assert.Equal("hello admin", await ReceiveAsync(adminSocket, TimeSpan.FromSeconds(5)));
+        Assert.Equal("hello alice", await ReceiveAsync(aliceSocket, TimeSpan.FromSeconds(15)));
+        Assert.Equal("hello admin", await ReceiveAsync(adminSocket, TimeSpan.FromSeconds(15)));
 
         var closed = ReceiveAsync(aliceSocket, TimeSpan.FromSeconds(5));
         Assert.Equal(HttpStatusCode.Found, (await LogoutAsync(r.B, alice)).StatusCode);
@@ -89,7 +90,7 @@ public sealed class LiveConnectionTests(SharedRedis redis, ITestOutputHelper out
         Assert.InRange(watch.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(1));
 
         await adminSocket.SendAsync(Encoding.UTF8.GetBytes("ping"), WebSocketMessageType.Text, true, CancellationToken.None);
-        Assert.Equal("echo ping", await ReceiveAsync(adminSocket, TimeSpan.FromSeconds(5)));
+        Assert.Equal("echo ping", await ReceiveAsync(adminSocket, TimeSpan.FromSeconds(15)));
         Assert.Contains(r.A.Logs.Lines, l => l.Event.Name == "LiveConnectionClosed" && l.Message.Contains("revoked", StringComparison.Ordinal));
     }
 
@@ -166,19 +167,19 @@ public sealed class LiveConnectionTests(SharedRedis redis, ITestOutputHelper out
         var absolute = await SignInAsync(gateway, "alice", "alice-password");
         using (var socket = await OpenSocketAsync(gateway, absolute))
         {
-            Assert.Equal("hello alice", await ReceiveAsync(socket, TimeSpan.FromSeconds(5)));
+            Assert.Equal("hello alice", await ReceiveAsync(socket, TimeSpan.FromSeconds(15)));
             clock.Advance(TimeSpan.FromHours(8) + TimeSpan.FromMinutes(1));
-            Assert.Null(await ReceiveAsync(socket, TimeSpan.FromSeconds(3)));
+            Assert.Null(await ReceiveAsync(socket, TimeSpan.FromSeconds(15)));
         }
         Assert.Contains(gateway.Logs.Lines, l => l.Event.Name == "LiveConnectionClosed" && l.Message.Contains("expired", StringComparison.Ordinal));
 
         var idle = await SignInAsync(gateway, "admin", "admin-password");
         using (var socket = await OpenSocketAsync(gateway, idle))
         {
-            Assert.Equal("hello admin", await ReceiveAsync(socket, TimeSpan.FromSeconds(5)));
+            Assert.Equal("hello admin", await ReceiveAsync(socket, TimeSpan.FromSeconds(15)));
             // An open socket is not activity: after the idle timeout with no request, the session and its socket end.
             clock.Advance(TimeSpan.FromMinutes(21));
-            Assert.Null(await ReceiveAsync(socket, TimeSpan.FromSeconds(3)));
+            Assert.Null(await ReceiveAsync(socket, TimeSpan.FromSeconds(15)));
         }
     }
 
@@ -233,3 +234,7 @@ public sealed class LiveConnectionTests(SharedRedis redis, ITestOutputHelper out
         Assert.Equal("tick", await adminReader.ReadLineAsync());
     }
 }
+
+/// <summary>Closing within a second is the promise measured here: run alone, after the parallel tests, so their load on the shared thread pool is not in it.</summary>
+[CollectionDefinition(nameof(LiveConnectionTests), DisableParallelization = true)]
+public sealed class LiveConnectionTestsRunAlone;

@@ -22,10 +22,16 @@ public sealed class ObservabilityTests(SharedRedis redis)
         await browser.ApiGetAsync("/api/whoami");
         browser.SetCookie("gw_session", cookie);
         await browser.NavigateAsync("/logout", site: "same-origin");
-        await Task.Delay(300);
+        // The child's console logger writes from its own queue: wait for the last event to arrive, however late.
+        string[] expected = ["LoginFailed", "LoginSucceeded", "SessionCookieRejected", "LogoutCompleted", "SessionRevoked"];
+        static HashSet<string?> EventsIn(List<JsonElement> lines) =>
+            lines.Where(l => l.TryGetProperty("event", out _)).Select(l => l.GetProperty("event").GetString()).ToHashSet();
+        List<JsonElement> JsonLines() =>
+            gateway.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        await Poll.Until(() => Task.FromResult(expected.All(EventsIn(JsonLines()).Contains) ? (bool?)true : null), timeoutMs: 15_000);
 
-        var lines = gateway.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        var events = lines.Where(l => l.TryGetProperty("event", out _)).Select(l => l.GetProperty("event").GetString()).ToHashSet();
+        var lines = JsonLines();
+        var events = EventsIn(lines);
         Assert.Contains("LoginFailed", events);
         Assert.Contains("LoginSucceeded", events);
         Assert.Contains("SessionCookieRejected", events);

@@ -21,13 +21,20 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
 
         var longLived = SessionKey.NewFor("pruned-user").Handle;
         await store.CreateAsync(longLived, [1], TimeSpan.FromMinutes(20), default);
-        for (var i = 0; i < 5; i++) await store.CreateAsync(SessionKey.NewFor("pruned-user").Handle, [1], TimeSpan.FromMilliseconds(300), default);
+        // Three seconds: the five logins finish long before the first expires, even on a busy machine.
+        var shortLived = new List<SessionHandle>();
+        for (var i = 0; i < 5; i++)
+        {
+            shortLived.Add(SessionKey.NewFor("pruned-user").Handle);
+            await store.CreateAsync(shortLived[^1], [1], TimeSpan.FromSeconds(3), default);
+        }
         Assert.Equal(6, await db.SortedSetLengthAsync(index));
         // A slide moves an entry, never the index's own TTL: the index lives as long as its newest session could.
         Assert.InRange((await db.KeyTimeToLiveAsync(index))!.Value, TimeSpan.FromHours(2.99), TimeSpan.FromHours(3));
 
-        await Task.Delay(600);
         // The sessions expired in Redis; the next login prunes their entries (scored by when each expires).
+        await Poll.Until(async () => await store.GetAsync(shortLived[^1], default) is null ? (bool?)true : null, timeoutMs: 15_000);
+        await Task.Delay(100);
         await store.CreateAsync(SessionKey.NewFor("pruned-user").Handle, [1], TimeSpan.FromMinutes(5), default);
         Assert.Equal(2, await db.SortedSetLengthAsync(index));
         Assert.Equal(2, (await store.ListByUserAsync(user, 100, default)).Count);

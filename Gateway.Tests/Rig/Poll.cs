@@ -29,7 +29,7 @@ internal static class Poll
     /// (30 s), so a refusal within it is the message's doing, never the cached copy running out. A request the message
     /// overtakes in flight is aborted (the live-connection rule), which counts as "not yet" here.
     /// </summary>
-    public static async Task<HttpStatusCode> RefusalAsync(Func<Browser> browser, string cookie, int withinMs = 3000)
+    public static async Task<HttpStatusCode> RefusalAsync(Func<Browser> browser, string cookie, int withinMs = 10_000)
     {
         HttpStatusCode last = default;
         var refused = await Until(async () =>

@@ -34,6 +34,8 @@ internal sealed class InMemoryKeyStore : IXmlRepository
 
     public volatile bool Fail;
     public TimeSpan Delay;
+    /// <summary>When set, every read waits on it (after counting itself): a store that hangs until the test lets it go.</summary>
+    public ManualResetEventSlim? Gate;
 
     public int Reads => Volatile.Read(ref _reads);
     public int Failures => Volatile.Read(ref _failures);
@@ -41,6 +43,7 @@ internal sealed class InMemoryKeyStore : IXmlRepository
     public IReadOnlyCollection<XElement> GetAllElements()
     {
         Interlocked.Increment(ref _reads);
+        Gate?.Wait(TimeSpan.FromSeconds(30));
         if (Delay > TimeSpan.Zero) Thread.Sleep(Delay);
         if (Fail)
         {

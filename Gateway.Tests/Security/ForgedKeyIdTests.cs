@@ -85,7 +85,7 @@ public sealed class ForgedKeyIdTests
             await Task.Yield();
             var protectedOnB = onB.Protect([42]);
             return new Guid(protectedOnB.AsSpan(4, 16)) == newKey.KeyId ? protectedOnB : null;
-        }, timeoutMs: 3000);
+        }, timeoutMs: 15_000);
         Assert.NotNull(payload);
 
         Assert.Throws<CryptographicException>(() => onA.Unprotect(payload));
@@ -94,7 +94,7 @@ public sealed class ForgedKeyIdTests
             await Task.Yield();
             try { return onA.Unprotect(payload); }
             catch (CryptographicException) { return null; }
-        }, timeoutMs: 3000);
+        }, timeoutMs: 15_000);
         Assert.Equal([42], read);
     }
 
@@ -109,8 +109,12 @@ public sealed class ForgedKeyIdTests
 
         for (var round = 0; round < 3; round++)
         {
+            var asked = Stopwatch.StartNew();
             Assert.Throws<CryptographicException>(() => protector.Unprotect(ForgedPayload()));
-            Thread.Sleep(1100);
+            // The first round's refresh runs on the thread pool, which a busy machine may start late: it has failed
+            // before the next round asks (the later rounds are the point: they read nothing more).
+            if (round == 0) SpinWait.SpinUntil(() => store.Failures > 0, TimeSpan.FromSeconds(15));
+            if (asked.Elapsed < TimeSpan.FromMilliseconds(1100)) Thread.Sleep(TimeSpan.FromMilliseconds(1100) - asked.Elapsed);
             // Whichever call meets the failed refresh still gets the ring already loaded.
             for (var i = 0; i < 20; i++) Assert.Equal([5], protector.Unprotect(valid));
         }
@@ -157,17 +161,20 @@ public sealed class ForgedKeyIdTests
     [Fact]
     public async Task Before_any_ring_has_loaded_callers_do_not_wait_on_an_attempt_hanging_on_the_store()
     {
-        var store = new InMemoryKeyStore { Delay = TimeSpan.FromSeconds(2) };
+        using var gate = new ManualResetEventSlim();
+        var store = new InMemoryKeyStore { Gate = gate };
         using var services = Build(store);
         var protector = Protector(services);
         var firstLoad = Task.Run(() => protector.Protect([1]));
-        await Task.Delay(200);
+        // The first load is under way and hanging on the store (however late the thread pool started it).
+        Assert.True(SpinWait.SpinUntil(() => store.Reads == 1, TimeSpan.FromSeconds(15)), "the first load never reached the store");
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
         for (var i = 0; i < 50; i++) Assert.Throws<CryptographicException>(() => protector.Unprotect(ForgedPayload()));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"callers waited {watch.Elapsed.TotalMilliseconds:0} ms on the hanging first load");
         Assert.False(services.GetRequiredService<KeyRingHealth>().Usable);
 
+        gate.Set();
         Assert.NotEmpty(await firstLoad);
         Assert.True(services.GetRequiredService<KeyRingHealth>().Usable);
         // What the first load costs alone on an empty store (read, create the first key, read again): the 50 callers added none.

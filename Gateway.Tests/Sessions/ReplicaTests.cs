@@ -30,7 +30,7 @@ public sealed class ReplicaTests(SharedRedis redis, ITestOutputHelper output)
         var watch = Stopwatch.StartNew();
         HttpStatusCode status;
         do status = (await onB.ApiGetAsync("/api/whoami")).StatusCode;
-        while (status == HttpStatusCode.OK && watch.ElapsedMilliseconds < 5000);
+        while (status == HttpStatusCode.OK && watch.ElapsedMilliseconds < 10_000);
         output.WriteLine($"replica B refused the revoked session {watch.Elapsed.TotalMilliseconds:0.0} ms after logout on A returned");
         Assert.Equal(HttpStatusCode.Unauthorized, status);
 
@@ -58,7 +58,7 @@ public sealed class ReplicaTests(SharedRedis redis, ITestOutputHelper output)
         {
             var response = await browser.ApiGetAsync("/api/whoami");
             return response.StatusCode == HttpStatusCode.ServiceUnavailable ? response : null;
-        }, 5_000);
+        }, 10_000);
         Assert.NotNull(down);
         output.WriteLine($"replica distrusted its cache {watch.Elapsed.TotalMilliseconds:0.0} ms after redis-server was killed");
         for (var i = 0; i < 10; i++) Assert.Equal(HttpStatusCode.ServiceUnavailable, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
