@@ -136,6 +136,30 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Reads_ahead_that_fail_never_open_the_requests_breaker_and_none_is_sent_while_it_is_open()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        // A long break, so the open circuit is still open when the test looks.
+        var config = new GatewayConfig().WithRedis(redis.Configuration).Set("Gateway:Redis:BreakDuration", "00:00:30");
+        await using var host = await GatewayHost.StartAsync(config);
+        var store = host.Services.GetRequiredService<ISessionStore>();
+        var breaker = host.Services.GetRequiredService<Gateway.Redis.RedisCalls>().CircuitState;
+        var session = SessionKey.NewFor("breaker-user").Handle;
+        await store.CreateAsync(session, [1], TimeSpan.FromMinutes(5), default);
+
+        // Redis hangs: batch reads fail, each one attempt, and the breaker the requests share stays closed.
+        await redis.PauseAsync();
+        for (var i = 0; i < 6; i++) await Assert.ThrowsAsync<StoreUnavailableException>(() => store.GetEachAsync([session], default));
+        Assert.Equal(Polly.CircuitBreaker.CircuitState.Closed, breaker.CircuitState);
+        // Requests' reads failing open it; from then on a batch read is not even sent, though Redis answers again.
+        for (var i = 0; i < 4; i++) await Assert.ThrowsAsync<StoreUnavailableException>(() => store.GetAsync(session, default));
+        Assert.NotEqual(Polly.CircuitBreaker.CircuitState.Closed, breaker.CircuitState);
+        await redis.ResumeAsync();
+        var refused = await Assert.ThrowsAsync<StoreUnavailableException>(() => store.GetEachAsync([session], default));
+        Assert.Contains("not attempted", refused.Message);
+    }
+
+    [Fact]
     public async Task Last_used_is_read_from_the_index_entry_a_slide_moves_and_the_list_puts_the_least_recently_used_first()
     {
         await using var redis = await RedisServer.StartAsync();

@@ -17,13 +17,14 @@ internal sealed class CmsRig : IAsyncDisposable
     public GatewayHost Gateway { get; }
     public string KeyPrefix { get; }
 
-    public static async Task<CmsRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null, TimeProvider? time = null, string jwksPath = "/.well-known/jwks.json")
+    public static async Task<CmsRig> StartAsync(string redisConfiguration, Action<GatewayConfig>? configure = null, TimeProvider? time = null, string jwksPath = "/.well-known/jwks.json",
+        Action<IServiceCollection>? services = null)
     {
         var port = Tools.FreePort();
         var cms = await StartCmsAsync(redisConfiguration, $"http://127.0.0.1:{port}", jwksPath);
         var config = new GatewayConfig { UpstreamUrl = cms.BaseUrl + "/" }.WithRedis(redisConfiguration);
         configure?.Invoke(config);
-        var gateway = await GatewayHost.StartAsync(config, time, $"http://127.0.0.1:{port}");
+        var gateway = await GatewayHost.StartAsync(config, time, $"http://127.0.0.1:{port}", services);
         return new CmsRig(cms, gateway, config.Settings["Gateway:Redis:KeyPrefix"]!);
     }
 

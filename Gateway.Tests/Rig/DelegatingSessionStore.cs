@@ -9,6 +9,7 @@ internal abstract class DelegatingSessionStore(ISessionStore inner) : ISessionSt
 
     public virtual Task<SlideOutcome[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken) => Inner.TouchAsync(slides, cancellationToken);
     public virtual Task<StoredSession?> GetAsync(SessionHandle session, CancellationToken cancellationToken) => Inner.GetAsync(session, cancellationToken);
+    public virtual Task<SessionRead[]> GetEachAsync(IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken) => Inner.GetEachAsync(sessions, cancellationToken);
     public virtual Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken) => Inner.TakeAsync(session, cancellationToken);
     public virtual Task<int> CreateAsync(SessionHandle session, byte[] record, TimeSpan ttl, CancellationToken cancellationToken) => Inner.CreateAsync(session, record, ttl, cancellationToken);
     public virtual Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken) => Inner.GetManyAsync(userTag, sessions, cancellationToken);

@@ -22,6 +22,11 @@ public sealed class RedisClusterTests
         // One slide call for sessions on every master: each answered in order, the deleted one as gone, the rest slid.
         var slid = await store.TouchAsync([.. keys.Select(k => new SessionSlide(k, TimeSpan.FromMinutes(10)))], default);
         Assert.Equal([SlideOutcome.Gone, .. Enumerable.Repeat(SlideOutcome.Slid, 11)], slid);
+        // One read call for sessions on every master: each answered in order, the deleted one as gone.
+        var read = await store.GetEachAsync(keys, default);
+        Assert.All(read, r => Assert.False(r.Failed));
+        Assert.Null(read[0].Stored);
+        Assert.All(read.Skip(1), r => Assert.Equal(new byte[] { 7 }, r.Stored!.Record));
         await using (var direct = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Configuration))
         {
             var prefix = config.Settings["Gateway:Redis:KeyPrefix"];

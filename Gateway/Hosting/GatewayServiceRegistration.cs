@@ -95,6 +95,8 @@ internal static class GatewayServiceRegistration
         services.AddSingleton<EndedHere>();
         services.AddSingleton<SessionTouches>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionTouches>());
+        services.AddSingleton<SessionRefreshes>();
+        services.AddHostedService(sp => sp.GetRequiredService<SessionRefreshes>());
         services.AddSingleton<SessionRecordProtector>();
         services.AddSingleton<SessionManager>();
         services.AddSingleton<SessionCookies>();

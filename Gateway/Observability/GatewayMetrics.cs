@@ -28,6 +28,7 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _redisErrors;
     private readonly Counter<long> _redisWriteAcks;
     private readonly Counter<long> _sessionTouches;
+    private readonly Counter<long> _cacheRefreshes;
     private readonly Histogram<double> _redisLatency;
     private readonly Counter<long> _cmsSessions;
     private readonly Counter<long> _keyRingReads;
@@ -70,6 +71,8 @@ internal sealed class GatewayMetrics : IDisposable
             new Measurement<long>(Interlocked.Read(ref _assertionsRespelled), new KeyValuePair<string, object?>("result", "respelled")),
             new Measurement<long>(Interlocked.Read(ref _assertionSealMismatches), new KeyValuePair<string, object?>("result", "seal_mismatch")),
         }, description: "Signed assertions made for sessions: signed anew, or spelled out again from the seal a shed session kept (no signature); a seal that did not match its spelling is signed anew and should never be counted.");
+        _cacheRefreshes = _meter.CreateCounter<long>("gateway.session_cache.refreshes",
+            description: "Cached sessions in use read from the store in the background before their cached time ran out, by outcome (kept: unchanged, served on; dropped: gone, revoked, changed or ended on this replica; raced: left the cache while read; failed: left to the request past its cached time).");
         _sessionTouches = _meter.CreateCounter<long>("gateway.sessions.touches", description: "Sliding-expiry writes made in the background, by outcome (written, gone, failed, dropped).");
         _redisWriteAcks = _meter.CreateCounter<long>("gateway.redis.write_acks", description: "Writes the user is told succeeded, by how replicas acknowledged them (acknowledged, unreplicated: no replica connected, refused: not acknowledged in time).");
         _redisLatency = _meter.CreateHistogram<double>("gateway.redis.duration", unit: "ms", description: "Redis call latency.");
@@ -102,6 +105,7 @@ internal sealed class GatewayMetrics : IDisposable
     public void KeyRingRead(bool success) => _keyRingReads.Add(1, new KeyValuePair<string, object?>("result", success ? "success" : "failed"));
     public void UnknownKeyId() => Interlocked.Increment(ref _unknownKeyIds);
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+    public void CacheRefreshed(string outcome, int count) => _cacheRefreshes.Add(count, new KeyValuePair<string, object?>("outcome", outcome));
     public void SessionTouch(string outcome) => _sessionTouches.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
     public void RedisWriteAck(string result) => _redisWriteAcks.Add(1, new KeyValuePair<string, object?>("result", result));
     public void RedisLatency(string operation, TimeSpan elapsed) => _redisLatency.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("operation", operation));

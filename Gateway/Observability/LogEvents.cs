@@ -26,6 +26,8 @@ internal static class LogEvents
     public const int SessionCacheTrusted = 1203;
     public const int SessionStoreUnavailable = 1204;
     public const int SessionTouchFailed = 1205;
+    public const int SessionRefreshFailed = 1206;
+    public const int SessionRefreshLookFailed = 1207;
     public const int UserSessionsRevoked = 1210;
     public const int AllSessionsRevoked = 1211;
     public const int SessionCapReached = 1212;

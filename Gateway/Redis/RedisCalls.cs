@@ -21,6 +21,7 @@ internal sealed class RedisCalls
     private readonly GatewayMetrics _metrics;
     private readonly ResiliencePipeline _core;
     private readonly ResiliencePipeline _readRetry;
+    private readonly ResiliencePipeline _background;
 
     private readonly ReplicaAcknowledgements? _acknowledgements;
 
@@ -52,6 +53,7 @@ internal sealed class RedisCalls
             })
             .AddTimeout(redis.OperationTimeout)
             .Build();
+        _background = new ResiliencePipelineBuilder { TimeProvider = time }.AddTimeout(redis.OperationTimeout).Build();
         // Reads are idempotent: retry a transient failure with jittered backoff, within a total budget.
         _readRetry = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddTimeout(redis.OperationTimeout * 3)
@@ -89,6 +91,32 @@ internal sealed class RedisCalls
 
     public Task<T> WriteAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
         RunAsync(retry: false, operation, call, cancellationToken);
+
+    /// <summary>
+    /// A read no request waits on (the sessions read ahead): one attempt within the per-call timeout, not retried and
+    /// not counted by the breaker, so a slow shard cannot open the circuit for every request; refused at once while the
+    /// breaker is not closed (the requests have found Redis failing).
+    /// </summary>
+    public async Task<T> BackgroundReadAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    {
+        if (CircuitState.CircuitState != Polly.CircuitBreaker.CircuitState.Closed) throw new StoreUnavailableException($"Redis {operation} not attempted: the circuit is open");
+        try
+        {
+            return await _background.ExecuteAsync(
+                static async (state, ct) =>
+                {
+                    var db = await state.connection.DatabaseAsync().WaitAsync(ct);
+                    return await state.call(db).WaitAsync(ct);
+                },
+                (connection: _connection, call),
+                cancellationToken);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex, cancellationToken))
+        {
+            _metrics.RedisError(operation);
+            throw new StoreUnavailableException($"Redis {operation} failed: {ex.GetType().Name}", ex);
+        }
+    }
 
     /// <summary>
     /// A write the user will be told succeeded (a session created, a logout, a revocation): applied, then acknowledged

@@ -116,11 +116,9 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         {
             // The record, the user's marker and the session's tombstone share a slot; the global marker does not, so it
             // is held between revoke-alls (one command), and fetched beside the MGET in the same round trip when not.
-            var local = db.StringGetAsync([SessionKeyOf(session), UserMarkerOf(session.UserTag), TombstoneOf(session)]);
+            var local = db.StringGetAsync(ReadKeysOf(session, withGlobal: false));
             var everyone = await GlobalMarkAsync(db);
-            var values = await local;
-            if (values[0].IsNull || !values[2].IsNull) return null;
-            return new StoredSession((byte[])values[0]!, Latest(MarkerTime(values[1]), everyone));
+            return StoredOf(await local, everyone);
         }, cancellationToken);
 
     /// <summary>
@@ -141,10 +139,52 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     private Task<StoredSession?> GetTogetherAsync(SessionHandle session, CancellationToken cancellationToken) =>
         redis.ReadAsync("session.get", async db =>
         {
-            var values = await db.StringGetAsync([SessionKeyOf(session), UserMarkerOf(session.UserTag), TombstoneOf(session), GlobalMarker]);
-            if (values[0].IsNull || !values[2].IsNull) return null;
-            return new StoredSession((byte[])values[0]!, Latest(MarkerTime(values[1]), MarkerTime(values[3])));
+            var values = await db.StringGetAsync(ReadKeysOf(session, withGlobal: true));
+            return StoredOf(values, MarkerTime(values[3]));
         }, cancellationToken);
+
+    /// <summary>
+    /// One MGET a session as <see cref="GetAsync"/> sends it, the batch's all sent together in one call (one round trip,
+    /// one timeout for the lot); on a cluster the global marker once for the batch, as held. A background read
+    /// (<see cref="RedisCalls.BackgroundReadAsync"/>): no retry, and no weight in the requests' breaker.
+    /// </summary>
+    public async Task<SessionRead[]> GetEachAsync(IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken)
+    {
+        if (sessions.Count == 0) return [];
+        var together = redis.AnyKeysTogether;
+        return await redis.BackgroundReadAsync("session.get_each", async db =>
+        {
+            var sent = new Task<RedisValue[]>[sessions.Count];
+            for (var i = 0; i < sessions.Count; i++) sent[i] = db.StringGetAsync(ReadKeysOf(sessions[i], withGlobal: together));
+            // On a cluster, beside the reads (held, most of the time: no command).
+            var globalMark = together ? ValueTask.FromResult<DateTimeOffset?>(null) : GlobalMarkAsync(db);
+            try
+            {
+                await Task.WhenAll(sent);
+            }
+            // Some answered (one shard of a cluster failing, say): only the sessions whose reads failed are failed.
+            // Nothing answered is the store failing, for the breaker to count.
+            catch (Exception) when (Array.Exists(sent, read => read.IsCompletedSuccessfully))
+            {
+            }
+            var everyone = await globalMark;
+            var reads = new SessionRead[sessions.Count];
+            for (var i = 0; i < reads.Length; i++)
+                reads[i] = sent[i].IsCompletedSuccessfully
+                    ? new SessionRead(StoredOf(sent[i].Result, together ? MarkerTime(sent[i].Result[3]) : everyone), Failed: false)
+                    : SessionRead.Failure;
+            return reads;
+        }, cancellationToken);
+    }
+
+    /// <summary>What a read of a session fetches, in one slot: its record, its user's marker, its tombstone; and the global marker when keys need not share a slot.</summary>
+    private RedisKey[] ReadKeysOf(SessionHandle session, bool withGlobal) => withGlobal
+        ? [SessionKeyOf(session), UserMarkerOf(session.UserTag), TombstoneOf(session), GlobalMarker]
+        : [SessionKeyOf(session), UserMarkerOf(session.UserTag), TombstoneOf(session)];
+
+    /// <summary>The session <see cref="ReadKeysOf"/> found: null when its record is gone or a tombstone stands for it.</summary>
+    private static StoredSession? StoredOf(RedisValue[] values, DateTimeOffset? everyone) =>
+        values[0].IsNull || !values[2].IsNull ? null : new StoredSession((byte[])values[0]!, Latest(MarkerTime(values[1]), everyone));
 
     /// <summary>
     /// Two commands a session, the batch's all sent together in one call (one round trip, no script, one pass through

@@ -14,6 +14,8 @@ internal sealed class CachedSession
     private long _lastTouchTicks;
     private long _cachedUntilTicks;
     private int _residency = (int)Residency.Used;
+    // 1 once a request has read the entry since the store last showed its record (SessionRefreshes reads ahead only for those).
+    private int _readSinceStoreRead;
     private volatile ClaimsPrincipal? _principal;
     private volatile ClaimsPrincipal? _frameworkPrincipal;
     private volatile SessionFeature? _feature;
@@ -76,13 +78,40 @@ internal sealed class CachedSession
     /// <summary>Past its cached time, whether a store read could still keep it (<see cref="StillHolds"/>) rather than rebuild it.</summary>
     public bool Revalidatable(DateTimeOffset now) => StoredDigest != UInt128.Zero && Record.AbsoluteExpiresAt > now;
 
-    /// <summary>Serves the entry until <paramref name="until"/>; false once it is out of the cache.</summary>
-    internal bool TryExtend(DateTimeOffset until)
+    /// <summary>
+    /// Serves the entry until <paramref name="until"/>; false once it is out of the cache. A request's own store read
+    /// (<paramref name="byRequest"/>) starts the count of reads since afresh; a read ahead claimed it already, and a
+    /// request that read the entry since then keeps its mark. A read ahead only ever moves the time on: one sent before a
+    /// request's own read never takes back what that read gave.
+    /// </summary>
+    internal bool TryExtend(DateTimeOffset until, bool byRequest)
     {
         if (State == Residency.Retired) return false;
-        Volatile.Write(ref _cachedUntilTicks, until.UtcTicks);
-        return true;
+        if (byRequest)
+        {
+            Volatile.Write(ref _cachedUntilTicks, until.UtcTicks);
+            Volatile.Write(ref _readSinceStoreRead, 0);
+        }
+        else
+        {
+            for (var current = Volatile.Read(ref _cachedUntilTicks); current < until.UtcTicks;)
+            {
+                var seen = Interlocked.CompareExchange(ref _cachedUntilTicks, until.UtcTicks, current);
+                if (seen == current) break;
+                current = seen;
+            }
+        }
+        return State != Residency.Retired;
     }
+
+    /// <summary>A request was served from this entry (a write only the first time after each store read).</summary>
+    public void NoteRead()
+    {
+        if (Volatile.Read(ref _readSinceStoreRead) == 0) Volatile.Write(ref _readSinceStoreRead, 1);
+    }
+
+    /// <summary>True for exactly one caller when a request has read the entry since the store last showed its record.</summary>
+    internal bool TryClaimReadAhead() => Interlocked.CompareExchange(ref _readSinceStoreRead, 0, 1) == 1;
 
     /// <summary>The principal proxied requests carry: claims built only if something reads them (<see cref="SessionIdentity"/>).</summary>
     public ClaimsPrincipal Principal => _principal ?? (_principal = GatewayClaims.ToLazyPrincipal(Record));

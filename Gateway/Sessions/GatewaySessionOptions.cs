@@ -21,6 +21,12 @@ public sealed class GatewaySessionOptions
     /// <summary>How long a replica trusts its in-memory copy of a session (revocations drop it at once). Default 30 s.</summary>
     public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether the store is read in the background for cached sessions in use shortly before their <c>CacheDuration</c>
+    /// runs out, so their requests do not wait on it (kept only as a request's read would keep them). Default true.
+    /// </summary>
+    public bool ReadAhead { get; set; } = true;
+
     /// <summary>Most sessions one replica caches. Default 100000.</summary>
     public int CacheMaxEntries { get; set; } = 100_000;
 

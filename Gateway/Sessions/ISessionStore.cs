@@ -20,6 +20,13 @@ internal interface ISessionStore
     Task<IReadOnlyList<StoredSession?>> GetManyAsync(string userTag, IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken);
 
     /// <summary>
+    /// <see cref="GetAsync"/> for sessions of any users, the lot in one round trip, answered for each in order: its
+    /// record (with the revoke-all marker that applies to it), gone, or failed. An outage fails the whole call
+    /// (<see cref="StoreUnavailableException"/>); a part of the store failing fails only the sessions it holds.
+    /// </summary>
+    Task<SessionRead[]> GetEachAsync(IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Extends each session's expiry to its <see cref="SessionSlide.Ttl"/>, the lot in one round trip, and answers for
     /// each, in order. An outage fails the whole call (<see cref="StoreUnavailableException"/>); a part of the store
     /// failing (one shard of a cluster) fails only the sessions it holds.
@@ -89,6 +96,12 @@ internal readonly record struct SessionSlide(SessionHandle Session, TimeSpan Ttl
 
 /// <summary>What one slide found: the session's expiry moved, the session gone, or nothing known (the store failed for it).</summary>
 internal enum SlideOutcome { Slid, Gone, Failed }
+
+/// <summary>What one read of a batch found: the stored session (null when gone or tombstoned), or nothing known (<see cref="Failed"/>).</summary>
+internal readonly record struct SessionRead(StoredSession? Stored, bool Failed)
+{
+    public static SessionRead Failure => new(null, Failed: true);
+}
 
 /// <summary>A session in the user's index: its handle and when the sliding-expiry touch last saw it used.</summary>
 internal sealed record IndexedSession(SessionHandle Handle, DateTimeOffset LastUsed);

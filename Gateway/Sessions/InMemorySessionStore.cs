@@ -36,6 +36,13 @@ internal sealed class InMemorySessionStore(TimeProvider time) : ISessionStore
         return Task.FromResult<StoredSession?>(new StoredSession(entry.Record, marker));
     }
 
+    public async Task<SessionRead[]> GetEachAsync(IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken)
+    {
+        var reads = new SessionRead[sessions.Count];
+        for (var i = 0; i < sessions.Count; i++) reads[i] = new SessionRead(await GetAsync(sessions[i], cancellationToken), Failed: false);
+        return reads;
+    }
+
     public Task<SlideOutcome[]> TouchAsync(IReadOnlyList<SessionSlide> slides, CancellationToken cancellationToken)
     {
         var outcomes = new SlideOutcome[slides.Count];

@@ -88,9 +88,7 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     /// </summary>
     public bool Revalidate(CachedSession stale, long generationAtFetch, DateTimeOffset cachedUntil)
     {
-        if (!_trusted || Generation != generationAtFetch || !_entries.TryGetValue(stale.Key, out var current) || !ReferenceEquals(current, stale)
-            || !stale.TryExtend(cachedUntil))
-            return false;
+        if (!_trusted || Generation != generationAtFetch || !IsCached(stale) || !stale.TryExtend(cachedUntil, byRequest: true)) return false;
         Woken(stale);
         // A revocation that raced with the fetch wins, as in Set.
         if (Generation != generationAtFetch)
@@ -102,8 +100,38 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
         return true;
     }
 
-    /// <summary>Drops exactly <paramref name="stale"/> (the store no longer holds what it was built from).</summary>
-    public void Discard(CachedSession stale) => Drop(stale.Key, stale);
+    private bool IsCached(CachedSession entry) => _entries.TryGetValue(entry.Key, out var current) && ReferenceEquals(current, entry);
+
+    /// <summary>
+    /// Entries a request read since the store last showed them, whose cached time runs out within
+    /// <paramref name="within"/> of <paramref name="now"/> (not yet out: past it, the request reads the store itself).
+    /// Each is claimed, so one look hands it out once; <see cref="SessionRefreshes"/> reads them ahead.
+    /// </summary>
+    internal void CollectDue(DateTimeOffset now, TimeSpan within, List<CachedSession> due)
+    {
+        if (!_trusted) return;
+        var horizon = now + within;
+        foreach (var (_, entry) in _entries)
+        {
+            var until = entry.CachedUntil;
+            if (until > now && until <= horizon && entry.Revalidatable(now) && entry.TryClaimReadAhead()) due.Add(entry);
+        }
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="entry"/> for another <c>CacheDuration</c> after a background read found its record unchanged,
+    /// as <see cref="Revalidate"/> does for a request, but counted as no read: a shed entry stays shed. False when it left
+    /// the cache meanwhile. No generation is compared (any revocation anywhere moves it, and would cost whole batches
+    /// their reads): every revocation, change of trust and revoke-all retires the entries it covers, and a retired entry
+    /// is never extended; one that came after the read retires the entry after it was extended.
+    /// </summary>
+    public bool Refresh(CachedSession entry, DateTimeOffset cachedUntil) => _trusted && IsCached(entry) && entry.TryExtend(cachedUntil, byRequest: false);
+
+    /// <summary>
+    /// Drops exactly <paramref name="stale"/> (the store no longer holds what it was built from). A session found
+    /// <paramref name="ended"/> (gone, revoked) also leaves the memo; one whose record changed keeps its cookie there.
+    /// </summary>
+    public void Discard(CachedSession stale, bool ended = false) => Drop(stale.Key, stale, forgetCookie: ended);
 
     public void Set(CachedSession session, long generationAtFetch)
     {

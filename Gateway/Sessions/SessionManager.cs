@@ -63,6 +63,8 @@ internal sealed partial class SessionManager(
                 return ExpireAsync(cached, cancellationToken);
             // The slide is written in the background: the request does not wait for it.
             if (cached.TryClaimTouch(now, _options.TouchInterval)) touches.Claimed(cached);
+            // Read since the store last showed it: the store is read again ahead of its cached time (SessionRefreshes).
+            cached.NoteRead();
             return new ValueTask<CachedSession?>(cached);
         }
         return FetchAsync(key, now, stale, cancellationToken);

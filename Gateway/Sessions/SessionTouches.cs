@@ -32,7 +32,7 @@ internal sealed partial class SessionTouches(ISessionStore store, SessionCache c
     // alive. Two sessions sharing a digest (odds of 2^-64 a pair) would only share when they were last slid.
     private readonly ConcurrentDictionary<long, long> _touchedAt = new();
     private int _touchedCount;
-    private long _lastFailureLog;
+    private readonly Throttle _failureLog = new(TimeSpan.FromSeconds(10));
 
     private readonly record struct Pending(SessionKey Key, DateTimeOffset AbsoluteExpiresAt);
 
@@ -131,10 +131,7 @@ internal sealed partial class SessionTouches(ISessionStore store, SessionCache c
 
     private void NoteFailure(DateTimeOffset now, string reason)
     {
-        var nowTicks = now.UtcTicks;
-        var last = Interlocked.Read(ref _lastFailureLog);
-        if (nowTicks - last > TimeSpan.TicksPerSecond * 10 && Interlocked.CompareExchange(ref _lastFailureLog, nowTicks, last) == last)
-            LogFailed(logger, reason);
+        if (_failureLog.TryPass(now)) LogFailed(logger, reason);
     }
 
     /// <summary>Ended meanwhile (revoked, expired): no copy of it may outlive this.</summary>

@@ -18,7 +18,7 @@ namespace Bench;
 /// again (DataProtection's unprotect; once remembered, the memo's digest) and its assertion spelled out again from the
 /// seal it kept instead of a signature. Medians of each part over every session, sessions
 /// taken in turn so no part runs twice in a row on warm data. Last, what a batch of sliding-expiry writes costs sent as
-/// one call against a call a session.
+/// one call against a call a session, and the same for the reads ahead of cached sessions in use.
 /// </summary>
 internal static class MissPath
 {
@@ -140,6 +140,7 @@ internal static class MissPath
             for (var p = 0; p < parts.Length; p++)
                 lines.Add(FormattableString.Invariant($"  {parts[p],-42}{Median(times[p]),8:0.0}"));
             lines.AddRange(await SlideCostAsync(store, keys));
+            lines.AddRange(await ReadAheadCostAsync(store, keys));
             await app.StopAsync();
             return [.. lines];
         }
@@ -152,45 +153,73 @@ internal static class MissPath
     /// <summary>
     /// The sliding-expiry writes of <paramref name="batch"/> sessions at a time, two ways side by side: each session its own
     /// call to the store, all sent at once (how the background writer sent them before it batched), against the lot as
-    /// one call (how it sends them now). This process's CPU a slide (every thread's, the Redis client's reader too; from
-    /// the totals of alternating rounds, as the process's CPU clock counts in 10 ms ticks) and the wall time a batch.
+    /// one call (how it sends them now).
     /// </summary>
-    private static async Task<string[]> SlideCostAsync(ISessionStore store, SessionKey[] keys, int rounds = 21, int batchesPerRound = 10, int batch = 512)
+    private static Task<string[]> SlideCostAsync(ISessionStore store, SessionKey[] keys, int batch = 512)
     {
         var ttl = TimeSpan.FromMinutes(20);
+        static void AllSlid(SlideOutcome[] outcomes, int batch)
+        {
+            if (outcomes.Length != batch || outcomes.Any(o => o != SlideOutcome.Slid)) throw new InvalidOperationException("a bench session was not slid");
+        }
+        return BatchCostAsync("sliding-expiry writes", "a slide", keys, batch,
+            async handles => AllSlid((await Task.WhenAll(handles.Select(h => store.TouchAsync([new SessionSlide(h, ttl)], CancellationToken.None)))).SelectMany(o => o).ToArray(), batch),
+            async handles => AllSlid(await store.TouchAsync([.. handles.Select(h => new SessionSlide(h, ttl))], CancellationToken.None), batch));
+    }
+
+    /// <summary>
+    /// The reads ahead of cached sessions in use (<see cref="SessionRefreshes"/>), <paramref name="batch"/> at a time, against
+    /// the same reads made one call a session, all at once (what each request past its cached time makes, less the request).
+    /// </summary>
+    private static Task<string[]> ReadAheadCostAsync(ISessionStore store, SessionKey[] keys, int batch = 128)
+    {
+        static void AllFound(IEnumerable<StoredSession?> found)
+        {
+            if (found.Any(s => s is null)) throw new InvalidOperationException("a bench session was not found");
+        }
+        return BatchCostAsync("store reads of cached sessions", "a read", keys, batch,
+            async handles => AllFound(await Task.WhenAll(handles.Select(h => store.GetAsync(h, CancellationToken.None)))),
+            async handles => AllFound((await store.GetEachAsync(handles, CancellationToken.None)).Select(r => r.Stored)));
+    }
+
+    /// <summary>
+    /// One store operation on <paramref name="batch"/> sessions at a time, one call a session (all sent at once) against
+    /// one call a batch: this process's CPU a session (every thread's, the Redis client's reader too; from the totals of
+    /// alternating rounds, as the process's CPU clock counts in 10 ms ticks) and the wall time a batch.
+    /// </summary>
+    private static async Task<string[]> BatchCostAsync(string what, string unit, SessionKey[] keys, int batch,
+        Func<SessionHandle[], Task> eachAlone, Func<SessionHandle[], Task> together, int rounds = 21, int batchesPerRound = 10)
+    {
         var cpu = new double[2];
         var walls = new[] { new List<double>(), new List<double>() };
-        var slid = 0L;
+        var sent = 0L;
         using var process = Process.GetCurrentProcess();
         // Two rounds first, unmeasured: both ways warm (JIT tiers, the client's buffers).
         for (var round = -2; round < rounds; round++)
         {
-            foreach (var eachAlone in round % 2 == 0 ? new[] { true, false } : [false, true])
+            foreach (var alone in round % 2 == 0 ? new[] { true, false } : [false, true])
             {
                 process.Refresh();
                 var cpuBefore = process.TotalProcessorTime;
                 for (var b = 0; b < batchesPerRound; b++)
                 {
-                    var first = (int)(slid++ * batch % keys.Length);
-                    var slides = Enumerable.Range(first, batch).Select(i => new SessionSlide(keys[i % keys.Length].Handle, ttl)).ToArray();
+                    var first = (int)(sent++ * batch % keys.Length);
+                    var handles = Enumerable.Range(first, batch).Select(i => keys[i % keys.Length].Handle).ToArray();
                     var clock = Stopwatch.StartNew();
-                    var outcomes = eachAlone
-                        ? (await Task.WhenAll(slides.Select(slide => store.TouchAsync([slide], CancellationToken.None)))).SelectMany(o => o).ToArray()
-                        : await store.TouchAsync(slides, CancellationToken.None);
-                    if (round >= 0) walls[eachAlone ? 0 : 1].Add(clock.Elapsed.TotalMilliseconds);
-                    if (outcomes.Length != batch || outcomes.Any(o => o != SlideOutcome.Slid)) throw new InvalidOperationException("a bench session was not slid");
+                    await (alone ? eachAlone(handles) : together(handles));
+                    if (round >= 0) walls[alone ? 0 : 1].Add(clock.Elapsed.TotalMilliseconds);
                 }
                 process.Refresh();
-                if (round >= 0) cpu[eachAlone ? 0 : 1] += (process.TotalProcessorTime - cpuBefore).TotalMicroseconds;
+                if (round >= 0) cpu[alone ? 0 : 1] += (process.TotalProcessorTime - cpuBefore).TotalMicroseconds;
             }
         }
-        var perSlide = cpu.Select(total => total / ((double)rounds * batchesPerRound * batch)).ToArray();
+        var perSession = cpu.Select(total => total / ((double)rounds * batchesPerRound * batch)).ToArray();
         return
         [
-            FormattableString.Invariant($"sliding-expiry writes, {batch} sessions at a time ({rounds} alternating rounds of {batchesPerRound} batches each way; CPU µs a slide from the totals, wall ms a batch, median):"),
-            FormattableString.Invariant($"  {"one call a session (before)",-42}{perSlide[0],8:0.0}{Median([.. walls[0]]),8:0.00}"),
-            FormattableString.Invariant($"  {"one call a batch (now)",-42}{perSlide[1],8:0.0}{Median([.. walls[1]]),8:0.00}"),
-            FormattableString.Invariant($"  one call a batch against one a session: CPU {perSlide[1] / perSlide[0]:0.000}x"),
+            FormattableString.Invariant($"{what}, {batch} sessions at a time ({rounds} alternating rounds of {batchesPerRound} batches each way; CPU µs {unit} from the totals, wall ms a batch, median):"),
+            FormattableString.Invariant($"  {"one call a session",-42}{perSession[0],8:0.0}{Median([.. walls[0]]),8:0.00}"),
+            FormattableString.Invariant($"  {"one call a batch",-42}{perSession[1],8:0.0}{Median([.. walls[1]]),8:0.00}"),
+            FormattableString.Invariant($"  one call a batch against one a session: CPU {perSession[1] / perSession[0]:0.000}x"),
         ];
     }
 

@@ -1,0 +1,152 @@
+using Gateway.Configuration;
+using Gateway.Observability;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Sessions;
+
+/// <summary>
+/// Reads the store ahead for cached sessions in use, so their requests do not wait on it. A cached entry is served
+/// for <c>CacheDuration</c> after the store last showed its record; past that, the request that finds it reads the
+/// store before it is served. Here, every tenth of <c>CacheDuration</c> (at least a second), the entries a request
+/// read since their last store read, and whose cached time runs out within two of those periods, are read in the
+/// background, a batch at a time in one round trip, and the entry is kept only as the request's read would keep it:
+/// its record unchanged, no revocation mark covering it, its key still held, not ended on this replica. It is then
+/// served for <c>CacheDuration</c> from when this read was sent, so no entry is ever served longer after the store last
+/// showed it than before. A session found gone, revoked or changed is dropped at once (its next request reads the
+/// store); a failed read changes nothing (the request past the cached time reads, as it always did), and a batch the
+/// store fails whole ends the look. The reads are not retried and do not count in the requests' circuit breaker; none
+/// is sent while it is open. Not a request: nothing slides, and an entry let go of what a request rebuilds stays so.
+/// Off with <c>Gateway:Session:ReadAhead</c> false.
+/// </summary>
+internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache cache, SessionRecordProtector protector, EndedHere endedHere,
+    IOptions<GatewaySessionOptions> options, TimeProvider time, GatewayMetrics metrics, ILogger<SessionRefreshes> logger) : BackgroundService
+{
+    // Small enough that one batch's replies (records with their tokens) do not hold up a request's reply for long on the
+    // shared connection, and fit one call's timeout.
+    private const int Batch = 128;
+
+    // Below this the reads ahead would come about as often as a request's own; and with no cache, nothing is held.
+    private static readonly TimeSpan ShortestCacheDuration = TimeSpan.FromSeconds(5);
+
+    private readonly TimeSpan _cacheDuration = options.Value.CacheDuration;
+    private readonly Throttle _failureLog = new(TimeSpan.FromSeconds(10));
+
+    /// <summary>How often the cache is looked over: a tenth of <c>CacheDuration</c>, at least a second.</summary>
+    public TimeSpan Period => TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _cacheDuration.Ticks / 10));
+
+    /// <summary>Whether this replica reads ahead at all (a cache, held long enough for it to matter).</summary>
+    public bool Enabled => options.Value.ReadAhead && _cacheDuration >= ShortestCacheDuration && options.Value.CacheMaxEntries > 0 && options.Value.CacheMaxMegabytes > 0;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!Enabled) return;
+        using var timer = new PeriodicTimer(Period, time);
+        var due = new List<CachedSession>();
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await RefreshDueAsync(due, stoppingToken);
+                }
+                // Whatever went wrong with one look, the next goes on: entries it did not keep are read by their requests.
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogLookFailed(logger, ex);
+                    due.Clear();
+                }
+            }
+        }
+        // Stopping: whatever the look in flight met as the host tore things down is no failure of the service.
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>One look: every entry due is read, a batch at a time; a batch the store fails whole ends the look.</summary>
+    internal async Task RefreshDueAsync(List<CachedSession> due, CancellationToken cancellationToken)
+    {
+        due.Clear();
+        cache.CollectDue(time.GetUtcNow(), 2 * Period, due);
+        for (var start = 0; start < due.Count; start += Batch)
+        {
+            if (await RefreshAsync(due, start, Math.Min(Batch, due.Count - start), cancellationToken)) continue;
+            // Redis failing: the rest are left to their requests, as without the read ahead.
+            metrics.CacheRefreshed("failed", due.Count - start - Math.Min(Batch, due.Count - start));
+            break;
+        }
+        due.Clear();
+    }
+
+    /// <summary>One batch; false when the store failed it whole.</summary>
+    private async Task<bool> RefreshAsync(List<CachedSession> due, int start, int count, CancellationToken cancellationToken)
+    {
+        var handles = new SessionHandle[count];
+        for (var i = 0; i < count; i++) handles[i] = due[start + i].Key.Handle;
+        // Taken before the read is sent: an entry is never served longer than CacheDuration after the store showed it.
+        var sentAt = time.GetUtcNow();
+        SessionRead[] reads;
+        try
+        {
+            reads = await store.GetEachAsync(handles, cancellationToken);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            metrics.CacheRefreshed("failed", count);
+            NoteFailure(sentAt, ex.Message);
+            return false;
+        }
+        int kept = 0, dropped = 0, failed = 0, raced = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var entry = due[start + i];
+            var read = i < reads.Length ? reads[i] : SessionRead.Failure;
+            if (read.Failed)
+            {
+                failed++;
+            }
+            // Ended on this replica without a replica's acknowledgement: refused here whatever the store shows.
+            else if (endedHere.Contains(entry.Key, sentAt))
+            {
+                cache.Discard(entry, ended: true);
+                dropped++;
+            }
+            else if (read.Stored is { } stored && entry.StillHolds(stored) && protector.StillReadable(stored.Record))
+            {
+                // Not kept when it left the cache meanwhile (a revocation, an eviction): its next request reads the store.
+                if (cache.Refresh(entry, sentAt + _cacheDuration)) kept++;
+                else raced++;
+            }
+            else
+            {
+                // Gone, revoked or its key revoked: ended. Changed (another replica wrote it): its next request rebuilds it.
+                var ended = read.Stored is not { } found || found.Revokes(entry.Record.IssuedAt) || !protector.StillReadable(found.Record);
+                cache.Discard(entry, ended);
+                dropped++;
+            }
+        }
+        if (kept > 0) metrics.CacheRefreshed("kept", kept);
+        if (dropped > 0) metrics.CacheRefreshed("dropped", dropped);
+        if (raced > 0) metrics.CacheRefreshed("raced", raced);
+        if (failed > 0)
+        {
+            metrics.CacheRefreshed("failed", failed);
+            NoteFailure(sentAt, $"{failed} of {count} sessions' reads failed");
+        }
+        return true;
+    }
+
+    private void NoteFailure(DateTimeOffset now, string reason)
+    {
+        if (_failureLog.TryPass(now)) LogFailed(logger, reason);
+    }
+
+    [LoggerMessage(EventId = LogEvents.SessionRefreshLookFailed, EventName = nameof(LogEvents.SessionRefreshLookFailed), Level = LogLevel.Error,
+        Message = "A look over the cached sessions to read ahead failed; the next look goes on")]
+    private static partial void LogLookFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = LogEvents.SessionRefreshFailed, EventName = nameof(LogEvents.SessionRefreshFailed), Level = LogLevel.Warning,
+        Message = "Cached sessions could not be read ahead ({Reason}); their requests read the store once their cached time is out")]
+    private static partial void LogFailed(ILogger logger, string reason);
+}
