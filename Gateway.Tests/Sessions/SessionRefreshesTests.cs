@@ -256,6 +256,7 @@ public sealed class SessionRefreshesTests(SharedRedis redis)
         await signed.LookAsync();
 
         Assert.Equal(1, store.Reads);
+        Assert.Equal(firstUntil, signed.Entry.CachedUntil);
         Assert.Null(signed.Cache.Peek(signed.Entry.Key));
         Assert.Equal(CachedSession.Residency.Retired, signed.Entry.State);
         Assert.Equal(1, metrics.Sum("gateway.session_cache.refreshes", "outcome=raced"));

@@ -87,35 +87,20 @@ internal sealed class RedisCalls
     public bool IsCluster => _connection.IsCluster == true;
 
     public Task<T> ReadAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
-        RunAsync(retry: true, operation, call, cancellationToken);
+        RunAsync(_core, retry: true, operation, call, cancellationToken);
 
     public Task<T> WriteAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
-        RunAsync(retry: false, operation, call, cancellationToken);
+        RunAsync(_core, retry: false, operation, call, cancellationToken);
 
     /// <summary>
     /// A read no request waits on (the sessions read ahead): one attempt within the per-call timeout, not retried and
     /// not counted by the breaker, so a slow shard cannot open the circuit for every request; refused at once while the
     /// breaker is not closed (the requests have found Redis failing).
     /// </summary>
-    public async Task<T> BackgroundReadAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    public Task<T> BackgroundReadAsync<T>(string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
     {
         if (CircuitState.CircuitState != Polly.CircuitBreaker.CircuitState.Closed) throw new StoreUnavailableException($"Redis {operation} not attempted: the circuit is open");
-        try
-        {
-            return await _background.ExecuteAsync(
-                static async (state, ct) =>
-                {
-                    var db = await state.connection.DatabaseAsync().WaitAsync(ct);
-                    return await state.call(db).WaitAsync(ct);
-                },
-                (connection: _connection, call),
-                cancellationToken);
-        }
-        catch (Exception ex) when (IsRedisFailure(ex, cancellationToken))
-        {
-            _metrics.RedisError(operation);
-            throw new StoreUnavailableException($"Redis {operation} failed: {ex.GetType().Name}", ex);
-        }
+        return RunAsync(_background, retry: false, operation, call, cancellationToken);
     }
 
     /// <summary>
@@ -140,8 +125,9 @@ internal sealed class RedisCalls
         }, cancellationToken);
     }
 
-    private ValueTask<T> AttemptAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
-        _core.ExecuteAsync(
+    /// <summary>One attempt through <paramref name="pipeline"/>: the breaker and timeout (<c>_core</c>), or the timeout alone (<c>_background</c>).</summary>
+    private ValueTask<T> AttemptAsync<T>(ResiliencePipeline pipeline, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) =>
+        pipeline.ExecuteAsync(
             static async (state, ct) =>
             {
                 var db = await state.connection.DatabaseAsync().WaitAsync(ct);
@@ -151,15 +137,15 @@ internal sealed class RedisCalls
             (connection: _connection, call),
             cancellationToken);
 
-    private async Task<T> RunAsync<T>(bool retry, string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    private async Task<T> RunAsync<T>(ResiliencePipeline attempt, bool retry, string operation, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
     {
         var started = GatewayMetrics.Timestamp();
         try
         {
-            var state = (calls: this, call);
+            var state = (calls: this, attempt, call);
             return retry
-                ? await _readRetry.ExecuteAsync(static (s, ct) => s.calls.AttemptAsync(s.call, ct), state, cancellationToken)
-                : await AttemptAsync(call, cancellationToken);
+                ? await _readRetry.ExecuteAsync(static (s, ct) => s.calls.AttemptAsync(s.attempt, s.call, ct), state, cancellationToken)
+                : await AttemptAsync(attempt, call, cancellationToken);
         }
         catch (Exception ex) when (ex is BrokenCircuitException || IsRedisFailure(ex, cancellationToken))
         {

@@ -106,13 +106,15 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
             {
                 failed++;
             }
-            // Ended on this replica without a replica's acknowledgement: refused here whatever the store shows.
-            else if (endedHere.Contains(entry.Key, sentAt))
+            // Ended: on this replica without a replica's acknowledgement (refused here whatever the store shows), gone,
+            // revoked, or under a key no longer held.
+            else if (endedHere.Contains(entry.Key, sentAt) || read.Stored is not { } stored || stored.Revokes(entry.Record.IssuedAt)
+                || !protector.StillReadable(stored.Record))
             {
                 cache.Discard(entry, ended: true);
                 dropped++;
             }
-            else if (read.Stored is { } stored && entry.StillHolds(stored) && protector.StillReadable(stored.Record))
+            else if (entry.StillHolds(stored))
             {
                 // Not kept when it left the cache meanwhile (a revocation, an eviction): its next request reads the store.
                 if (cache.Refresh(entry, sentAt + _cacheDuration)) kept++;
@@ -120,9 +122,8 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
             }
             else
             {
-                // Gone, revoked or its key revoked: ended. Changed (another replica wrote it): its next request rebuilds it.
-                var ended = read.Stored is not { } found || found.Revokes(entry.Record.IssuedAt) || !protector.StillReadable(found.Record);
-                cache.Discard(entry, ended);
+                // Changed (another replica wrote it): its next request rebuilds it.
+                cache.Discard(entry);
                 dropped++;
             }
         }
