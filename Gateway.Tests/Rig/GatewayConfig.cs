@@ -34,6 +34,13 @@ internal sealed class GatewayConfig
 
     public string Environment { get; set; } = "Testing";
 
+    /// <summary>
+    /// Without Redis the DataProtection ring lives in files: by default in one directory the test process shares (never
+    /// the user's ~/.aspnet, which other runs and the dev gateway write to). A test that revokes keys takes a ring of its
+    /// own, or every in-memory gateway running beside it would find its keys revoked.
+    /// </summary>
+    public bool PrivateKeyRing { get; set; }
+
     /// <summary>proxy.json content; default: the standard CMS routes towards <see cref="UpstreamUrl"/>.</summary>
     public string? ProxyJson { get; set; }
 

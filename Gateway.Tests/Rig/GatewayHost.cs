@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting;
 using Gateway.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -9,6 +10,7 @@ namespace Gateway.Tests.Rig;
 /// <summary>The gateway in the test process, on a real Kestrel port on loopback.</summary>
 internal sealed class GatewayHost : IAsyncDisposable
 {
+    private static readonly string SharedKeyDirectory = Tools.NewTempDir("gw-keys");
     private readonly WebApplication _app;
 
     private GatewayHost(WebApplication app, string contentRoot, CapturedLogs logs)
@@ -80,6 +82,9 @@ internal sealed class GatewayHost : IAsyncDisposable
         builder.Logging.AddProvider(logs.Provider());
         if (time is not null) builder.Services.AddSingleton(time);
         builder.AddGateway();
+        if (!config.Settings.ContainsKey("Gateway:Redis:Configuration"))
+            builder.Services.AddDataProtection().PersistKeysToFileSystem(
+                new DirectoryInfo(config.PrivateKeyRing ? Path.Combine(root, "keys") : SharedKeyDirectory));
         services?.Invoke(builder.Services);
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(logs.Provider());

@@ -16,7 +16,7 @@ public sealed class RevokedCookieKeyTests
     public async Task A_remembered_cookie_under_a_revoked_key_is_refused_at_once_though_its_session_is_cached()
     {
         // Cached for five minutes: a refusal within it comes from the cookie check, not from the cached time running out.
-        await using var host = await GatewayHost.StartAsync(new GatewayConfig().Set("Gateway:Session:CacheDuration", "00:05:00"));
+        await using var host = await GatewayHost.StartAsync(new GatewayConfig { PrivateKeyRing = true }.Set("Gateway:Session:CacheDuration", "00:05:00"));
         var sessions = host.Services.GetRequiredService<SessionManager>();
         var cookies = host.Services.GetRequiredService<SessionCookies>();
         var authenticator = host.Services.GetRequiredService<SessionAuthenticator>();
