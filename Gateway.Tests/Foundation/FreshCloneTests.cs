@@ -1,6 +1,7 @@
 namespace Gateway.Tests.Foundation;
 
 /// <summary>The committed tree builds and runs on a fresh clone with an empty NuGet cache, from the package feed alone: no manual step.</summary>
+[Collection(nameof(FreshCloneTests))]
 public sealed class FreshCloneTests
 {
     [Fact]
@@ -47,3 +48,10 @@ public sealed class FreshCloneTests
         return (exit, process.Output);
     }
 }
+
+/// <summary>
+/// A build of the whole solution from an empty package cache takes both cores for a minute and more: alone, after the
+/// parallel tests, or every timing-bound test beside it (sub-second waits, 2 s Redis budgets) pays for it.
+/// </summary>
+[CollectionDefinition(nameof(FreshCloneTests), DisableParallelization = true)]
+public sealed class FreshCloneTestsRunAlone;

@@ -1,8 +1,28 @@
 namespace Gateway.Tests.Identity;
 
 /// <summary>Nothing a client sends can look like an identity header upstream, on any route, signed in or not.</summary>
-public sealed class SpoofedHeaderTests(SharedRedis redis)
+public sealed class SpoofedHeaderTests(SharedRedis redis, SpoofedHeaderTests.SharedCms cms) : IClassFixture<SpoofedHeaderTests.SharedCms>
 {
+    /// <summary>One rig for every row, started by the first and stopped when the class is done (not left to the run's end).</summary>
+    public sealed class SharedCms : IAsyncDisposable
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private CmsRig? _rig;
+
+        internal async Task<CmsRig> GetAsync(string redisConfiguration)
+        {
+            await _gate.WaitAsync();
+            try { return _rig ??= await CmsRig.StartAsync(redisConfiguration, c => c.Set("Gateway:Login:AttemptsPerMinute", "1000")); }
+            finally { _gate.Release(); }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_rig is not null) await _rig.DisposeAsync();
+            _gate.Dispose();
+        }
+    }
+
     public static TheoryData<string, string, bool> Cases()
     {
         var names = new[] { "X-Auth-User", "x-auth-user", "X-AUTH-ROLES", "X_Auth_User", "x_auth_roles", "X-Auth_Email", "X_AUTH-NAME",
@@ -15,15 +35,7 @@ public sealed class SpoofedHeaderTests(SharedRedis redis)
         return data;
     }
 
-    private static CmsRig? _rig;
-    private static readonly SemaphoreSlim Gate = new(1, 1);
-
-    private async Task<CmsRig> RigAsync()
-    {
-        await Gate.WaitAsync();
-        try { return _rig ??= await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Login:AttemptsPerMinute", "1000")); }
-        finally { Gate.Release(); }
-    }
+    private Task<CmsRig> RigAsync() => cms.GetAsync(redis.Configuration);
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -4,7 +4,7 @@ using StackExchange.Redis;
 namespace Gateway.Tests.Redis;
 
 /// <summary>The per-user index in Redis: it lives as long as its longest session, drops dead members, and no script blocks Redis on a huge user.</summary>
-public sealed class SessionIndexTests(ITestOutputHelper output)
+public sealed class SessionIndexTests
 {
     [Fact]
     public async Task The_index_lives_as_long_as_a_session_could_and_a_login_prunes_members_that_expired()
@@ -222,7 +222,12 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
         Assert.False(await db.HashExistsAsync($"{prefix}{{u:{user}}}:seen", old.Hash));
         Assert.Single(await store.ListByUserAsync(user, 100, default));
     }
+}
 
+/// <summary>A user with 100k sessions is revoked in bounded steps that never block Redis for others.</summary>
+[Collection(nameof(ConcurrentRevocationTests))]
+public sealed class HeavyUserRevocationTests(ITestOutputHelper output)
+{
     [Fact]
     public async Task Revoking_a_user_with_100k_sessions_runs_as_hundreds_of_bounded_scripts_never_one_that_blocks_redis()
     {
@@ -264,6 +269,7 @@ public sealed class SessionIndexTests(ITestOutputHelper output)
 }
 
 /// <summary>Revoking all of a user's sessions misses none that a concurrent login created before it returned.</summary>
+[Collection(nameof(ConcurrentRevocationTests))]
 public sealed class ConcurrentRevocationTests
 {
     [Fact]
@@ -306,3 +312,10 @@ public sealed class ConcurrentRevocationTests
         Assert.NotNull(await sessions.ResolveAsync(await sessions.CreateAsync(Record(), default), default));
     }
 }
+
+/// <summary>
+/// Tens of thousands of sign-ins two thousand at a time, in the test process: alone, after the parallel tests, since
+/// they share its thread pool, its Redis reply threads and its heap with every other gateway under test.
+/// </summary>
+[CollectionDefinition(nameof(ConcurrentRevocationTests), DisableParallelization = true)]
+public sealed class HeavyRevocationTestsRunAlone;

@@ -11,7 +11,14 @@ public sealed class SharedRedis : IAsyncLifetime
 
     public string Configuration => Server.Configuration;
 
-    public async ValueTask InitializeAsync() => _server = await RedisServer.StartAsync();
+    public async ValueTask InitializeAsync()
+    {
+        _server = await RedisServer.StartAsync();
+        // Nearly every gateway on this server shares its one DataProtection list. Gateways starting together on an empty
+        // list could each create a key, and one that loaded the ring before another's key landed would refuse what that
+        // one protected until its next refresh: the ring is made once here, before any test starts.
+        await using var first = await GatewayHost.StartAsync(new GatewayConfig().WithRedis(Configuration));
+    }
 
     public async ValueTask DisposeAsync()
     {
