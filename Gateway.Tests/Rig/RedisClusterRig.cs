@@ -61,6 +61,18 @@ internal sealed class RedisClusterRig : IAsyncDisposable
         throw new TimeoutException("The Redis cluster did not reach cluster_state:ok.");
     }
 
+    /// <summary>Freezes primary <paramref name="node"/> (SIGSTOP): its connections stay open and nothing answers, as a shard that hangs.</summary>
+    public Task PauseAsync(int node) => SignalAsync(node, "-STOP");
+
+    /// <summary>Lets a paused primary go on (SIGCONT).</summary>
+    public Task ResumeAsync(int node) => SignalAsync(node, "-CONT");
+
+    private async Task SignalAsync(int node, string signal)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [signal, _nodes[node].Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+    }
+
     /// <summary>How many keys matching <paramref name="pattern"/> each primary holds, read from each node directly.</summary>
     public async Task<int[]> KeysPerNodeAsync(string pattern)
     {

@@ -41,4 +41,51 @@ public sealed class RedisClusterTests
         Assert.Equal(HttpStatusCode.SeeOther, (await browser.LoginAsync("alice", "alice-password")).StatusCode);
         Assert.NotNull(browser.Cookie("gw_session"));
     }
+
+    [Fact]
+    public async Task A_batch_read_with_one_primary_hanging_answers_the_sessions_on_the_others_and_fails_only_those_on_it()
+    {
+        await using var cluster = await RedisClusterRig.StartAsync();
+        var config = new GatewayConfig().WithRedis(cluster.Configuration).Set("Gateway:Redis:OperationTimeout", "00:00:01");
+        await using var host = await GatewayHost.StartAsync(config);
+        var store = host.Services.GetRequiredService<ISessionStore>();
+        var prefix = config.Settings["Gateway:Redis:KeyPrefix"];
+        var keys = Enumerable.Range(0, 24).Select(i => SessionKey.NewFor($"hang-user-{i}").Handle).ToList();
+        foreach (var key in keys) await store.CreateAsync(key, [7], TimeSpan.FromMinutes(5), default);
+        // Read once with every primary up: the global marker is held from here, so the batch below needs no command for it.
+        Assert.All(await store.GetEachAsync(keys, default), r => Assert.False(r.Failed));
+
+        // The primary to freeze holds sessions, but neither the global marker's slot nor the revocation channel's.
+        await using var direct = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
+        var slots = direct.GetServer(direct.GetEndPoints()[0]).ClusterConfiguration!;
+        int NodeOf(string key) => cluster.Ports.IndexOf(((System.Net.IPEndPoint)slots.GetBySlot(direct.HashSlot(key))!.EndPoint!).Port);
+        var homes = keys.Select(k => NodeOf($"{prefix}{{u:{k.UserTag}}}:s:{k.Hash}")).ToList();
+        var busy = new[] { NodeOf($"{prefix}revoked"), NodeOf($"{prefix}revocations") };
+        var frozen = Enumerable.Range(0, 3).Where(n => !busy.Contains(n)).OrderByDescending(n => homes.Count(h => h == n)).First();
+        Assert.Contains(frozen, homes);
+        Assert.Contains(homes, h => h != frozen);
+
+        await cluster.PauseAsync(frozen);
+        SessionRead[] read;
+        try
+        {
+            read = await store.GetEachAsync(keys, default);
+        }
+        finally
+        {
+            await cluster.ResumeAsync(frozen);
+        }
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (homes[i] == frozen)
+            {
+                Assert.True(read[i].Failed, $"session {i} on the frozen primary");
+            }
+            else
+            {
+                Assert.False(read[i].Failed, $"session {i} on a primary that answered");
+                Assert.Equal(new byte[] { 7 }, read[i].Stored!.Record);
+            }
+        }
+    }
 }

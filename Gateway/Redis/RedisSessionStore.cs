@@ -146,35 +146,53 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     /// <summary>
     /// One MGET a session as <see cref="GetAsync"/> sends it, the batch's all sent together in one call (one round trip,
     /// one timeout for the lot); on a cluster the global marker once for the batch, as held. A background read
-    /// (<see cref="RedisCalls.BackgroundReadAsync"/>): no retry, and no weight in the requests' breaker.
+    /// (<see cref="RedisCalls.BackgroundReadAsync"/>): no retry, and no weight in the requests' breaker. Whatever answered
+    /// counts: a shard that fails or hangs fails only the sessions it holds, also when the call's time runs out on it.
     /// </summary>
     public async Task<SessionRead[]> GetEachAsync(IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken)
     {
         if (sessions.Count == 0) return [];
         var together = redis.AnyKeysTogether;
-        return await redis.BackgroundReadAsync("session.get_each", async db =>
+        Task<RedisValue[]>[]? sent = null;
+        Task<DateTimeOffset?>? globalMark = null;
+        try
         {
-            var sent = new Task<RedisValue[]>[sessions.Count];
-            for (var i = 0; i < sessions.Count; i++) sent[i] = db.StringGetAsync(ReadKeysOf(sessions[i], withGlobal: together));
-            // On a cluster, beside the reads (held, most of the time: no command).
-            var globalMark = together ? ValueTask.FromResult<DateTimeOffset?>(null) : GlobalMarkAsync(db);
-            try
+            return await redis.BackgroundReadAsync("session.get_each", async db =>
             {
-                await Task.WhenAll(sent);
-            }
-            // Some answered (one shard of a cluster failing, say): only the sessions whose reads failed are failed.
-            // Nothing answered is the store failing, for the breaker to count.
-            catch (Exception) when (Array.Exists(sent, read => read.IsCompletedSuccessfully))
-            {
-            }
-            var everyone = await globalMark;
-            var reads = new SessionRead[sessions.Count];
-            for (var i = 0; i < reads.Length; i++)
-                reads[i] = sent[i].IsCompletedSuccessfully
-                    ? new SessionRead(StoredOf(sent[i].Result, together ? MarkerTime(sent[i].Result[3]) : everyone), Failed: false)
-                    : SessionRead.Failure;
-            return reads;
-        }, cancellationToken);
+                sent = new Task<RedisValue[]>[sessions.Count];
+                for (var i = 0; i < sessions.Count; i++) sent[i] = db.StringGetAsync(ReadKeysOf(sessions[i], withGlobal: together));
+                // On a cluster, beside the reads (held, most of the time: no command).
+                globalMark = together ? Task.FromResult<DateTimeOffset?>(null) : GlobalMarkAsync(db).AsTask();
+                try
+                {
+                    await Task.WhenAll(sent);
+                }
+                // Some answered (one shard of a cluster failing, say): only the sessions whose reads failed are failed.
+                // Nothing answered is the store failing, for the breaker to count.
+                catch (Exception) when (Array.Exists(sent, read => read.IsCompletedSuccessfully))
+                {
+                }
+                return ReadsOf(sent, together, await globalMark);
+            }, cancellationToken);
+        }
+        // The call's time ran out waiting on a shard that hangs: the sessions on the shards that answered are read all the
+        // same (a read ahead cannot wait; its sessions' requests would read past their time meanwhile). Not when nothing
+        // answered, nor without the global marker the answers are judged by.
+        catch (StoreUnavailableException) when (sent is not null && Array.Exists(sent, read => read.IsCompletedSuccessfully)
+            && globalMark is { IsCompletedSuccessfully: true })
+        {
+            return ReadsOf(sent, together, globalMark.Result);
+        }
+    }
+
+    private static SessionRead[] ReadsOf(Task<RedisValue[]>[] sent, bool together, DateTimeOffset? everyone)
+    {
+        var reads = new SessionRead[sent.Length];
+        for (var i = 0; i < reads.Length; i++)
+            reads[i] = sent[i].IsCompletedSuccessfully
+                ? new SessionRead(StoredOf(sent[i].Result, together ? MarkerTime(sent[i].Result[3]) : everyone), Failed: false)
+                : SessionRead.Failure;
+        return reads;
     }
 
     /// <summary>What a read of a session fetches, in one slot: its record, its user's marker, its tombstone; and the global marker when keys need not share a slot.</summary>
