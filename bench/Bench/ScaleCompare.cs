@@ -75,9 +75,11 @@ internal static partial class Scale
             var rows = new Dictionary<(string Build, int Sessions), List<Spread>>();
             foreach (var n in new[] { small, large })
             {
-                // Unmeasured load on both at once first (a whole TouchInterval for the large set, so slides come at their
+                // Unmeasured load on both at once first (for the large set every session met once in turn, then a whole
+                // TouchInterval of the random load, so slides come at their
                 // steady rate), then the measured rounds, the order of the builds turning each round.
                 var warm = n == large ? 65 : 5;
+                if (n == large) await Task.WhenAll(builds.Select(b => WalkAsync(b.Started.Url, work, cookieFile, n, connections / 2)));
                 await Task.WhenAll(builds.Select(b => SpreadAsync(b.Started.Url, b.Started.Process, null, script, cookieFile, n, warm, connections / 2)));
                 void Add(string key, Spread spread) => (rows.TryGetValue((key, n), out var list) ? list : rows[(key, n)] = []).Add(spread);
                 for (var round = 0; round < rounds; round++)
