@@ -10,7 +10,7 @@ namespace Gateway.Tests.Rig;
 /// <summary>The gateway in the test process, on a real Kestrel port on loopback.</summary>
 internal sealed class GatewayHost : IAsyncDisposable
 {
-    private static readonly string SharedKeyDirectory = Tools.NewTempDir("gw-keys");
+    private static readonly string SharedKeyDirectory = KeyDirectoryDeletedAtExit();
     private readonly WebApplication _app;
 
     private GatewayHost(WebApplication app, string contentRoot, CapturedLogs logs)
@@ -60,6 +60,17 @@ internal sealed class GatewayHost : IAsyncDisposable
             throw new TimeoutException($"The gateway's key ring did not load within 30 s:\n{output}");
         }
         return host;
+    }
+
+    // The ring's keys are in plaintext there (no key-encryption key without Redis): gone with the test process.
+    private static string KeyDirectoryDeletedAtExit()
+    {
+        var dir = Tools.NewTempDir("gw-keys");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        };
+        return dir;
     }
 
     /// <summary>Builds and prepares without starting, for start-up validation tests.</summary>

@@ -71,6 +71,7 @@ internal sealed class RedisClusterRig : IAsyncDisposable
     {
         using var kill = System.Diagnostics.Process.Start("kill", [signal, _nodes[node].Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill {signal} of cluster node {node} exited with {kill.ExitCode}");
     }
 
     /// <summary>How many keys matching <paramref name="pattern"/> each primary holds, read from each node directly.</summary>

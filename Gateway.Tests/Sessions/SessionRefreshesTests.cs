@@ -282,6 +282,55 @@ public sealed class SessionRefreshesTests(SharedRedis redis)
     }
 
     /// <summary>The real Redis store, whose batch reads fail as in an outage.</summary>
+    [Fact]
+    public async Task A_batch_some_of_whose_reads_timed_out_keeps_what_answered_and_ends_the_look()
+    {
+        var clock = new FakeClock();
+        TimingOutReads? store = null;
+        await using var host = await GatewayHost.StartAsync(new GatewayConfig().Set("Gateway:Session:ReadAhead", "false"), clock,
+            services: s => s.AddSingleton<ISessionStore>(sp => store = new TimingOutReads(new InMemorySessionStore(clock))));
+        var sessions = host.Services.GetRequiredService<SessionManager>();
+        var cache = host.Services.GetRequiredService<SessionCache>();
+        using var metrics = new MetricsRecorder(host.Services, "gateway.session_cache.refreshes");
+        // Two batches' worth (128 a batch), each read by a request since the store showed it.
+        var entries = new List<CachedSession>();
+        for (var i = 0; i < 200; i++)
+        {
+            var now = clock.GetUtcNow();
+            var key = await sessions.CreateAsync(new SessionRecord { UserId = $"user-{i}", CreatedAt = now, AbsoluteExpiresAt = now.AddHours(8), Method = "dev" }, default);
+            Assert.NotNull(await sessions.ResolveAsync(key, default));
+            entries.Add((await sessions.ResolveAsync(key, default))!);
+        }
+        var firstUntil = entries.Select(e => e.CachedUntil).ToList();
+
+        clock.Advance(NearlyOut);
+        await host.Services.GetRequiredService<SessionRefreshes>().RefreshDueAsync([], default);
+
+        // One batch was sent, half of it answered: those kept, the rest of it and the whole second batch left as they were.
+        Assert.Equal(1, store!.Batches);
+        Assert.Equal(64, metrics.Sum("gateway.session_cache.refreshes", "outcome=kept"));
+        Assert.Equal(136, metrics.Sum("gateway.session_cache.refreshes", "outcome=failed"));
+        Assert.Equal(64, entries.Where((e, i) => e.CachedUntil > firstUntil[i]).Count());
+        Assert.All(entries, e => Assert.Same(e, cache.Peek(e.Key)));
+        Assert.Contains(host.Logs.Lines, l => l.Event.Name == "SessionRefreshFailed" && l.Message.Contains("timed out", StringComparison.Ordinal));
+    }
+
+    /// <summary>The first batch read answers its first half and times out on the rest, as with a shard that hangs.</summary>
+    private sealed class TimingOutReads(ISessionStore inner) : DelegatingSessionStore(inner)
+    {
+        private int _batches;
+
+        public int Batches => Volatile.Read(ref _batches);
+
+        public override async Task<SessionRead[]> GetEachAsync(IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _batches);
+            var reads = await base.GetEachAsync(sessions, cancellationToken);
+            for (var i = reads.Length / 2; i < reads.Length; i++) reads[i] = SessionRead.TimeOut;
+            return reads;
+        }
+    }
+
     private sealed class FailingReads(ISessionStore inner) : DelegatingSessionStore(inner)
     {
         private int _failed;

@@ -168,30 +168,30 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
                     await Task.WhenAll(sent);
                 }
                 // Some answered (one shard of a cluster failing, say): only the sessions whose reads failed are failed.
-                // Nothing answered is the store failing, for the breaker to count.
+                // Nothing answered is the store failing, thrown to the caller.
                 catch (Exception) when (Array.Exists(sent, read => read.IsCompletedSuccessfully))
                 {
                 }
-                return ReadsOf(sent, together, await globalMark);
+                return ReadsOf(sent, together, await globalMark, unanswered: SessionRead.Failure);
             }, cancellationToken);
         }
         // The call's time ran out waiting on a shard that hangs: the sessions on the shards that answered are read all the
-        // same (a read ahead cannot wait; its sessions' requests would read past their time meanwhile). Not when nothing
+        // same, the others marked as timed out (the read ahead then ends its look: the store is slow). Not when nothing
         // answered, nor without the global marker the answers are judged by.
         catch (StoreUnavailableException) when (sent is not null && Array.Exists(sent, read => read.IsCompletedSuccessfully)
             && globalMark is { IsCompletedSuccessfully: true })
         {
-            return ReadsOf(sent, together, globalMark.Result);
+            return ReadsOf(sent, together, globalMark.Result, unanswered: SessionRead.TimeOut);
         }
     }
 
-    private static SessionRead[] ReadsOf(Task<RedisValue[]>[] sent, bool together, DateTimeOffset? everyone)
+    private static SessionRead[] ReadsOf(Task<RedisValue[]>[] sent, bool together, DateTimeOffset? everyone, SessionRead unanswered)
     {
         var reads = new SessionRead[sent.Length];
         for (var i = 0; i < reads.Length; i++)
             reads[i] = sent[i].IsCompletedSuccessfully
                 ? new SessionRead(StoredOf(sent[i].Result, together ? MarkerTime(sent[i].Result[3]) : everyone), Failed: false)
-                : SessionRead.Failure;
+                : unanswered;
         return reads;
     }
 

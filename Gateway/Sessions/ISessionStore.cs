@@ -98,9 +98,12 @@ internal readonly record struct SessionSlide(SessionHandle Session, TimeSpan Ttl
 internal enum SlideOutcome { Slid, Gone, Failed }
 
 /// <summary>What one read of a batch found: the stored session (null when gone or tombstoned), or nothing known (<see cref="Failed"/>).</summary>
-internal readonly record struct SessionRead(StoredSession? Stored, bool Failed)
+internal readonly record struct SessionRead(StoredSession? Stored, bool Failed, bool TimedOut = false)
 {
     public static SessionRead Failure => new(null, Failed: true);
+
+    /// <summary>Not answered within the call's time, which other sessions' answers came in: a store that hangs or crawls.</summary>
+    public static SessionRead TimeOut => new(null, Failed: true, TimedOut: true);
 }
 
 /// <summary>A session in the user's index: its handle and when the sliding-expiry touch last saw it used.</summary>

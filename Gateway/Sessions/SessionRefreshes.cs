@@ -64,7 +64,10 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
         }
     }
 
-    /// <summary>One look: every entry due is read, a batch at a time; a batch the store fails whole ends the look.</summary>
+    /// <summary>
+    /// One look: every entry due is read, a batch at a time. A batch the store fails whole ends the look, and so does one
+    /// some of whose reads timed out (a store that hangs or crawls), once the answers that came are used.
+    /// </summary>
     internal async Task RefreshDueAsync(List<CachedSession> due, CancellationToken cancellationToken)
     {
         due.Clear();
@@ -79,7 +82,7 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
         due.Clear();
     }
 
-    /// <summary>One batch; false when the store failed it whole.</summary>
+    /// <summary>One batch; false when the look should end: the store failed it whole, or timed out on some of it.</summary>
     private async Task<bool> RefreshAsync(List<CachedSession> due, int start, int count, CancellationToken cancellationToken)
     {
         var handles = new SessionHandle[count];
@@ -98,6 +101,7 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
             return false;
         }
         int kept = 0, dropped = 0, failed = 0, raced = 0;
+        var timedOut = false;
         for (var i = 0; i < count; i++)
         {
             var entry = due[start + i];
@@ -105,6 +109,7 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
             if (read.Failed)
             {
                 failed++;
+                timedOut |= read.TimedOut;
             }
             // Ended: on this replica without a replica's acknowledgement (refused here whatever the store shows), gone,
             // revoked, or under a key no longer held.
@@ -133,9 +138,10 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
         if (failed > 0)
         {
             metrics.CacheRefreshed("failed", failed);
-            NoteFailure(sentAt, $"{failed} of {count} sessions' reads failed");
+            NoteFailure(sentAt, $"{failed} of {count} sessions' reads failed{(timedOut ? " (timed out; the look ends here)" : "")}");
         }
-        return true;
+        // Each further batch would wait the whole timeout again beside the requests' own reads.
+        return !timedOut;
     }
 
     private void NoteFailure(DateTimeOffset now, string reason)
