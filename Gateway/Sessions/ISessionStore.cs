@@ -22,7 +22,8 @@ internal interface ISessionStore
     /// <summary>
     /// <see cref="GetAsync"/> for sessions of any users, the lot in one round trip, answered for each in order: its
     /// record (with the revoke-all marker that applies to it), gone, or failed. An outage fails the whole call
-    /// (<see cref="StoreUnavailableException"/>); a part of the store failing fails only the sessions it holds.
+    /// (<see cref="StoreUnavailableException"/>); a part of the store failing fails only the sessions it holds, and one
+    /// that hangs past the call's time only those, as timed out (<see cref="SessionRead.TimedOut"/>).
     /// </summary>
     Task<SessionRead[]> GetEachAsync(IReadOnlyList<SessionHandle> sessions, CancellationToken cancellationToken);
 

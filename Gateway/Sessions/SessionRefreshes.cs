@@ -14,7 +14,7 @@ namespace Gateway.Sessions;
 /// served for <c>CacheDuration</c> from when this read was sent, so no entry is ever served longer after the store last
 /// showed it than before. A session found gone, revoked or changed is dropped at once (its next request reads the
 /// store); a failed read changes nothing (the request past the cached time reads, as it always did), and a batch the
-/// store fails whole ends the look. The reads are not retried and do not count in the requests' circuit breaker; none
+/// store fails whole, or times out on in part, ends the look. The reads are not retried and do not count in the requests' circuit breaker; none
 /// is sent while it is open. Not a request: nothing slides, and an entry let go of what a request rebuilds stays so.
 /// Off with <c>Gateway:Session:ReadAhead</c> false.
 /// </summary>

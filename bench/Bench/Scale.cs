@@ -123,9 +123,9 @@ internal static partial class Scale
             Processes.Stop(processB);
 
             var largest = ordered[^1];
+            await WalkAsync(a, work, cookieFile, largest, connections);
             // A whole TouchInterval (1 min) of the same load first: each session's sliding-expiry write then comes at
             // the rate it has in steady use (once a minute per session used), not at the rate of a cold start.
-            await WalkAsync(a, work, cookieFile, largest, connections);
             await SpreadAsync(a, processA, null, script, cookieFile, largest, 65, connections);
             var last = await SpreadAsync(a, processA, redisPort, script, cookieFile, largest, duration, connections);
             Line(Row(largest, connections, last));

@@ -76,8 +76,8 @@ internal static partial class Scale
             foreach (var n in new[] { small, large })
             {
                 // Unmeasured load on both at once first (for the large set every session met once in turn, then a whole
-                // TouchInterval of the random load, so slides come at their
-                // steady rate), then the measured rounds, the order of the builds turning each round.
+                // TouchInterval of the random load, so slides come at their steady rate), then the measured rounds: both
+                // at once with --together, else one build after the other, the order turning each round.
                 var warm = n == large ? 65 : 5;
                 if (n == large) await Task.WhenAll(builds.Select(b => WalkAsync(b.Started.Url, work, cookieFile, n, connections / 2)));
                 await Task.WhenAll(builds.Select(b => SpreadAsync(b.Started.Url, b.Started.Process, null, script, cookieFile, n, warm, connections / 2)));
