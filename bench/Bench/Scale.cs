@@ -143,7 +143,7 @@ internal static partial class Scale
         }
     }
 
-    private sealed record Spread(double Rps, double P99, double Cpu, double RedisPerRequest, double HitRate, long Rss, string Commands = "");
+    private sealed record Spread(double Rps, double P99, double Cpu, double RedisPerRequest, double HitRate, long Rss, string Commands = "", double RedisCpu = double.NaN);
 
     private static string Row(int sessions, int connections, Spread r) =>
         FormattableString.Invariant($"{sessions,-16:N0}{connections,6}{r.Rps,9:0}{r.P99,8:0.00}{r.Cpu,12:0.0}{r.RedisPerRequest,11:0.000}{1 - r.HitRate,11:0.000}{r.Rss / 1048576.0,8:0}");
@@ -153,6 +153,7 @@ internal static partial class Scale
     {
         var cpuBefore = Processes.CpuMicros(server);
         var stats = redisPort is { } p ? await Wrk.CommandStatsAsync(p) : new Dictionary<string, long>();
+        var redisCpuBefore = redisPort is { } r ? await Wrk.RedisCpuMicrosAsync(r) : 0;
         var run = await Wrk.RunOnceAsync($"{gateway}/bench/signed/page", null, seconds, connections, script, new Dictionary<string, string>
         {
             ["BENCH_COOKIES"] = cookieFile, ["BENCH_SESSIONS"] = sessions.ToString(CultureInfo.InvariantCulture),
@@ -160,11 +161,13 @@ internal static partial class Scale
         var cpu = Processes.CpuMicros(server) - cpuBefore;
         var requests = run.Requests;
         if (requests == 0 || run.Non2xx > 0) throw new InvalidOperationException($"{run.Non2xx} non-2xx responses of {requests} with {sessions} sessions:\n{run.Text}");
-        double redisPerRequest = 0, hitRate = double.NaN;
+        double redisPerRequest = 0, hitRate = double.NaN, redisCpu = double.NaN;
         var commands = "";
         if (redisPort is { } q)
         {
             var after = await Wrk.CommandStatsAsync(q);
+            // The Redis's own CPU per request: what the gateway's reads and writes cost the store (on these cores too).
+            redisCpu = (await Wrk.RedisCpuMicrosAsync(q) - redisCpuBefore) / requests;
             long Delta(string command) => after.GetValueOrDefault(command) - stats.GetValueOrDefault(command);
             redisPerRequest = (double)(after.Values.Sum() - stats.Values.Sum() - 1) / requests;
             // Every store read of a session is one MGET (record + user marker), a request's or a read ahead's (those come
@@ -173,7 +176,7 @@ internal static partial class Scale
             commands = string.Join(", ", after.Keys.Select(c => (Command: c, PerRequest: (double)Delta(c) / requests)).Where(c => c.PerRequest >= 0.001)
                 .OrderByDescending(c => c.PerRequest).Select(c => FormattableString.Invariant($"{c.Command} {c.PerRequest:0.000}")));
         }
-        return new Spread(run.Rps, run.P99, (double)cpu / requests, redisPerRequest, hitRate, Processes.RssBytes(server), commands);
+        return new Spread(run.Rps, run.P99, (double)cpu / requests, redisPerRequest, hitRate, Processes.RssBytes(server), commands, redisCpu);
     }
 
     /// <summary>Sessions signed in through the login form, 16 browsers at a time: the Cookie header of each.</summary>

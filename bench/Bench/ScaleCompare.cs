@@ -96,15 +96,19 @@ internal static partial class Scale
             }
 
             Line("");
-            Line(FormattableString.Invariant($"{"build",-7}{"live sessions",-16}{"req/s",9}{"CPU µs/req",12}{"Redis/req",11}{"reads/req",11}   (medians of {rounds} rounds)"));
+            // Redis µs/req: the store's own CPU per request, meaningful with --together (each build on its own Redis).
+            Line(FormattableString.Invariant($"{"build",-7}{"live sessions",-16}{"req/s",9}{"CPU µs/req",12}{"Redis/req",11}{"reads/req",11}{"Redis µs/req",14}   (medians of {rounds} rounds)"));
             double Cpu(string b, int n) => RedisModes.Median(rows[(b, n)], r => r.Cpu);
             double Rps(string b, int n) => RedisModes.Median(rows[(b, n)], r => r.Rps);
             foreach (var (key, _) in builds)
                 foreach (var n in new[] { small, large })
-                    Line(FormattableString.Invariant($"{key,-7}{n,-16:N0}{Rps(key, n),9:0}{Cpu(key, n),12:0.0}{RedisModes.Median(rows[(key, n)], r => r.RedisPerRequest),11:0.000}{RedisModes.Median(rows[(key, n)], r => 1 - r.HitRate),11:0.000}"));
+                    Line(FormattableString.Invariant($"{key,-7}{n,-16:N0}{Rps(key, n),9:0}{Cpu(key, n),12:0.0}{RedisModes.Median(rows[(key, n)], r => r.RedisPerRequest),11:0.000}{RedisModes.Median(rows[(key, n)], r => 1 - r.HitRate),11:0.000}{RedisModes.Median(rows[(key, n)], r => r.RedisCpu),14:0.0}"));
             foreach (var (key, _) in builds)
                 Line(FormattableString.Invariant($"  {key}: CPU per request at {large:N0} is {Cpu(key, large) / Cpu(key, small):0.00}x its {small:N0}-session row; rounds (µs): {string.Join(" ", rows[(key, small)].Select(r => r.Cpu.ToString("0", CultureInfo.InvariantCulture)))} | {string.Join(" ", rows[(key, large)].Select(r => r.Cpu.ToString("0", CultureInfo.InvariantCulture)))}"));
             Line(FormattableString.Invariant($"  this build against the baseline (d/z): CPU {Cpu("d", small) / Cpu("z", small):0.000} at {small:N0}, {Cpu("d", large) / Cpu("z", large):0.000} at {large:N0}; req/s {Rps("d", small) / Rps("z", small):0.000} and {Rps("d", large) / Rps("z", large):0.000}"));
+            double Both(string b, int n) => RedisModes.Median(rows[(b, n)], r => r.Cpu + r.RedisCpu);
+            if (together)
+                Line(FormattableString.Invariant($"  gateway and its Redis together, d/z: {Both("d", small) / Both("z", small):0.000} at {small:N0}, {Both("d", large) / Both("z", large):0.000} at {large:N0}"));
             await Processes.SaveReportAsync(root, "scale-compare.txt", report.ToString(), print: false);
             return 0;
         }

@@ -60,6 +60,13 @@ internal static partial class Wrk
         return CommandStat().Matches(info).ToDictionary(m => m.Groups[1].Value, m => long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
     }
 
+    /// <summary>The Redis server's own CPU so far, user and system, in µs (INFO cpu).</summary>
+    public static async Task<double> RedisCpuMicrosAsync(int port)
+    {
+        var info = await Processes.RunToEndAsync("redis-cli", ["-p", $"{port}", "info", "cpu"]);
+        return RedisCpu().Matches(info).Sum(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)) * 1e6;
+    }
+
     private static double Latency(string output, string percentile)
     {
         var m = Regex.Match(output, $@"^\s+{percentile}%\s+([\d.]+)(us|ms|s)", RegexOptions.Multiline);
@@ -78,4 +85,8 @@ internal static partial class Wrk
 
     [GeneratedRegex(@"cmdstat_(\w+):calls=(\d+)")]
     private static partial Regex CommandStat();
+
+    // The server's own threads only: used_cpu_sys and used_cpu_user, not the _children or _main_thread lines.
+    [GeneratedRegex(@"^used_cpu_(?:sys|user):([\d.]+)\r?$", RegexOptions.Multiline)]
+    private static partial Regex RedisCpu();
 }
