@@ -36,10 +36,15 @@ public sealed class SessionRefreshesTests(SharedRedis redis)
     /// Signed in, the session fetched from the store by one request and, with <paramref name="readAgain"/>, read from the
     /// cache by another. With <paramref name="timer"/> false the background look never runs by itself.
     /// </summary>
-    private async Task<Signed> SignedInAsync(bool readAgain = true, bool timer = false, Action<IServiceCollection>? services = null)
+    private async Task<Signed> SignedInAsync(bool readAgain = true, bool timer = false, Action<IServiceCollection>? services = null,
+        Action<GatewayConfig>? settings = null)
     {
         var clock = new FakeClock();
-        var rig = await CmsRig.StartAsync(redis.Configuration, c => c.Set("Gateway:Session:ReadAhead", timer ? "true" : "false"), time: clock, services: services);
+        var rig = await CmsRig.StartAsync(redis.Configuration, c =>
+        {
+            c.Set("Gateway:Session:ReadAhead", timer ? "true" : "false");
+            settings?.Invoke(c);
+        }, time: clock, services: services);
         var browser = await rig.Gateway.SignedInBrowserAsync("alice", "alice-password");
         Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
         if (readAgain) Assert.Equal(HttpStatusCode.OK, (await browser.ApiGetAsync("/api/whoami")).StatusCode);
@@ -202,22 +207,81 @@ public sealed class SessionRefreshesTests(SharedRedis redis)
     }
 
     [Fact]
-    public async Task An_entry_no_request_read_since_its_store_read_is_left_to_its_next_request()
+    public async Task An_entry_no_request_read_through_the_window_of_reads_ahead_is_left_to_its_next_request()
     {
+        // Signed in and fetched once: used at its store read, nothing since.
         await using var signed = await SignedInAsync(readAgain: false);
         using var metrics = new MetricsRecorder(signed.Rig.Gateway.Services, "gateway.session_cache.refreshes", "gateway.session_cache.revalidations");
-        var firstUntil = signed.Entry.CachedUntil;
 
-        signed.Clock.Advance(NearlyOut);
-        await signed.LookAsync();
+        // One look near the end of each cached time the one before gave: each reads it ahead, up to the window.
+        await LooksNearEachEndAsync(signed, CachedSession.ReadAheadWindow);
+        Assert.Equal(CachedSession.ReadAheadWindow, metrics.Sum("gateway.session_cache.refreshes", "outcome=kept"));
 
-        Assert.Equal(firstUntil, signed.Entry.CachedUntil);
-        Assert.Equal(0, metrics.Sum("gateway.session_cache.refreshes"));
+        // The next finds no request through the whole window: the entry is left to run out.
+        var lastUntil = signed.Entry.CachedUntil;
+        await LooksNearEachEndAsync(signed, 1);
+        Assert.Equal(lastUntil, signed.Entry.CachedUntil);
+        Assert.Equal(CachedSession.ReadAheadWindow, metrics.Sum("gateway.session_cache.refreshes"));
+
         // Past its time its request reads the store itself and keeps the entry, as without the read ahead.
         signed.Clock.Advance(TimeSpan.FromSeconds(10));
         Assert.Equal(HttpStatusCode.OK, (await signed.Browser.ApiGetAsync("/api/whoami")).StatusCode);
         Assert.Same(signed.Entry, signed.Cache.Peek(signed.Entry.Key));
         Assert.Equal(1, metrics.Sum("gateway.session_cache.revalidations"));
+
+        // That read was a use: the window starts again.
+        await LooksNearEachEndAsync(signed, 1);
+        Assert.Equal(CachedSession.ReadAheadWindow + 1, metrics.Sum("gateway.session_cache.refreshes", "outcome=kept"));
+    }
+
+    [Fact]
+    public async Task An_entry_idle_past_its_timeout_is_not_read_ahead_and_its_next_request_is_refused()
+    {
+        await using var signed = await SignedInAsync(readAgain: false, settings: c => c
+            .Set("Gateway:Session:IdleTimeout", "00:01:00")
+            .Set("Gateway:Session:TouchInterval", "00:00:30"));
+        using var metrics = new MetricsRecorder(signed.Rig.Gateway.Services, "gateway.session_cache.refreshes");
+        var lastSlide = signed.Entry.LastTouchedAt;
+
+        // Read ahead at 26 s, used at 26 s (before a slide is due), read ahead again at 52 s: the reads ahead are no
+        // activity, so the idle timeout still counts from the slide at sign-in.
+        await LooksNearEachEndAsync(signed, 1);
+        Assert.Equal(HttpStatusCode.OK, (await signed.Browser.ApiGetAsync("/api/whoami")).StatusCode);
+        await LooksNearEachEndAsync(signed, 1);
+        Assert.Equal(2, metrics.Sum("gateway.session_cache.refreshes", "outcome=kept"));
+        Assert.Equal(lastSlide, signed.Entry.LastTouchedAt);
+
+        // At 78 s, within the window (one read ahead since the use) but past the idle timeout: no read.
+        await LooksNearEachEndAsync(signed, 1);
+        Assert.True(signed.Clock.GetUtcNow() >= lastSlide + TimeSpan.FromMinutes(1));
+        Assert.Equal(2, metrics.Sum("gateway.session_cache.refreshes"));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await signed.Browser.ApiGetAsync("/api/whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_request_between_the_reads_ahead_keeps_the_entry_read_ahead()
+    {
+        await using var signed = await SignedInAsync(readAgain: false);
+        using var metrics = new MetricsRecorder(signed.Rig.Gateway.Services, "gateway.session_cache.refreshes", "gateway.session_cache.revalidations");
+        await LooksNearEachEndAsync(signed, CachedSession.ReadAheadWindow);
+
+        // Served from the cache (its time not yet out): a use, so the window starts again.
+        Assert.Equal(HttpStatusCode.OK, (await signed.Browser.ApiGetAsync("/api/whoami")).StatusCode);
+        await LooksNearEachEndAsync(signed, CachedSession.ReadAheadWindow);
+
+        Assert.Equal(2 * CachedSession.ReadAheadWindow, metrics.Sum("gateway.session_cache.refreshes", "outcome=kept"));
+        Assert.Equal(0, metrics.Sum("gateway.session_cache.revalidations"));
+        Assert.Same(signed.Entry, signed.Cache.Peek(signed.Entry.Key));
+    }
+
+    /// <summary><paramref name="looks"/> looks, each with the clock moved to a little before the entry's cached time runs out.</summary>
+    private static async Task LooksNearEachEndAsync(Signed signed, int looks)
+    {
+        for (var i = 0; i < looks; i++)
+        {
+            signed.Clock.Advance(signed.Entry.CachedUntil - TimeSpan.FromSeconds(4) - signed.Clock.GetUtcNow());
+            await signed.LookAsync();
+        }
     }
 
     [Fact]
@@ -236,6 +300,11 @@ public sealed class SessionRefreshesTests(SharedRedis redis)
         Assert.Equal(firstUntil, signed.Entry.CachedUntil);
         Assert.Same(signed.Entry, signed.Cache.Peek(signed.Entry.Key));
         Assert.Contains(signed.Rig.Gateway.Logs.Lines, l => l.Event.Name == "SessionRefreshFailed");
+        // Not retried: the next look, with the entry still about to run out, leaves it to its request.
+        signed.Clock.Advance(TimeSpan.FromSeconds(3));
+        await signed.LookAsync();
+        Assert.Equal(1, store!.Failed);
+        Assert.Equal(1, metrics.Sum("gateway.session_cache.refreshes"));
         signed.Clock.Advance(TimeSpan.FromSeconds(10));
         Assert.Equal(HttpStatusCode.OK, (await signed.Browser.ApiGetAsync("/api/whoami")).StatusCode);
         Assert.Equal(1, metrics.Sum("gateway.session_cache.revalidations"));

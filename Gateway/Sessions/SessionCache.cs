@@ -110,9 +110,9 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
     private bool IsCached(CachedSession entry) => _entries.TryGetValue(entry.Key, out var current) && ReferenceEquals(current, entry);
 
     /// <summary>
-    /// Entries a request read since the store last showed them, whose cached time runs out within
-    /// <paramref name="within"/> of <paramref name="now"/> (not yet out: past it, the request reads the store itself).
-    /// Each is claimed, so one look hands it out once; <see cref="SessionRefreshes"/> reads them ahead.
+    /// Entries a request used within their last <see cref="CachedSession.ReadAheadWindow"/> reads ahead, not ended, whose
+    /// cached time runs out within <paramref name="within"/> of <paramref name="now"/> (not yet out: past it, the request
+    /// reads the store itself). Each is claimed, so one look hands it out once; <see cref="SessionRefreshes"/> reads them ahead.
     /// </summary>
     internal void CollectDue(DateTimeOffset now, TimeSpan within, List<CachedSession> due)
     {
@@ -121,7 +121,9 @@ internal sealed partial class SessionCache(IOptions<GatewaySessionOptions> optio
         foreach (var (_, entry) in _entries)
         {
             var until = entry.CachedUntil;
-            if (until > now && until <= horizon && entry.Revalidatable(now) && entry.TryClaimReadAhead()) due.Add(entry);
+            // An entry idle past its timeout is refused by its next request whatever the store shows: no read for it.
+            if (until > now && until <= horizon && entry.Revalidatable(now) && !entry.Ended(now, _idleTimeout) && entry.TryClaimReadAhead())
+                due.Add(entry);
         }
     }
 

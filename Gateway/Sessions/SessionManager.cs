@@ -63,7 +63,7 @@ internal sealed partial class SessionManager(
                 return ExpireAsync(cached, cancellationToken);
             // The slide is written in the background: the request does not wait for it.
             if (cached.TryClaimTouch(now, _options.TouchInterval)) touches.Claimed(cached);
-            // Read since the store last showed it: the store is read again ahead of its cached time (SessionRefreshes).
+            // A use: the store is read ahead of its cached time for its next few reads ahead (SessionRefreshes).
             cached.NoteRead();
             return new ValueTask<CachedSession?>(cached);
         }

@@ -8,15 +8,16 @@ namespace Gateway.Sessions;
 /// Reads the store ahead for cached sessions in use, so their requests do not wait on it. A cached entry is served
 /// for <c>CacheDuration</c> after the store last showed its record; past that, the request that finds it reads the
 /// store before it is served. Here, every tenth of <c>CacheDuration</c> (at least a second), the entries a request
-/// read since their last store read, and whose cached time runs out within two of those periods, are read in the
-/// background, a batch at a time in one round trip, and the entry is kept only as the request's read would keep it:
-/// its record unchanged, no revocation mark covering it, its key still held, not ended on this replica. It is then
-/// served for <c>CacheDuration</c> from when this read was sent, so no entry is ever served longer after the store last
-/// showed it than before. A session found gone, revoked or changed is dropped at once (its next request reads the
-/// store); a failed read changes nothing (the request past the cached time reads, as it always did), and a batch the
-/// store fails whole, or times out on in part, ends the look. The reads are not retried and do not count in the requests' circuit breaker; none
-/// is sent while it is open. Not a request: nothing slides, and an entry let go of what a request rebuilds stays so.
-/// Off with <c>Gateway:Session:ReadAhead</c> false.
+/// used within their last two reads ahead (<see cref="CachedSession.ReadAheadWindow"/>), not ended, and whose cached
+/// time runs out within two of those periods, are read in the background, a batch at a time in one round trip, and
+/// the entry is kept only as the request's read would keep it: its record unchanged, no revocation mark covering it,
+/// its key still held, not ended on this replica. It is then served for <c>CacheDuration</c> from when this read was
+/// sent, so no entry is ever served longer after the store last showed it than before. A session found gone, revoked
+/// or changed is dropped at once (its next request reads the store); a failed read, or one never sent, leaves the
+/// entry to its next request (which reads past the cached time, as it always did) and it is not read ahead again
+/// until a request uses it; a batch the store fails whole, or times out on in part, ends the look. The reads are not
+/// retried and do not count in the requests' circuit breaker; none is sent while it is open. Not a request: nothing
+/// slides, and an entry let go of what a request rebuilds stays so. Off with <c>Gateway:Session:ReadAhead</c> false.
 /// </summary>
 internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache cache, SessionRecordProtector protector, EndedHere endedHere,
     IOptions<GatewaySessionOptions> options, TimeProvider time, GatewayMetrics metrics, ILogger<SessionRefreshes> logger) : BackgroundService
@@ -54,6 +55,8 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
                     LogLookFailed(logger, ex);
+                    // Which were read is not known: none is read again before a request uses it.
+                    LeaveToRequests(due, 0, due.Count);
                     due.Clear();
                 }
             }
@@ -76,7 +79,9 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
         {
             if (await RefreshAsync(due, start, Math.Min(Batch, due.Count - start), cancellationToken)) continue;
             // Redis failing: the rest are left to their requests, as without the read ahead.
-            metrics.CacheRefreshed("failed", due.Count - start - Math.Min(Batch, due.Count - start));
+            var rest = start + Math.Min(Batch, due.Count - start);
+            metrics.CacheRefreshed("failed", due.Count - rest);
+            LeaveToRequests(due, rest, due.Count - rest);
             break;
         }
         due.Clear();
@@ -97,6 +102,7 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
         catch (StoreUnavailableException ex)
         {
             metrics.CacheRefreshed("failed", count);
+            LeaveToRequests(due, start, count);
             NoteFailure(sentAt, ex.Message);
             return false;
         }
@@ -108,6 +114,7 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
             var read = i < reads.Length ? reads[i] : SessionRead.Failure;
             if (read.Failed)
             {
+                entry.ReadAheadFailed();
                 failed++;
                 timedOut |= read.TimedOut;
             }
@@ -142,6 +149,12 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
         }
         // Each further batch would wait the whole timeout again beside the requests' own reads.
         return !timedOut;
+    }
+
+    /// <summary>Claimed and not read: not claimed again by the next look (no retry), left to their requests.</summary>
+    private static void LeaveToRequests(List<CachedSession> due, int start, int count)
+    {
+        for (var i = start; i < start + count; i++) due[i].ReadAheadFailed();
     }
 
     private void NoteFailure(DateTimeOffset now, string reason)
