@@ -131,8 +131,9 @@ internal sealed class CachedSession
     // out and read the store on the request path, a whole round trip where a batched read costs a part of one. The
     // price: after its last request a session is read ahead up to twice (about 25 s apart, so it stays cached about
     // 50 s longer), where it used to be read once, or not at all when that request read the store itself. Measured
-    // side by side at 100k with 256 MB, against one: 0.884x, 0.841x and 0.955x the CPU, 1.08x-1.17x the req/s. Three
-    // measured lower CPU again in some runs but fewer req/s and more reads in others (README, "The read ahead's window").
+    // side by side at 100k with 256 MB against one, four runs: 0.841x-1.001x the CPU (median 0.92x), 0.885x-1.173x the
+    // req/s (median 1.10x). Three measured lower CPU again in some runs but fewer req/s and more reads in others
+    // (README, "The read ahead's window").
     internal const int ReadAheadWindow = 2;
 
     /// <summary>
