@@ -350,7 +350,6 @@ public sealed class SessionRefreshesTests(SharedRedis redis)
         Assert.Same(signed.Entry, signed.Cache.Peek(signed.Entry.Key));
     }
 
-    /// <summary>The real Redis store, whose batch reads fail as in an outage.</summary>
     [Fact]
     public async Task A_batch_some_of_whose_reads_timed_out_keeps_what_answered_and_ends_the_look()
     {
@@ -400,6 +399,7 @@ public sealed class SessionRefreshesTests(SharedRedis redis)
         }
     }
 
+    /// <summary>The real Redis store, whose batch reads fail as in an outage.</summary>
     private sealed class FailingReads(ISessionStore inner) : DelegatingSessionStore(inner)
     {
         private int _failed;
