@@ -91,6 +91,7 @@ internal static class GatewayServiceRegistration
     {
         services.AddGatewaySection(o => o.Session);
         services.AddSingleton(sp => VerifiedCookieMemo.For(sp.GetRequiredService<IOptions<GatewaySessionOptions>>().Value));
+        services.AddSingleton<SessionChangeLog>();
         services.AddSingleton<SessionCache>();
         services.AddSingleton<EndedHere>();
         services.AddSingleton<SessionTouches>();

@@ -76,7 +76,7 @@ internal sealed partial class BackgroundRefreshKeyRingProvider(
         health.Usable && GetCurrentKeyRing().GetAuthenticatedEncryptorByKeyId(keyId, out var revoked) is not null && !revoked;
 
     /// <summary>The key id of a payload whose header is DataProtection's.</summary>
-    private static bool TryReadKeyId(ReadOnlySpan<byte> payload, out Guid keyId)
+    internal static bool TryReadKeyId(ReadOnlySpan<byte> payload, out Guid keyId)
     {
         keyId = default;
         if (payload.Length < HeaderLength || BinaryPrimitives.ReadUInt32BigEndian(payload) != MagicHeader) return false;

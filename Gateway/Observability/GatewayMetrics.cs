@@ -19,6 +19,7 @@ internal sealed class GatewayMetrics : IDisposable
     private long _cacheHits;
     private long _cacheMisses;
     private long _cacheRevalidations;
+    private long _changeLogVouches;
     private readonly Counter<long> _cacheEvictions;
     private readonly Counter<long> _cacheShed;
     private readonly Counter<long> _tokenRefreshes;
@@ -54,6 +55,8 @@ internal sealed class GatewayMetrics : IDisposable
         }, description: "Session cache lookups, by hit or miss.");
         _meter.CreateObservableCounter("gateway.session_cache.revalidations", () => Interlocked.Read(ref _cacheRevalidations),
             description: "Misses on an entry past its cached time that the store's read found unchanged: the entry is kept, nothing is decrypted or signed again.");
+        _meter.CreateObservableCounter("gateway.session_cache.change_log_vouches", () => Interlocked.Read(ref _changeLogVouches),
+            description: "Cached sessions past their cache duration served on the store's change log instead of a store read");
         _liveConnections = _meter.CreateUpDownCounter<long>("gateway.live_connections", description: "Long-lived proxied connections (WebSocket, event stream) open on this replica.");
         _liveConnectionsClosed = _meter.CreateCounter<long>("gateway.live_connections.closed", description: "Long-lived connections closed because their session ended, by reason.");
         _tokenRefreshes = _meter.CreateCounter<long>("gateway.tokens.refreshes", description: "Access token refreshes at the provider, by outcome.");
@@ -101,6 +104,7 @@ internal sealed class GatewayMetrics : IDisposable
         else Interlocked.Increment(ref _assertionSealMismatches);
     }
     public void CacheRevalidated() => Interlocked.Increment(ref _cacheRevalidations);
+    public void ChangeLogVouched() => Interlocked.Increment(ref _changeLogVouches);
     public void CmsSession(string outcome) => _cmsSessions.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
     public void KeyRingRead(bool success) => _keyRingReads.Add(1, new KeyValuePair<string, object?>("result", success ? "success" : "failed"));
     public void UnknownKeyId() => Interlocked.Increment(ref _unknownKeyIds);

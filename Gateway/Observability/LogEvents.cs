@@ -28,6 +28,9 @@ internal static class LogEvents
     public const int SessionTouchFailed = 1205;
     public const int SessionRefreshFailed = 1206;
     public const int SessionRefreshLookFailed = 1207;
+    public const int SessionChangeLogAnchored = 1208;
+    public const int SessionChangeLogBroken = 1209;
+    public const int SessionChangeLogReadFailed = 1213;
     public const int UserSessionsRevoked = 1210;
     public const int AllSessionsRevoked = 1211;
     public const int SessionCapReached = 1212;

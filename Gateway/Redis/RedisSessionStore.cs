@@ -11,7 +11,8 @@ namespace Gateway.Redis;
 /// <c>gw:{u:TAG}:idx</c> a sorted set of the user's HASHes scored by when each record expires (so "last used" is the
 /// score less the idle timeout), pruned as members die, and living as long as a session could (the absolute
 /// lifetime since the last login); <c>gw:{u:TAG}:revoked</c> the user's revoke-all marker; <c>gw:users</c> the set of
-/// user tags; <c>gw:revoked</c> the global revoke-all marker. A slide is two commands sent together, neither a script:
+/// user tags; <c>gw:revoked</c> the global revoke-all marker; <c>gw:changes</c> the change log (a stream every write that
+/// ends or changes a session appends to in its own script, first; not on a cluster: <see cref="RedisChangeLog"/>). A slide is two commands sent together, neither a script:
 /// PEXPIRE on the record and ZADD XX GT on its index entry. (<c>gw:{u:TAG}:seen</c>, where an earlier layout kept
 /// "last used", is no longer written; its entries are still deleted with their sessions, and replicas of that
 /// version read the same scores, so a rolling update in either direction loses nothing.)
@@ -44,9 +45,16 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         return redis.call('ZCARD', KEYS[2])
         """;
 
-    // KEYS: session, index, seen, tombstone. ARGV: session hash, tombstone lifetime (ms). The tombstone is what a
-    // restored record cannot carry back: a session revoked here stays refused if its record reappears.
-    private const string DeleteScript = """
+    // Appends to the change log (KEYS[5], when given: not on a cluster) in the same script as the write it records, and
+    // before it: Redis does not undo a script's earlier writes when a later command fails, so a log entry that cannot be
+    // written (an ACL without XADD, a key that is not a stream) fails the write whole instead of leaving it unlogged
+    // and the caller's steps after it undone. ARGV[3] the revocation as the bus spells it, ARGV[4] the entry's random
+    // token, ARGV[5] the log's length.
+    private const string LogChange = "\nif KEYS[5] then redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 't', ARGV[4], 'r', ARGV[3]) end\n";
+
+    // KEYS: session, index, seen, tombstone[, change log]. ARGV: session hash, tombstone lifetime (ms)[, log entry]. The
+    // tombstone is what a restored record cannot carry back: a session revoked here stays refused if its record reappears.
+    private const string DeleteScript = LogChange + """
         local n = redis.call('DEL', KEYS[1])
         redis.call('ZREM', KEYS[2], ARGV[1])
         redis.call('HDEL', KEYS[3], ARGV[1])
@@ -54,9 +62,9 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         return n
         """;
 
-    // KEYS: session, index, seen, tombstone. ARGV: session hash, tombstone lifetime (ms). The record as it was, deleted
-    // with its index entries in one step, and the tombstone left.
-    private const string TakeScript = """
+    // KEYS: session, index, seen, tombstone[, change log]. ARGV: session hash, tombstone lifetime (ms)[, log entry]. The
+    // record as it was, deleted with its index entries in one step, and the tombstone left.
+    private const string TakeScript = LogChange + """
         local v = redis.call('GET', KEYS[1])
         redis.call('DEL', KEYS[1])
         redis.call('ZREM', KEYS[2], ARGV[1])
@@ -66,7 +74,9 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         """;
 
     // KEYS: index, seen. ARGV: session key prefix, batch size. One batch: delete up to ARGV[2] sessions and their index entries.
-    private const string DeleteBatchScript = """
+    // KEYS[5], ARGV[3..5]: the change log, as LogChange (the user's sessions, each batch: one created after the mark
+    // that began this and deleted here reaches every cache even when no message does).
+    private const string DeleteBatchScript = LogChange + """
         local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
         local deleted = 0
         for _, m in ipairs(members) do deleted = deleted + redis.call('DEL', ARGV[1] .. m) end
@@ -271,8 +281,16 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
             return await Task.WhenAll(removals);
         }, cancellationToken);
 
-    public Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) =>
-        redis.WriteAsync("session.replace", db => db.StringSetAsync(SessionKeyOf(session), record, null, keepTtl: true, when: When.Exists), cancellationToken);
+    // KEYS: session[, -, -, -, change log]. ARGV: record, -, [log entry]. SET XX KEEPTTL, and the change logged with it.
+    // Logged first (a change logged for a record that was gone only costs caches a read).
+    private const string ReplaceScript = LogChange + """
+        if not redis.call('SET', KEYS[1], ARGV[1], 'XX', 'KEEPTTL') then return 0 end
+        return 1
+        """;
+
+    public async Task<bool> ReplaceAsync(SessionHandle session, byte[] record, CancellationToken cancellationToken) =>
+        (long)await redis.WriteAsync("session.replace", db => db.ScriptEvaluateAsync(ReplaceScript,
+            Logged([SessionKeyOf(session)]), Logged([record, RedisValue.EmptyString], SessionRevocation.OfChange(session.ShortHash))), cancellationToken) == 1;
 
     public async Task<string?> TryLockAsync(SessionHandle session, string purpose, TimeSpan ttl, CancellationToken cancellationToken)
     {
@@ -292,14 +310,16 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
 
     public async Task<bool> DeleteAsync(SessionHandle session, CancellationToken cancellationToken) =>
         (long)await redis.WriteAsync("session.delete", db => db.ScriptEvaluateAsync(DeleteScript,
-            [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)], [session.Hash, _tombstoneMs]), cancellationToken) == 1;
+            Logged([SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)]),
+            Logged([session.Hash, _tombstoneMs], new SessionRevocation([session.ShortHash]))), cancellationToken) == 1;
 
     public async Task<byte[]?> TakeAsync(SessionHandle session, CancellationToken cancellationToken)
     {
         try
         {
             return (byte[]?)await redis.AcknowledgedWriteAsync("session.take", SessionKeyOf(session), db => db.ScriptEvaluateAsync(TakeScript,
-                [SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)], [session.Hash, _tombstoneMs]), cancellationToken);
+                Logged([SessionKeyOf(session), IndexKeyOf(session.UserTag), SeenKeyOf(session.UserTag), TombstoneOf(session)]),
+                Logged([session.Hash, _tombstoneMs], new SessionRevocation([session.ShortHash]))), cancellationToken);
         }
         catch (UnacknowledgedWriteException ex) when (ex.Result is RedisResult taken)
         {
@@ -328,7 +348,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
 
     public async Task<int> DeleteByUserAsync(string userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
-        await SetMarkAsync("session.revoke_user", UserMarkerOf(userTag), revokedBefore.ToUnixTimeMilliseconds(), markerLifetime, cancellationToken);
+        await SetMarkAsync("session.revoke_user", UserMarkerOf(userTag), userTag, revokedBefore.ToUnixTimeMilliseconds(), markerLifetime, cancellationToken);
         var deleted = await DeleteIndexedAsync(userTag, cancellationToken);
         await redis.WriteAsync("session.revoke_user", db => db.SetRemoveAsync(UsersKey, userTag), cancellationToken);
         return deleted;
@@ -336,7 +356,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
 
     public async Task<int> DeleteAllAsync(DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
-        await SetMarkAsync("session.revoke_all", GlobalMarker, revokedBefore.ToUnixTimeMilliseconds(), markerLifetime, cancellationToken);
+        await SetMarkAsync("session.revoke_all", GlobalMarker, null, revokedBefore.ToUnixTimeMilliseconds(), markerLifetime, cancellationToken);
         var deleted = 0;
         while (true)
         {
@@ -352,7 +372,8 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         while (true)
         {
             var result = (RedisResult[])(await redis.WriteAsync("session.delete_batch", db => db.ScriptEvaluateAsync(DeleteBatchScript,
-                [IndexKeyOf(userTag), SeenKeyOf(userTag)], [SessionPrefixOf(userTag), Batch]), cancellationToken))!;
+                Logged([IndexKeyOf(userTag), SeenKeyOf(userTag)]), Logged([SessionPrefixOf(userTag), Batch], SessionRevocation.OfUser(userTag))),
+                cancellationToken))!;
             deleted += (int)result[1];
             if ((int)result[0] < Batch) return deleted;
         }
@@ -361,21 +382,58 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     public async Task MarkRevokedAsync(string? userTag, DateTimeOffset revokedBefore, TimeSpan markerLifetime, CancellationToken cancellationToken)
     {
         // Rounded up to the next millisecond: a session created earlier in the same millisecond is older than the mark.
-        await SetMarkAsync("session.revoke_mark", userTag is null ? GlobalMarker : UserMarkerOf(userTag), revokedBefore.ToUnixTimeMilliseconds() + 1,
+        await SetMarkAsync("session.revoke_mark", userTag is null ? GlobalMarker : UserMarkerOf(userTag), userTag, revokedBefore.ToUnixTimeMilliseconds() + 1,
             markerLifetime, cancellationToken);
     }
 
     // KEYS: marker. ARGV: mark (ms), lifetime (ms). A mark only moves forward: of two revocations running at once, the one
     // that finishes first must not pull back the later one's mark (and let sessions created meanwhile live).
+    // KEYS[5], ARGV[3..5]: the change log, as LogChange.
     private const string KeepLaterMarkScript = """
         local current = tonumber(redis.call('GET', KEYS[1]))
         if current ~= nil and current >= tonumber(ARGV[1]) then return 0 end
+        """ + LogChange + """
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         return 1
         """;
 
-    private Task<RedisResult> SetMarkAsync(string operation, RedisKey marker, long mark, TimeSpan lifetime, CancellationToken cancellationToken) =>
-        redis.AcknowledgedWriteAsync(operation, marker, db => db.ScriptEvaluateAsync(KeepLaterMarkScript, [marker], [mark, Ms(lifetime)]), cancellationToken);
+    /// <param name="userTag">The user whose mark it is; null for everyone's.</param>
+    private Task<RedisResult> SetMarkAsync(string operation, RedisKey marker, string? userTag, long mark, TimeSpan lifetime, CancellationToken cancellationToken) =>
+        redis.AcknowledgedWriteAsync(operation, marker, db => db.ScriptEvaluateAsync(KeepLaterMarkScript, Logged([marker]),
+            Logged([mark, Ms(lifetime)], userTag is null ? SessionRevocation.Everything : SessionRevocation.OfUser(userTag))), cancellationToken);
+
+    /// <summary>
+    /// A script's keys with the change log's in fifth place (the places between unused), unless this is known to be a
+    /// cluster (where the log would be another slot; no replica reads it there). Not known yet, it is logged: on a
+    /// cluster that write fails (CROSSSLOT) rather than go unlogged where a replica may be reading the log.
+    /// </summary>
+    private RedisKey[] Logged(RedisKey[] keys)
+    {
+        if (redis.IsCluster) return keys;
+        var logged = new RedisKey[5];
+        keys.CopyTo(logged, 0);
+        for (var i = keys.Length; i < 4; i++) logged[i] = keys[0];
+        logged[4] = ChangeLogKey;
+        return logged;
+    }
+
+    /// <summary>A script's arguments with the change log entry's three in third to fifth place (the places between unused).</summary>
+    private RedisValue[] Logged(RedisValue[] args, SessionRevocation change)
+    {
+        if (redis.IsCluster) return args;
+        var logged = new RedisValue[5];
+        args.CopyTo(logged, 0);
+        for (var i = args.Length; i < 2; i++) logged[i] = RedisValue.EmptyString;
+        logged[2] = change.Encode();
+        logged[3] = System.Security.Cryptography.RandomNumberGenerator.GetHexString(16, lowercase: true);
+        logged[4] = ChangeLogLength;
+        return logged;
+    }
+
+    /// <summary>About how many entries the change log keeps: a replica that falls further behind finds it broken, and reads the store again.</summary>
+    internal const int ChangeLogLength = 10_000;
+
+    internal RedisKey ChangeLogKey => redis.Key("changes");
 
     public async Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) =>
         await redis.ReadAsync("time", async db =>

@@ -40,6 +40,8 @@ internal static class RedisStoreRegistration
         services.AddSingleton<RedisRevocationBus>();
         services.AddSingleton<ISessionRevocationBus>(sp => sp.GetRequiredService<RedisRevocationBus>());
         services.AddHostedService(sp => sp.GetRequiredService<RedisRevocationBus>());
+        services.AddSingleton<RedisChangeLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<RedisChangeLog>());
         services.AddSingleton<IStoreReadiness, RedisReadiness>();
         services.AddSingleton<ISigningKeyStore, RedisSigningKeyStore>();
         services.AddSingleton<ILegacySessionStore, RedisLegacySessionStore>();

@@ -17,6 +17,9 @@ internal sealed class CachedSession
     // Reads ahead claimed since a request last used the entry (0: used since the last claim, by a request served from it
     // or by the request whose store read built or kept it). SessionRefreshes reads ahead only below ReadAheadWindow.
     private int _readsAheadSinceUse;
+    // The change log's epoch and the time of the last store read that built or kept this entry (SessionChangeLog).
+    private int _logEpoch;
+    private long _storeReadAtTicks;
     private volatile ClaimsPrincipal? _principal;
     private volatile ClaimsPrincipal? _frameworkPrincipal;
     private volatile SessionFeature? _feature;
@@ -27,7 +30,9 @@ internal sealed class CachedSession
 
     /// <param name="stored">The record's bytes as the store held them, when this entry is built from a read or a write of
     /// the store: a later read that finds the same bytes keeps this entry (<see cref="StillHolds"/>).</param>
-    public CachedSession(SessionKey key, SessionRecord record, DateTimeOffset fetchedAt, DateTimeOffset cachedUntil, ReadOnlySpan<byte> stored = default)
+    /// <param name="logEpoch">The change log's epoch taken before the store read that built it was sent (0: not read, or no log).</param>
+    public CachedSession(SessionKey key, SessionRecord record, DateTimeOffset fetchedAt, DateTimeOffset cachedUntil, ReadOnlySpan<byte> stored = default,
+        int logEpoch = 0)
     {
         _lastTouchTicks = fetchedAt.UtcTicks;
         _cachedUntilTicks = cachedUntil.UtcTicks;
@@ -35,6 +40,10 @@ internal sealed class CachedSession
         Record = CachedRecord.Of(record);
         ShortHashBits = key.ShortHashBits;
         StoredDigest = stored.IsEmpty ? UInt128.Zero : DigestOf(stored);
+        if (!stored.IsEmpty && KeyRing.BackgroundRefreshKeyRingProvider.TryReadKeyId(stored, out var keyId)) RecordKeyId = keyId;
+        _logEpoch = logEpoch;
+        // The read was sent at or after fetchedAt (which may be the last slide, earlier still): never later than it was.
+        _storeReadAtTicks = fetchedAt.UtcTicks;
         (EstimatedBytes, ShedBytes) = Estimate(Record);
     }
 
@@ -56,6 +65,27 @@ internal sealed class CachedSession
     /// built from, already checked as genuine and this session's.
     /// </summary>
     public UInt128 StoredDigest { get; }
+
+    /// <summary>The DataProtection key the stored record was encrypted under (empty when not known: never vouched for by the change log).</summary>
+    public Guid RecordKeyId { get; }
+
+    /// <summary>The change log's epoch when the last store read that built or kept this entry was sent.</summary>
+    public int LogEpoch => Volatile.Read(ref _logEpoch);
+
+    /// <summary>When the last store read that built or kept this entry was sent.</summary>
+    public long StoreReadAtTicks => Volatile.Read(ref _storeReadAtTicks);
+
+    /// <summary>
+    /// A store read sent at <paramref name="sentAt"/> under the change log's <paramref name="epoch"/> kept this entry.
+    /// Two such reads racing may leave one's epoch beside the other's time: each is a read that showed this entry's
+    /// record, so either pair is one the log may vouch on.
+    /// </summary>
+    internal void NoteStoreRead(int epoch, DateTimeOffset sentAt)
+    {
+        if (sentAt.UtcTicks < Volatile.Read(ref _storeReadAtTicks)) return;
+        Volatile.Write(ref _logEpoch, epoch);
+        Volatile.Write(ref _storeReadAtTicks, sentAt.UtcTicks);
+    }
 
     /// <summary>The first 128 bits of SHA-256 as a number: the stored record's digest, and what an assertion's seal compares.</summary>
     internal static UInt128 DigestOf(ReadOnlySpan<byte> stored)
@@ -339,7 +369,7 @@ internal sealed class CachedSession
     // header and signature, less the seal shedding keeps of it (~800 B). Held as its ASCII bytes the assertion would
     // take half, but spelling the string out for each request measured 1.005 to 1.072 times the CPU on the signed-in
     // hot path (median 1.055 over three runs).
-    private const int FixedShedBytes = 524;
+    private const int FixedShedBytes = 556;
     private const int FixedDerivedBytes = 1_122;
     // Per role, beyond its characters: its quotes in the assertion and its comma in the roles header.
     private const int PerRoleBytes = 10;

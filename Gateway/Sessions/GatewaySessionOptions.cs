@@ -27,6 +27,22 @@ public sealed class GatewaySessionOptions
     /// </summary>
     public bool ReadAhead { get; set; } = true;
 
+    /// <summary>
+    /// Whether a cached session past its <c>CacheDuration</c> may be served on the store's change log alone (Redis,
+    /// not a cluster): every write that ends or changes a session appends to the log in the same script, each replica
+    /// reads the log every second, and while it has read all of it, unbroken, within <c>CacheDuration</c>, a session it
+    /// has cached since is what the store holds. Every replica of this version writes the log whatever this says; turn it
+    /// on once no replica of an earlier version (whose writes do not log) still runs. Default false.
+    /// </summary>
+    public bool ChangeLog { get; set; }
+
+    /// <summary>
+    /// With the change log, how long after the store last showed it a cached session is still served without reading
+    /// it again: the bound for a change no gateway wrote (a key deleted by hand, evicted under maxmemory, expired after
+    /// its slides failed, or lost to a restore from a snapshot). Default 5 min.
+    /// </summary>
+    public TimeSpan FullReadInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Most sessions one replica caches. Default 100000.</summary>
     public int CacheMaxEntries { get; set; } = 100_000;
 
@@ -51,6 +67,10 @@ public sealed class GatewaySessionOptions
         if (AbsoluteLifetime < IdleTimeout) add("Session:AbsoluteLifetime", "must be at least Session:IdleTimeout.");
         if (TouchInterval <= TimeSpan.Zero || TouchInterval >= IdleTimeout) add("Session:TouchInterval", "must be positive and shorter than Session:IdleTimeout.");
         if (CacheDuration < TimeSpan.Zero || CacheDuration > TimeSpan.FromMinutes(5)) add("Session:CacheDuration", "must be between 0 and 00:05:00.");
+        if (FullReadInterval < TimeSpan.Zero || FullReadInterval > TimeSpan.FromHours(1))
+            add("Session:FullReadInterval", "must be between 0 and 01:00:00.");
+        else if (ChangeLog && FullReadInterval <= CacheDuration)
+            add("Session:FullReadInterval", "must be longer than Session:CacheDuration while Session:ChangeLog is on (else nothing is served on the log).");
         if (CacheMaxEntries < 0) add("Session:CacheMaxEntries", "must not be negative.");
         if (CacheMaxMegabytes is < 0 or > 65_536) add("Session:CacheMaxMegabytes", "must be between 0 and 65536.");
     }

@@ -394,12 +394,13 @@ internal sealed partial class SessionManager(
     {
         if (endedHere.Contains(key, now)) return null;
         var generation = cache.Generation;
+        var epoch = cache.LogEpoch;
         var handle = key.Handle;
         var stored = await store.GetAsync(handle, cancellationToken);
         if (stale is not null)
         {
             if (stored is not null && stale.StillHolds(stored) && protector.StillReadable(stored.Record)
-                && cache.Revalidate(stale, generation, now + _options.CacheDuration))
+                && cache.Revalidate(stale, generation, now + _options.CacheDuration, epoch, now))
             {
                 if (stale.TryClaimTouch(now, _options.TouchInterval)) touches.Claimed(stale);
                 return stale;
@@ -414,7 +415,7 @@ internal sealed partial class SessionManager(
             return null;
         }
         // A read from the store counts as activity: the idle expiry slides, off the request path (SessionTouches).
-        var session = new CachedSession(key, record, touches.Fetched(key, record.AbsoluteExpiresAt, now), now + _options.CacheDuration, stored!.Record);
+        var session = new CachedSession(key, record, touches.Fetched(key, record.AbsoluteExpiresAt, now), now + _options.CacheDuration, stored!.Record, epoch);
         cache.Set(session, generation);
         return session;
     }

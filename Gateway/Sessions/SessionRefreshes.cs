@@ -94,6 +94,7 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
         for (var i = 0; i < count; i++) handles[i] = due[start + i].Key.Handle;
         // Taken before the read is sent: an entry is never served longer than CacheDuration after the store showed it.
         var sentAt = time.GetUtcNow();
+        var epoch = cache.LogEpoch;
         SessionRead[] reads;
         try
         {
@@ -129,7 +130,7 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
             else if (entry.StillHolds(stored))
             {
                 // Not kept when it left the cache meanwhile (a revocation, an eviction): its next request reads the store.
-                if (cache.Refresh(entry, sentAt + _cacheDuration)) kept++;
+                if (cache.Refresh(entry, sentAt + _cacheDuration, epoch, sentAt)) kept++;
                 else raced++;
             }
             else

@@ -17,6 +17,16 @@ internal sealed record SessionRevocation(IReadOnlyList<string> SessionHashes, bo
 
     public static SessionRevocation OfUser(string userTag) => new([]) { UserTags = [userTag] };
 
+    /// <summary>Several revocations as one: everything, if any is; else all the sessions, users and changes they name.</summary>
+    public static SessionRevocation Merge(IReadOnlyList<SessionRevocation> revocations) =>
+        revocations.Count == 1 ? revocations[0]
+        : revocations.Any(r => r.All) ? Everything
+        : new SessionRevocation(revocations.SelectMany(r => r.SessionHashes).ToList())
+        {
+            UserTags = revocations.SelectMany(r => r.UserTags).ToList(),
+            ChangedHashes = revocations.SelectMany(r => r.ChangedHashes).ToList(),
+        };
+
     private const string AllMarker = "*";
     private const string UserPrefix = "u:";
     private const string ChangedPrefix = "c:";
