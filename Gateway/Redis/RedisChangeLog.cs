@@ -41,7 +41,8 @@ internal sealed partial class RedisChangeLog(RedisConnection connection, RedisCa
                 // complete read is CacheDuration old. The next read goes on from the same entry.
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    if (_failureLog.TryPass(time.GetUtcNow())) LogReadFailed(logger, ex.GetType().Name, ex.Message);
+                    // Redis's own words (a NOPERM names the missing command of the ACL), never a key or a value.
+                    if (_failureLog.TryPass(time.GetUtcNow())) LogReadFailed(logger, ex.GetType().Name, (ex.InnerException ?? ex).Message);
                 }
             }
         }
