@@ -23,7 +23,7 @@ internal sealed partial class RedisChangeLog(RedisConnection connection, RedisCa
     private RedisValue _lastId = RedisValue.Null;
     private RedisValue _lastToken = RedisValue.Null;
 
-    private RedisKey Key => redis.Key("changes");
+    private RedisKey Key => redis.Key(RedisSessionStore.ChangeLogSuffix);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -104,7 +104,7 @@ internal sealed partial class RedisChangeLog(RedisConnection connection, RedisCa
         }
         else
         {
-            var token = System.Security.Cryptography.RandomNumberGenerator.GetHexString(16, lowercase: true);
+            var token = RedisSessionStore.NewChangeToken();
             _lastId = await redis.WriteAsync("session.change_log", db => db.StreamAddAsync(Key,
                 [new NameValueEntry(TokenField, token), new NameValueEntry(ChangeField, "")], maxLength: RedisSessionStore.ChangeLogLength,
                 useApproximateMaxLength: true), cancellationToken);

@@ -425,7 +425,7 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
         args.CopyTo(logged, 0);
         for (var i = args.Length; i < 2; i++) logged[i] = RedisValue.EmptyString;
         logged[2] = change.Encode();
-        logged[3] = System.Security.Cryptography.RandomNumberGenerator.GetHexString(16, lowercase: true);
+        logged[3] = NewChangeToken();
         logged[4] = ChangeLogLength;
         return logged;
     }
@@ -433,7 +433,13 @@ internal sealed class RedisSessionStore(RedisCalls redis, Microsoft.Extensions.O
     /// <summary>About how many entries the change log keeps: a replica that falls further behind finds it broken, and reads the store again.</summary>
     internal const int ChangeLogLength = 10_000;
 
-    internal RedisKey ChangeLogKey => redis.Key("changes");
+    internal RedisKey ChangeLogKey => redis.Key(ChangeLogSuffix);
+
+    /// <summary>The change log's key under the prefix, for its reader too.</summary>
+    internal const string ChangeLogSuffix = "changes";
+
+    /// <summary>An entry's random token: what its reader must find again to know the log is the one it read.</summary>
+    internal static string NewChangeToken() => System.Security.Cryptography.RandomNumberGenerator.GetHexString(16, lowercase: true);
 
     public async Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken) =>
         await redis.ReadAsync("time", async db =>

@@ -56,6 +56,12 @@ public sealed class GatewaySessionOptions
     /// </summary>
     public int CacheMaxMegabytes { get; set; } = 64;
 
+    /// <summary>
+    /// Whether sessions are cached at all, and long enough that work in the background for them (reading ahead, reading the
+    /// change log) comes less often than a request's own read would: below 5 s it would not.
+    /// </summary>
+    internal bool CachesForBackgroundWork => CacheDuration >= TimeSpan.FromSeconds(5) && CacheMaxEntries > 0 && CacheMaxMegabytes > 0;
+
     internal void Validate(Action<string, string> add)
     {
         if (MaxPerUser is < 1 or > 1_000_000) add("Session:MaxPerUser", "must be between 1 and 1000000.");

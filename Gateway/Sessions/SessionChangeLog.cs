@@ -18,9 +18,6 @@ namespace Gateway.Sessions;
 internal sealed partial class SessionChangeLog(IOptions<GatewaySessionOptions> options, BackgroundRefreshKeyRingProvider keys,
     ILogger<SessionChangeLog> logger)
 {
-    // Below this the log would be read about as often as the store; and with no cache, nothing is held.
-    private static readonly TimeSpan ShortestCacheDuration = TimeSpan.FromSeconds(5);
-
     private readonly TimeSpan _cacheDuration = options.Value.CacheDuration;
     private readonly long _fullReadTicks = options.Value.FullReadInterval.Ticks;
     private readonly long _idleTicks = options.Value.IdleTimeout.Ticks;
@@ -29,8 +26,7 @@ internal sealed partial class SessionChangeLog(IOptions<GatewaySessionOptions> o
     private long _vouchedUntilTicks;
 
     /// <summary>Whether this replica may serve on the log at all (a reader still has to anchor it).</summary>
-    public bool Enabled => options.Value.ChangeLog && _cacheDuration >= ShortestCacheDuration && options.Value.FullReadInterval > _cacheDuration
-        && options.Value.CacheMaxEntries > 0 && options.Value.CacheMaxMegabytes > 0;
+    public bool Enabled => options.Value.ChangeLog && options.Value.CachesForBackgroundWork && options.Value.FullReadInterval > _cacheDuration;
 
     /// <summary>How often the reader reads the log: a second, well inside the shortest <c>CacheDuration</c> it runs with.</summary>
     public static TimeSpan ReadPeriod => TimeSpan.FromSeconds(1);
@@ -51,53 +47,53 @@ internal sealed partial class SessionChangeLog(IOptions<GatewaySessionOptions> o
     {
         var epoch = entry.LogEpoch;
         if (epoch == 0 || epoch != Volatile.Read(ref _epoch)) return null;
-        // Nor past this replica's own idle bound for it: a session kept alive by requests elsewhere (slides this replica
-        // never sees) would be refused as idle here, where its store read finds it alive.
-        var until = Math.Min(Math.Min(Volatile.Read(ref _vouchedUntilTicks), entry.StoreReadAtTicks + _fullReadTicks), entry.LastTouchedAt.UtcTicks + _idleTicks);
+        var until = Math.Min(Volatile.Read(ref _vouchedUntilTicks), OwnBoundTicks(entry));
         if (until <= now.UtcTicks || Volatile.Read(ref _epoch) != epoch || !keys.StillUnrevoked(entry.RecordKeyId)) return null;
         return new DateTimeOffset(until, TimeSpan.Zero);
     }
+
+    // What bounds an entry whatever the log shows: FullReadInterval after its own store read, and this replica's idle
+    // bound for it (a session kept alive by requests elsewhere, whose slides this replica never sees, would be refused as
+    // idle here, where its store read finds it alive).
+    private long OwnBoundTicks(CachedSession entry) => Math.Min(entry.StoreReadAtTicks + _fullReadTicks, entry.LastTouchedAt.UtcTicks + _idleTicks);
 
     /// <summary>Whether the log, as it stands, would still vouch for <paramref name="entry"/> at <paramref name="at"/> (so no read ahead is due).</summary>
     public bool WouldVouch(CachedSession entry, DateTimeOffset now, DateTimeOffset at)
     {
         var epoch = entry.LogEpoch;
-        return epoch != 0 && epoch == Volatile.Read(ref _epoch) && Volatile.Read(ref _vouchedUntilTicks) > now.UtcTicks
-            && entry.StoreReadAtTicks + _fullReadTicks > at.UtcTicks && entry.LastTouchedAt.UtcTicks + _idleTicks > at.UtcTicks;
+        return epoch != 0 && epoch == Volatile.Read(ref _epoch) && Volatile.Read(ref _vouchedUntilTicks) > now.UtcTicks && OwnBoundTicks(entry) > at.UtcTicks;
     }
 
     /// <summary>The reader found the log's end and will read on from it: a new epoch, vouching for nothing until its first complete read.</summary>
     internal void Anchored()
     {
-        Interlocked.Exchange(ref _vouchedUntilTicks, 0);
-        Interlocked.Increment(ref _epoch);
+        NewEpoch();
         LogAnchored(logger);
     }
 
     /// <summary>The log is not what the reader last saw (trimmed past it, rewritten, gone): nothing read before is vouched for again.</summary>
     internal void Broken(string reason)
     {
-        Interlocked.Exchange(ref _vouchedUntilTicks, 0);
-        Interlocked.Increment(ref _epoch);
+        NewEpoch();
         LogBroken(logger, reason);
+    }
+
+    // Vouching stops before the epoch moves: a Vouches that read the old epoch and then this zero vouches for nothing.
+    private void NewEpoch()
+    {
+        Volatile.Write(ref _vouchedUntilTicks, 0);
+        Interlocked.Increment(ref _epoch);
     }
 
     /// <summary>
     /// The reader applied every entry up to the log's end as it stood when the read sent at <paramref name="sentAt"/>
-    /// ran, unbroken since <paramref name="epoch"/> began.
+    /// ran, unbroken since <paramref name="epoch"/> began. One reader calls this, <see cref="Anchored"/> and
+    /// <see cref="Broken"/>, one after another: nothing races the write.
     /// </summary>
     internal void ReadThrough(int epoch, DateTimeOffset sentAt)
     {
-        var until = (sentAt + _cacheDuration).UtcTicks;
-        for (var current = Volatile.Read(ref _vouchedUntilTicks); current < until;)
-        {
-            // Never for an epoch that ended while the read was out.
-            if (Volatile.Read(ref _epoch) != epoch) return;
-            var seen = Interlocked.CompareExchange(ref _vouchedUntilTicks, until, current);
-            if (seen == current) break;
-            current = seen;
-        }
-        if (Volatile.Read(ref _epoch) != epoch) Interlocked.Exchange(ref _vouchedUntilTicks, 0);
+        // Never for an epoch that ended while the read was out.
+        if (Volatile.Read(ref _epoch) == epoch) Volatile.Write(ref _vouchedUntilTicks, (sentAt + _cacheDuration).UtcTicks);
     }
 
     [LoggerMessage(EventId = Observability.LogEvents.SessionChangeLogAnchored, EventName = nameof(Observability.LogEvents.SessionChangeLogAnchored),

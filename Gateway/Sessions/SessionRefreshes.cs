@@ -26,9 +26,6 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
     // shared connection, and fit one call's timeout.
     private const int Batch = 128;
 
-    // Below this the reads ahead would come about as often as a request's own; and with no cache, nothing is held.
-    private static readonly TimeSpan ShortestCacheDuration = TimeSpan.FromSeconds(5);
-
     private readonly TimeSpan _cacheDuration = options.Value.CacheDuration;
     private readonly Throttle _failureLog = new(TimeSpan.FromSeconds(10));
 
@@ -36,7 +33,7 @@ internal sealed partial class SessionRefreshes(ISessionStore store, SessionCache
     public TimeSpan Period => TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _cacheDuration.Ticks / 10));
 
     /// <summary>Whether this replica reads ahead at all (a cache, held long enough for it to matter).</summary>
-    public bool Enabled => options.Value.ReadAhead && _cacheDuration >= ShortestCacheDuration && options.Value.CacheMaxEntries > 0 && options.Value.CacheMaxMegabytes > 0;
+    public bool Enabled => options.Value.ReadAhead && options.Value.CachesForBackgroundWork;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
